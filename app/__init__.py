@@ -1,0 +1,1 @@
+"""ugpcl-studio desktop application (PySide6 + pyqtgraph; never imports torch)."""

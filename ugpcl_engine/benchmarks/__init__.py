@@ -1,0 +1,90 @@
+"""Benchmarks: ``ugpcl-studio benchmark NAME [--out DIR]``.
+
+Each benchmark module has ``run(args) -> BenchmarkResult``; this package prints its table and
+writes ``DIR/NAME.json`` with a flat ``summary`` of named numbers (see ``record``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ugpcl_engine.errors import InputError
+
+REGISTRY = {
+    "sparse-slices": "ugpcl_engine.benchmarks.sparse_slices",
+    "step": "ugpcl_engine.benchmarks.step",
+    "io": "ugpcl_engine.benchmarks.io_bench",
+    "onnx": "ugpcl_engine.benchmarks.onnx_bench",
+    "guided": "ugpcl_engine.benchmarks.guided",
+    "calibration": "ugpcl_engine.benchmarks.calibration",
+}
+
+
+@dataclass
+class BenchmarkResult:
+    """What a benchmark produced.
+
+    Attributes:
+        table: human-readable table (printed).
+        summary: flat mapping of named numbers (the contract other tools read).
+        details: anything else worth keeping (rows, settings).
+    """
+
+    table: str
+    summary: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def format_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """Render rows as a fixed-width text table (floats with 4 significant digits)."""
+
+    def cell(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+def record(name: str, result: BenchmarkResult, out_dir: Path, seconds: float) -> Path:
+    """Write ``out_dir/name.json`` and return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    payload = {
+        "benchmark": name,
+        "summary": result.summary,
+        "details": result.details,
+        "wall_seconds": round(seconds, 2),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "processor": platform.processor()},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    return path
+
+
+def benchmark_command(args: argparse.Namespace) -> int:
+    """Run the benchmark named ``args.name``, print its table, write its JSON."""
+    if args.name not in REGISTRY:
+        raise InputError(
+            f"Unknown benchmark '{args.name}': choose one of {', '.join(sorted(REGISTRY))} "
+            "(GUI benchmarks: gui, first-model, responsiveness)."
+        )
+    module = importlib.import_module(REGISTRY[args.name])
+    start = time.perf_counter()
+    result: BenchmarkResult = module.run(args)
+    path = record(args.name, result, Path(args.out), time.perf_counter() - start)
+    print(result.table)
+    print(f"\nwritten {path}")
+    return 0

@@ -1,0 +1,110 @@
+"""Headless command line: ``ugpcl-studio train|evaluate|export|predict|convert|benchmark``.
+
+Each subcommand's work lives in its own module and is imported only when used, so that
+``evaluate`` or ``convert`` start without loading torch. Every ``InputError`` becomes one line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+
+from ugpcl_engine.errors import InputError
+
+# subcommand -> "module:function"; the function takes the parsed namespace and returns an exit code
+HANDLERS = {
+    "train": "ugpcl_engine.training.job:train_command",
+    "evaluate": "ugpcl_engine.metrics:evaluate_command",
+    "export": "ugpcl_engine.inference.commands:export_command",
+    "predict": "ugpcl_engine.inference.commands:predict_command",
+    "convert": "ugpcl_engine.io.convert:convert_command",
+    "benchmark": "ugpcl_engine.benchmarks:benchmark_command",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"ugpcl-studio {self.prog.split()[-1]}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser with every subcommand and its exact flags."""
+    parser = _Parser(prog="ugpcl-studio", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train UGPCL from a few labeled slices of a volume")
+    p.add_argument("--image", required=True, help="image volume (NIfTI, NRRD, MHA, DICOM)")
+    p.add_argument("--labels", required=True, help="label volume on the image grid")
+    p.add_argument("--slices", required=True, help="labeled slice indices, e.g. 6,16,28")
+    p.add_argument("--axis", default="z", choices=("z", "y", "x"), help="slicing axis")
+    p.add_argument("--preset", default="quick", choices=("quick", "standard", "paper"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", default=None, help="checkpoint to warm-start from")
+    p.add_argument("--steps", type=int, default=None, help="override the preset's step count")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--pretrained", default=None, help="local ResNet-50 ImageNet weights")
+    p.add_argument("--out", required=True, help="output folder")
+
+    p = sub.add_parser("evaluate", help="score a segmentation against a reference (JSON)")
+    p.add_argument("--prediction", required=True)
+    p.add_argument("--reference", required=True)
+    p.add_argument("--exclude-slices", default=None, help="slices left out of the score")
+    p.add_argument("--axis", default="z", choices=("z", "y", "x"))
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("predict", help="segment a volume with an exported ONNX model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--image", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--uncertainty", default=None)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+    p = sub.add_parser("convert", help="convert an image or label volume between formats")
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--labels", action="store_true", help="treat the input as a label map")
+
+    p = sub.add_parser("benchmark", help="run a benchmark: print a table, write NAME.json")
+    p.add_argument("name")
+    p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--budget", default="quick", choices=("quick", "full"))
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    return parser
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace], int]:
+    module_name, func = HANDLERS[command].split(":")
+    return getattr(importlib.import_module(module_name), func)  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand.
+
+    Args:
+        argv: arguments without the program name (``sys.argv[1:]`` when ``None``).
+
+    Returns:
+        0 on success, 2 on bad input, 130 when interrupted.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return _handler(args.command)(args)
+    except InputError as err:
+        print(f"ugpcl-studio {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ugpcl-studio {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,308 @@
+"""Frozen, validated configuration: model, training and the named presets.
+
+Every constructor checks its values and raises ``ValueError`` (never ``assert``) with a message
+that names the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+Backbone = Literal["light", "resnet50"]
+PRESETS = ("quick", "standard", "paper")
+
+RESNET50_CHANNELS = (64, 256, 512, 1024, 2048)
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The UGPCL network (encoder, CNN decoder, Swin decoder, projection and rotation heads).
+
+    Attributes:
+        backbone: ``"light"`` (U-Net encoder, CPU-friendly) or ``"resnet50"`` (paper).
+        in_channels: image channels fed to the network (1 = grey; resnet50 replicates to 3).
+        num_classes: output classes including background.
+        encoder_channels: channels of the five encoder scales f1..f5 (1/2 .. 1/32) for the light
+            encoder; resnet50 always has (64, 256, 512, 1024, 2048).
+        decoder_channels: channels of the five CNN decoder blocks, coarse to fine.
+        tf_dims: token dims of the transformer decoder at 1/4, 1/8, 1/16, 1/32.
+        tf_heads: attention heads of the Swin stages at 1/16, 1/8, 1/4.
+        tf_depth: Swin blocks per stage.
+        window_size: Swin window (clipped to the feature size when the map is smaller).
+        mlp_ratio: Swin MLP expansion.
+        drop_path: stochastic-depth rate at the deepest Swin block.
+        embed_dim: channels of the L2-normalised pixel embeddings (projection head).
+        rot_dropout: dropout before the rotation classifier.
+        pretrained_path: local file of ImageNet ResNet-50 weights (never downloaded).
+    """
+
+    backbone: Backbone = "light"
+    in_channels: int = 1
+    num_classes: int = 2
+    encoder_channels: tuple[int, int, int, int, int] = (16, 32, 64, 128, 256)
+    decoder_channels: tuple[int, int, int, int, int] = (128, 64, 32, 16, 16)
+    tf_dims: tuple[int, int, int, int] = (32, 64, 128, 256)
+    tf_heads: tuple[int, int, int] = (8, 4, 2)
+    tf_depth: int = 2
+    window_size: int = 7
+    mlp_ratio: float = 4.0
+    drop_path: float = 0.1
+    embed_dim: int = 64
+    rot_dropout: float = 0.2
+    pretrained_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.backbone not in ("light", "resnet50"):
+            raise ValueError(f"backbone must be 'light' or 'resnet50', got {self.backbone!r}")
+        if self.in_channels < 1:
+            raise ValueError(f"in_channels must be >= 1, got {self.in_channels}")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+        if len(self.encoder_channels) != 5 or min(self.encoder_channels) < 1:
+            raise ValueError(f"encoder_channels needs 5 positive values, got {self.encoder_channels}")
+        if len(self.decoder_channels) != 5 or min(self.decoder_channels) < 1:
+            raise ValueError(f"decoder_channels needs 5 positive values, got {self.decoder_channels}")
+        if len(self.tf_dims) != 4 or len(self.tf_heads) != 3:
+            raise ValueError("tf_dims needs 4 values and tf_heads 3")
+        # stage dims at 1/16, 1/8, 1/4 must split evenly into heads
+        for dim, heads in zip(self.tf_dims[2::-1], self.tf_heads, strict=True):
+            if dim % heads:
+                raise ValueError(f"tf dim {dim} is not divisible by {heads} heads")
+        if self.tf_depth < 1 or self.window_size < 1:
+            raise ValueError("tf_depth and window_size must be >= 1")
+        if not 0 <= self.drop_path < 1 or not 0 <= self.rot_dropout < 1:
+            raise ValueError("drop_path and rot_dropout must lie in [0, 1)")
+        _positive("mlp_ratio", self.mlp_ratio)
+        _positive("embed_dim", self.embed_dim)
+
+    @property
+    def feature_channels(self) -> tuple[int, int, int, int, int]:
+        """Channels of f1..f5 for the chosen backbone."""
+        return RESNET50_CHANNELS if self.backbone == "resnet50" else self.encoder_channels
+
+
+@dataclass(frozen=True)
+class NormalisationConfig:
+    """Intensity normalisation to [0, 1]-ish before the network.
+
+    Attributes:
+        mode: ``"ct"`` clips to a HU window, ``"mr"`` to percentiles of the volume, ``"auto"``
+            picks ``ct`` for CT and ``mr`` otherwise.
+        ct_window: HU range (low, high) for CT.
+        percentiles: (low, high) percentiles for MR.
+    """
+
+    mode: Literal["auto", "ct", "mr"] = "auto"
+    ct_window: tuple[float, float] = (-1000.0, 1000.0)
+    percentiles: tuple[float, float] = (0.5, 99.5)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("auto", "ct", "mr"):
+            raise ValueError(f"normalisation mode must be auto, ct or mr, got {self.mode!r}")
+        if not self.ct_window[0] < self.ct_window[1]:
+            raise ValueError("ct_window must be (low, high) with low < high")
+        if not 0 <= self.percentiles[0] < self.percentiles[1] <= 100:
+            raise ValueError("percentiles must satisfy 0 <= low < high <= 100")
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    """Batched on-device augmentation (UGPCL §3.1).
+
+    Attributes:
+        flip_p: probability of a horizontal flip.
+        intensity_range: brightness and contrast factors drawn from (low, high).
+        rotate_deg: maximum free rotation angle in degrees (after the rot90 target).
+    """
+
+    flip_p: float = 0.5
+    intensity_range: tuple[float, float] = (0.6, 1.4)
+    rotate_deg: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.flip_p <= 1:
+            raise ValueError("flip_p must lie in [0, 1]")
+        if not 0 < self.intensity_range[0] <= self.intensity_range[1]:
+            raise ValueError("intensity_range must be (low, high) with 0 < low <= high")
+        if not 0 <= self.rotate_deg <= 180:
+            raise ValueError("rotate_deg must lie in [0, 180]")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """One training run (UGPCL §3; defaults are the paper's loss weights).
+
+    Attributes:
+        steps: optimiser steps.
+        batch_labeled: labeled images per batch (first half of the batch).
+        batch_unlabeled: unlabeled images per batch.
+        input_size: network input (square, multiple of 32); ``None`` = native size rounded up.
+        lr, momentum, weight_decay: SGD.
+        poly_power, lr_floor: poly decay per step, never below ``lr_floor``.
+        w_sup_tf: weight of the transformer decoder's supervised loss.
+        w_con: consistency weight, ramped by ``sigmoid_rampup`` over ``con_ramp_fraction`` of the run.
+        w_rot: rotation loss weight.
+        w_contrast: pixel contrastive loss weight.
+        contrast_warmup_fraction: the contrastive loss starts after this fraction of the run.
+        uncertainty_ramp_fraction: length of the threshold ramp as a fraction of the run.
+        entropy_scale: ``"ln2"`` (faithful to the authors) or ``"lnC"``.
+        bank_size: memory-bank entries per class.
+        temperature: InfoNCE temperature.
+        supervised_only: train on labeled slices only (the baseline; no unlabeled losses).
+        device: ``"auto"`` (CUDA if present), ``"cpu"`` or ``"cuda"``.
+        amp: bf16/fp16 autocast on CUDA (ignored on CPU, where it is slower).
+        threads: torch CPU threads; ``None`` leaves the default.
+        seed: random seed.
+        log_every: steps between loss events.
+        preview_every: steps between preview events (0 = never).
+        normalisation, augmentation: see their classes.
+    """
+
+    steps: int = 300
+    batch_labeled: int = 4
+    batch_unlabeled: int = 4
+    input_size: int | None = None
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    poly_power: float = 0.9
+    lr_floor: float = 1e-4
+    w_sup_tf: float = 0.4
+    w_con: float = 0.1
+    con_ramp_fraction: float = 0.6
+    w_rot: float = 0.1
+    w_contrast: float = 0.1
+    contrast_warmup_fraction: float = 0.1
+    uncertainty_ramp_fraction: float = 1.0
+    entropy_scale: Literal["ln2", "lnC"] = "ln2"
+    bank_size: int = 500
+    temperature: float = 0.07
+    supervised_only: bool = False
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True
+    threads: int | None = None
+    seed: int = 0
+    log_every: int = 10
+    preview_every: int = 0
+    normalisation: NormalisationConfig = field(default_factory=NormalisationConfig)
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_labeled", "bank_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_unlabeled < 0:
+            raise ValueError("batch_unlabeled must be >= 0")
+        if self.input_size is not None and (self.input_size < 32 or self.input_size % 32):
+            raise ValueError(f"input_size must be a multiple of 32, got {self.input_size}")
+        for name in ("lr", "temperature"):
+            _positive(name, getattr(self, name))
+        for name in ("contrast_warmup_fraction", "con_ramp_fraction", "uncertainty_ramp_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must lie in [0, 1]")
+        if self.entropy_scale not in ("ln2", "lnC"):
+            raise ValueError("entropy_scale must be 'ln2' or 'lnC'")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError("device must be auto, cpu or cuda")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError("threads must be >= 1")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a training run needs besides data: model, training and preset name."""
+
+    model: ModelConfig
+    training: TrainingConfig
+    preset: str = "custom"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (for checkpoints, run records and ONNX metadata)."""
+        return {"model": asdict(self.model), "training": asdict(self.training), "preset": self.preset}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        """Inverse of ``to_dict``."""
+        model = dict(data["model"])
+        for key in ("encoder_channels", "decoder_channels", "tf_dims", "tf_heads"):
+            model[key] = tuple(model[key])
+        training = dict(data["training"])
+        norm = dict(training.pop("normalisation"))
+        for key in ("ct_window", "percentiles"):
+            norm[key] = tuple(norm[key])
+        aug = dict(training.pop("augmentation"))
+        aug["intensity_range"] = tuple(aug["intensity_range"])
+        return cls(
+            ModelConfig(**model),
+            TrainingConfig(
+                **training,
+                normalisation=NormalisationConfig(**norm),
+                augmentation=AugmentationConfig(**aug),
+            ),
+            data.get("preset", "custom"),
+        )
+
+    def config_hash(self) -> str:
+        """Short stable hash of the whole spec (recorded in checkpoints and ONNX metadata)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def preset(name: str, num_classes: int, **training_overrides: Any) -> RunSpec:
+    """Return a named preset.
+
+    Args:
+        name: ``quick`` (interactive: about a minute on 2 CPU cores for a small volume),
+            ``standard`` (a few minutes on CPU, seconds on a GPU) or ``paper`` (the published
+            configuration: ResNet-50, batch 8+8, 10 000 steps, w_con 0.01 ramped over 10 000 steps).
+        num_classes: classes including background.
+        **training_overrides: fields of ``TrainingConfig`` to replace.
+
+    Raises:
+        ValueError: unknown preset name.
+    """
+    if name == "quick":
+        model = ModelConfig(
+            num_classes=num_classes,
+            encoder_channels=(16, 32, 48, 64, 128),
+            decoder_channels=(64, 48, 32, 16, 16),
+            tf_dims=(16, 32, 64, 128),
+            tf_heads=(4, 2, 1),
+            tf_depth=1,
+            embed_dim=32,
+        )
+        training = TrainingConfig(steps=250, batch_labeled=4, batch_unlabeled=4)
+    elif name == "standard":
+        model = ModelConfig(num_classes=num_classes)
+        training = TrainingConfig(steps=1500, batch_labeled=8, batch_unlabeled=8)
+    elif name == "paper":
+        model = ModelConfig(
+            backbone="resnet50",
+            num_classes=num_classes,
+            decoder_channels=(256, 128, 64, 32, 16),
+            tf_dims=(96, 192, 384, 768),
+            tf_heads=(12, 6, 3),
+            embed_dim=256,
+        )
+        training = TrainingConfig(
+            steps=10_000,
+            batch_labeled=8,
+            batch_unlabeled=8,
+            input_size=224,
+            w_con=0.01,
+            con_ramp_fraction=1.0,
+            contrast_warmup_fraction=0.1,
+        )
+    else:
+        raise ValueError(f"Unknown preset {name!r}: use one of {', '.join(PRESETS)}.")
+    if training_overrides:
+        training = replace(training, **training_overrides)
+    return RunSpec(model, training, name)

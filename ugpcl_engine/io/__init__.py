@@ -1,0 +1,1 @@
+"""File formats: images and labels (SimpleITK), project files (h5py)."""
