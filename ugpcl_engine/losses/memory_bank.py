@@ -63,9 +63,10 @@ class ClassMemoryBank(nn.Module):
             (C·M,) bool mask of real entries.
         """
         classes = torch.arange(self.num_classes, device=self.queue.device)
+        classes = classes.unsqueeze(1).expand(self.num_classes, self.size)  # no host sync
         return (
             self.queue.reshape(-1, self.dim),
-            classes.repeat_interleave(self.size),
+            classes.reshape(-1),
             self.filled.reshape(-1),
         )
 
