@@ -8,12 +8,14 @@ anisotropic oblique grid.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
+import SimpleITK as sitk  # noqa: N813
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.io import label_tables
 from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
 WRITABLE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".seg.nrrd", ".mha", ".mhd")
@@ -57,45 +59,85 @@ def sitk_from_array(array_zyx: np.ndarray, geometry: VolumeGeometry) -> sitk.Ima
     return image
 
 
-def _read_sitk(path: Path) -> sitk.Image:
+def _read_sitk(path: Path, series_uid: str | None = None) -> sitk.Image:
     if not path.exists():
         raise InputError(f"File not found: {path}. Check the path and try again.")
+    if path.is_dir():
+        from ugpcl_engine.io.dicom_series import read_dicom_series
+
+        return read_dicom_series(path, series_uid)
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name} is an empty file (0 bytes); it holds no image.")
     try:
-        if path.is_dir():
-            reader = sitk.ImageSeriesReader()
-            series = reader.GetGDCMSeriesIDs(str(path))
-            if not series:
-                raise InputError(f"No DICOM series found in folder {path}.")
-            files = reader.GetGDCMSeriesFileNames(str(path), series[0])
-            reader.SetFileNames(files)
-            return reader.Execute()
         return sitk.ReadImage(str(path))
-    except InputError:
-        raise
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unknown error"
         raise InputError(
-            f"Cannot read {path} as an image ({first[:160]}). Check that it is a NIfTI, NRRD, "
-            "MHA or DICOM file and that it is not truncated."
+            f"Cannot read {path.name} as an image ({first[:160]}). Check that it is a NIfTI, "
+            "NRRD, MHA or DICOM file and that it is complete (not truncated)."
         ) from None
 
 
-def _to_3d(image: sitk.Image, path: Path) -> sitk.Image:
-    if image.GetNumberOfComponentsPerPixel() != 1:
+def read_header_fields(path: str | Path) -> dict[str, str]:
+    """Return the key/value fields of an image header (e.g. a ``.seg.nrrd``'s ``Segment*``).
+
+    Args:
+        path: an image file.
+
+    Raises:
+        InputError: missing or unreadable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"File not found: {path}. Check the path and try again.")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        raise InputError(f"Cannot read the header of {path.name}; is it an image file?") from None
+    return {key: reader.GetMetaData(key) for key in reader.GetMetaDataKeys()}
+
+
+def _pick_component(image: sitk.Image, path: Path, component: int | None) -> sitk.Image:
+    count = image.GetNumberOfComponentsPerPixel()
+    if count == 1:
+        return image
+    if component is None:
         raise InputError(
-            f"{path.name} has {image.GetNumberOfComponentsPerPixel()} components per voxel "
-            "(RGB or vector image); convert it to a single-channel grey volume first."
+            f"{path.name} has {count} components per voxel (RGB or vector image); choose one "
+            f"component, 0..{count - 1}, to read it as a grey volume."
         )
+    if not 0 <= component < count:
+        raise InputError(f"{path.name} has components 0..{count - 1}; {component} is not one.")
+    return sitk.VectorIndexSelectionCast(image, component)
+
+
+def _pick_time_point(image: sitk.Image, path: Path, time_point: int | None) -> sitk.Image:
+    size = list(image.GetSize())
+    if time_point is None:
+        raise InputError(
+            f"{path.name} is 4-D (size {tuple(size)}, {size[3]} time points or channels); choose "
+            f"a time point, 0..{size[3] - 1}, to read one 3-D volume."
+        )
+    if not 0 <= time_point < size[3]:
+        raise InputError(f"{path.name} has time points 0..{size[3] - 1}; {time_point} is not one.")
+    return sitk.Extract(image, [*size[:3], 0], [0, 0, 0, time_point])
+
+
+def _to_3d(
+    image: sitk.Image, path: Path, component: int | None = None, time_point: int | None = None
+) -> sitk.Image:
+    if 0 in image.GetSize():
+        raise InputError(f"{path.name} is empty (size {image.GetSize()}); it holds no voxels.")
+    image = _pick_component(image, path, component)
     dim = image.GetDimension()
     if dim == 4:
-        raise InputError(
-            f"{path.name} is 4-D (size {image.GetSize()}); extract one time point or channel "
-            "as a 3-D volume first."
-        )
-    if dim != 3:
+        image = _pick_time_point(image, path, time_point)
+    elif dim == 2:  # a single 2-D image becomes a one-slice volume
+        image = sitk.JoinSeries(image)
+    elif dim != 3:
         raise InputError(f"{path.name} is {dim}-D; a 3-D volume is needed.")
-    if min(image.GetSize()) < 1 or int(np.prod(image.GetSize())) == 0:
-        raise InputError(f"{path.name} is empty (size {image.GetSize()}).")
     return image
 
 
@@ -107,34 +149,48 @@ def _name_of(path: Path) -> str:
     return path.stem
 
 
-def read_volume(path: str | Path) -> Volume:
+def read_volume(
+    path: str | Path,
+    component: int | None = None,
+    time_point: int | None = None,
+    *,
+    series_uid: str | None = None,
+    replace_nonfinite: float | None = None,
+) -> Volume:
     """Read a 3-D grey image volume.
 
     Args:
         path: a NIfTI, NRRD, MHA/MHD file, a DICOM file or a folder holding a DICOM series.
+        component: for RGB/vector images, the component to read (refused without one).
+        time_point: for 4-D images, the time point (or channel) to read (refused without one).
+        series_uid: for a DICOM folder, the SeriesInstanceUID (default: the only/largest one).
+        replace_nonfinite: value written over NaN/Inf voxels; ``None`` refuses such images.
 
     Returns:
         The volume (``image_zyx`` as stored: integer or float dtype).
 
     Raises:
-        InputError: missing, unreadable, non-3-D, multi-component or NaN/Inf-holding image.
+        InputError: missing, empty, corrupt or non-image file; 4-D or vector image without a
+            choice; NaN/Inf voxels without ``replace_nonfinite``; bad DICOM folder.
     """
     path = Path(path)
-    image = _to_3d(_read_sitk(path), path)
+    image = _to_3d(_read_sitk(path, series_uid), path, component, time_point)
     array = sitk.GetArrayFromImage(image)
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         bad = int(np.count_nonzero(~np.isfinite(array)))
-        raise InputError(
-            f"{path.name} has {bad} NaN or infinite voxels; replace them (e.g. with the minimum "
-            "intensity) before training."
-        )
+        if replace_nonfinite is None:
+            raise InputError(
+                f"{path.name} has {bad} NaN or infinite voxels; choose a value to replace them "
+                "with (e.g. the minimum intensity) or fix the file."
+            )
+        array = np.where(np.isfinite(array), array, array.dtype.type(replace_nonfinite))
     modality = _guess_modality(image, array)
     return Volume(array, geometry_from_sitk(image), name=_name_of(path), modality=modality)
 
 
 def _guess_modality(image: sitk.Image, array: np.ndarray) -> str:
     if image.HasMetaDataKey("0008|0060"):
-        value = image.GetMetaData("0008|0060").strip().upper()
+        value = str(image.GetMetaData("0008|0060")).strip().upper()
         if value in ("CT", "MR"):
             return value
     if array.size and array.dtype.kind in "iuf" and float(array.min()) < -500:
@@ -142,39 +198,73 @@ def _guess_modality(image: sitk.Image, array: np.ndarray) -> str:
     return "unknown"
 
 
+def _label_array(
+    image: sitk.Image, path: Path, flatten_layers: bool
+) -> tuple[np.ndarray, LabelTable | None]:
+    """Return the label values (Z, Y, X) and the table the file's own header describes."""
+    fields = {k: image.GetMetaData(k) for k in image.GetMetaDataKeys()}
+    segments = label_tables.segments_from_header(fields)
+    layers = image.GetNumberOfComponentsPerPixel()
+    if layers == 1 and image.GetDimension() == 3:
+        array = sitk.GetArrayFromImage(image)
+        return array, label_tables.table_from_segments(segments) if segments else None
+    if not segments or image.GetDimension() != 3:
+        _to_3d(image, path)  # refuses vector / 4-D images with the generic message
+    if not flatten_layers:
+        raise InputError(
+            f"{path.name} holds {len(segments)} segments on {layers} overlapping layers; "
+            "flatten them into one label map (where segments overlap, the later one is kept) "
+            "or save the segmentation without overlaps in Slicer."
+        )
+    labels, table, _overlap = label_tables.flatten_layers(sitk.GetArrayFromImage(image), segments)
+    return labels, table
+
+
 def read_label_map(
-    path: str | Path, table: LabelTable | None = None, geometry: VolumeGeometry | None = None
+    path: str | Path,
+    table: LabelTable | None = None,
+    geometry: VolumeGeometry | None = None,
+    *,
+    flatten_layers: bool = False,
+    series_uid: str | None = None,
 ) -> LabelMap:
-    """Read a label volume.
+    """Read a label volume with its names and colours.
+
+    The table comes from, in order: ``table``; the file's own ``.seg.nrrd`` segment header; a
+    table file beside it (``<stem>_labels.txt`` or ``<stem>.ctbl``); default names.
 
     Args:
-        path: any format ``read_volume`` reads; values must be whole numbers >= 0.
-        table: the label table to check against; ``None`` builds a default one from the values.
-        geometry: the image grid the labels must lie on, or ``None`` to skip the check.
+        path: any format ``read_volume`` reads; values must be whole numbers 0..255.
+        table: the label table to check against, or ``None`` (see above).
+        geometry: the image grid the labels must lie on, or ``None`` to skip the check
+            (``resample_labels_to`` moves labels onto another grid).
+        flatten_layers: merge the overlapping layers of a multi-layer ``.seg.nrrd``; refused
+            when False.
+        series_uid: for a DICOM folder, which series.
 
     Returns:
         The label map, uint8.
 
     Raises:
-        InputError: unreadable file, non-integer or negative values, values beyond ``table``,
-            or a grid that differs from ``geometry``.
+        InputError: unreadable file, overlapping layers without ``flatten_layers``, non-integer
+            or negative values, values beyond the table, or a grid that differs from ``geometry``.
     """
     path = Path(path)
-    image = _to_3d(_read_sitk(path), path)
-    array = sitk.GetArrayFromImage(image)
+    image = _read_sitk(path, series_uid)
+    array, own_table = _label_array(image, path, flatten_layers)
     label_geometry = geometry_from_sitk(image)
     if geometry is not None and not label_geometry.matches(geometry):
         raise InputError(
-            f"Labels {path.name} lie on another grid than the image (labels {label_geometry.shape_zyx} "
-            f"spacing {label_geometry.spacing_zyx}, image {geometry.shape_zyx} spacing "
-            f"{geometry.spacing_zyx}); resample the labels onto the image first."
+            f"Labels {path.name} lie on another grid than the image (labels "
+            f"{label_geometry.shape_zyx} spacing {label_geometry.spacing_zyx}, image "
+            f"{geometry.shape_zyx} spacing {geometry.spacing_zyx}); resample the labels onto "
+            "the image grid (nearest neighbour) or pick the matching image."
         )
-    if array.dtype.kind == "f":
-        if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-            raise InputError(f"{path.name} holds non-integer values; a label map needs whole numbers.")
-    if array.size and array.min() < 0:
-        raise InputError(f"{path.name} holds negative values; label values must be >= 0.")
-    top = int(array.max()) if array.size else 0
+    _check_label_values(array, path)
+    if table is None:
+        beside = label_tables.find_table_beside(path)
+        table = own_table or (label_tables.read_label_table(beside) if beside else None)
+    top = int(array.max())
     if table is None:
         table = LabelTable.default(max(top + 1, 2))
     elif top >= table.num_classes:
@@ -182,38 +272,97 @@ def read_label_map(
             f"{path.name} holds label value {top} but the label table has only values "
             f"0..{table.num_classes - 1}; add the missing classes or fix the labels."
         )
-    if top > 255:
-        raise InputError(f"{path.name} holds label value {top}; at most 255 labels are supported.")
     return LabelMap(array.astype(np.uint8), label_geometry, table)
+
+
+def _check_label_values(array: np.ndarray, path: Path) -> None:
+    if array.dtype.kind == "f" and (
+        not np.all(np.isfinite(array)) or not np.all(array == np.round(array))
+    ):
+        raise InputError(f"{path.name} holds non-integer values; a label map needs whole numbers.")
+    if array.dtype.kind not in "iuf" or array.ndim != 3:
+        raise InputError(f"{path.name} is not a single-channel 3-D label volume.")
+    if array.min() < 0:
+        raise InputError(f"{path.name} holds negative values; label values must be >= 0.")
+    if array.max() > label_tables.MAX_LABEL_VALUE:
+        raise InputError(
+            f"{path.name} holds label value {int(array.max())}; at most 255 labels are supported."
+        )
+
+
+def resample_labels_to(label_map: LabelMap, geometry: VolumeGeometry) -> LabelMap:
+    """Move a label map onto another grid by nearest-neighbour resampling.
+
+    Args:
+        label_map: labels on their own grid.
+        geometry: the target (image) grid.
+
+    Returns:
+        Labels of shape ``geometry.shape_zyx``; voxels outside the source grid are 0.
+    """
+    reference = sitk.Image([int(v) for v in reversed(geometry.shape_zyx)], sitk.sitkUInt8)
+    reference.SetSpacing(tuple(reversed(geometry.spacing_zyx)))
+    reference.SetOrigin(geometry.origin_xyz)
+    reference.SetDirection(geometry.direction_xyz)
+    moved = sitk.Resample(
+        sitk_from_array(label_map.labels_zyx.astype(np.uint8), label_map.geometry),
+        reference,
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        0,
+        sitk.sitkUInt8,
+    )
+    return LabelMap(sitk.GetArrayFromImage(moved), geometry, label_map.table)
 
 
 def _check_writable(path: Path) -> None:
     if not path.name.lower().endswith(WRITABLE_SUFFIXES):
-        raise InputError(
-            f"Cannot write {path.name}: use one of {', '.join(WRITABLE_SUFFIXES)}."
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
+        raise InputError(f"Cannot write {path.name}: use one of {', '.join(WRITABLE_SUFFIXES)}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"Cannot create folder {path.parent}: {err.strerror}.") from None
 
 
-def write_array(path: str | Path, array_zyx: np.ndarray, geometry: VolumeGeometry) -> None:
+def write_array(
+    path: str | Path,
+    array_zyx: np.ndarray,
+    geometry: VolumeGeometry,
+    *,
+    header_fields: Mapping[str, str] | None = None,
+) -> None:
     """Write an array on a grid to an image file (format from the suffix, compressed).
 
     Args:
-        path: destination; ``.nii.gz``, ``.nii``, ``.nrrd``, ``.mha`` or ``.mhd``.
+        path: destination; ``.nii.gz``, ``.nii``, ``.nrrd``, ``.seg.nrrd``, ``.mha`` or ``.mhd``.
         array_zyx: array of shape ``geometry.shape_zyx``.
         geometry: grid of the source image, written exactly.
+        header_fields: extra key/value header fields (kept by NRRD and MHA, e.g. Slicer's
+            ``Segment*`` fields).
 
     Raises:
         InputError: unknown suffix or the file cannot be written.
     """
     path = Path(path)
     _check_writable(path)
+    image = sitk_from_array(array_zyx, geometry)
+    for key, value in (header_fields or {}).items():
+        image.SetMetaData(key, value)
     try:
-        sitk.WriteImage(sitk_from_array(array_zyx, geometry), str(path), useCompression=True)
+        sitk.WriteImage(image, str(path), useCompression=True)
     except RuntimeError as err:
         raise InputError(f"Cannot write {path}: {str(err).strip()[:160]}") from None
 
 
 def write_label_map(path: str | Path, label_map: LabelMap) -> None:
-    """Write a label map as uint8 on its grid (see ``write_array``)."""
-    write_array(path, label_map.labels_zyx.astype(np.uint8), label_map.geometry)
+    """Write a label map as uint8 on its grid (see ``write_array``).
+
+    A ``.seg.nrrd`` destination gets Slicer's segment header (names, colours, extents) so that
+    Slicer and ``slicerio`` show the classes by name.
+    """
+    labels = label_map.labels_zyx.astype(np.uint8)
+    fields = None
+    if str(path).lower().endswith(".seg.nrrd"):
+        extents = label_tables.segment_extents(labels, label_map.table)
+        fields = label_tables.segment_header(label_map.table, extents)
+    write_array(path, labels, label_map.geometry, header_fields=fields)

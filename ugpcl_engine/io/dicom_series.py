@@ -1,0 +1,285 @@
+"""DICOM series from a folder: list, choose, sort by position, check for gaps; and write one.
+
+Slices are ordered by their position along the slice normal (``ImagePositionPatient`` projected
+on the normal of ``ImageOrientationPatient``), never by file name. A series whose slice
+positions are not evenly spaced (missing or duplicated slices) is refused with the gap named,
+because reading it as a regular grid would put every slice after the gap in the wrong place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk  # noqa: N813
+
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.volume import VolumeGeometry
+
+# relative deviation of a slice gap from the median gap that counts as missing / uneven slices
+GAP_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class DicomSeriesInfo:
+    """One series found in a folder.
+
+    Attributes:
+        uid: SeriesInstanceUID.
+        description: SeriesDescription (may be empty).
+        modality: Modality tag (``CT``, ``MR``, ...; may be empty).
+        files: the series' files, sorted by slice position (inferior/first slice first).
+    """
+
+    uid: str
+    description: str
+    modality: str
+    files: tuple[Path, ...]
+
+    @property
+    def num_files(self) -> int:
+        """Number of files (slices) in the series."""
+        return len(self.files)
+
+    def describe(self) -> str:
+        """One line for a message or a chooser: UID, description, modality, file count."""
+        text = self.description or "no description"
+        return f"{self.uid} ({text}, {self.modality or '?'}, {self.num_files} files)"
+
+
+def _header(path: Path) -> sitk.ImageFileReader:
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.LoadPrivateTagsOff()
+    reader.ReadImageInformation()
+    return reader
+
+
+def _tag(reader: sitk.ImageFileReader, key: str) -> str:
+    return reader.GetMetaData(key).strip() if reader.HasMetaDataKey(key) else ""
+
+
+def _numbers(text: str, count: int) -> np.ndarray | None:
+    try:
+        values = np.array([float(v) for v in text.replace("\\", " ").split()])
+    except ValueError:
+        return None
+    return values if values.size == count else None
+
+
+def _positions(files: Sequence[Path]) -> np.ndarray | None:
+    """Return each file's position along the slice normal (mm), or None when untagged."""
+    readers = [_header(f) for f in files]
+    orientation = _numbers(_tag(readers[0], "0020|0037"), 6)
+    if orientation is None:
+        return None
+    normal = np.cross(orientation[:3], orientation[3:])
+    out = []
+    for reader in readers:
+        position = _numbers(_tag(reader, "0020|0032"), 3)
+        if position is None:
+            return None
+        out.append(float(np.dot(position, normal)))
+    return np.array(out)
+
+
+def _sort_and_check(files: Sequence[Path], uid: str) -> tuple[Path, ...]:
+    positions = _positions(files)
+    if positions is None or len(files) < 2:
+        return tuple(files)
+    order = np.argsort(positions, kind="stable")
+    sorted_pos = positions[order]
+    gaps = np.diff(sorted_pos)
+    step = float(np.median(gaps))
+    if step <= 1e-6 or np.any(gaps <= 1e-6 * max(1.0, abs(step))):
+        raise InputError(
+            f"DICOM series {uid} has several slices at the same position (duplicated or mixed "
+            "acquisitions); remove the duplicates or export the series again."
+        )
+    uneven = np.flatnonzero(np.abs(gaps - step) > GAP_TOLERANCE * step)
+    if uneven.size:
+        first = int(uneven[0])
+        missing = int(sum(max(round(gaps[i] / step) - 1, 0) for i in uneven))
+        raise InputError(
+            f"DICOM series {uid} has missing slices or uneven spacing: gap of {gaps[first]:.2f} mm "
+            f"after slice {first + 1} of {len(files)} where the spacing is {step:.2f} mm "
+            f"(about {missing} slice(s) missing); copy the complete series into the folder."
+        )
+    return tuple(files[int(i)] for i in order)
+
+
+def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
+    """List the DICOM series in a folder (not its subfolders).
+
+    Args:
+        folder: a folder holding DICOM files.
+
+    Returns:
+        The series, largest first, each with its files sorted by slice position.
+
+    Raises:
+        InputError: the folder is missing, holds no DICOM series, or a series has missing or
+            duplicated slices.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"Folder not found: {folder}. Check the path.")
+    series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    if not series_ids:
+        raise InputError(
+            f"No DICOM series found in folder {folder}; choose the folder that holds the .dcm "
+            "files, or open a NIfTI/NRRD/MHA file instead."
+        )
+    found = []
+    for uid in series_ids:
+        names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid)
+        files = _sort_and_check([Path(n) for n in names], uid)
+        first = _header(files[0])
+        found.append(
+            DicomSeriesInfo(uid, _tag(first, "0008|103e"), _tag(first, "0008|0060"), files)
+        )
+    return sorted(found, key=lambda s: -s.num_files)
+
+
+def choose_series(series: Sequence[DicomSeriesInfo], uid: str | None) -> DicomSeriesInfo:
+    """Pick a series by UID, or the largest when ``uid`` is None.
+
+    Raises:
+        InputError: unknown UID, or several series tie for largest (names them all).
+    """
+    listing = "; ".join(s.describe() for s in series)
+    if uid is not None:
+        for info in series:
+            if info.uid == uid:
+                return info
+        raise InputError(f"No DICOM series with UID {uid} here; the folder holds: {listing}.")
+    if len(series) > 1 and series[0].num_files == series[1].num_files:
+        raise InputError(
+            f"The folder holds {len(series)} DICOM series of the same size; choose one by its "
+            f"UID: {listing}."
+        )
+    return series[0]
+
+
+def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> sitk.Image:
+    """Read one DICOM series from a folder as a 3-D image.
+
+    Args:
+        folder: the folder.
+        series_uid: SeriesInstanceUID to read; ``None`` reads the only or the largest series.
+
+    Returns:
+        The image, slices ordered by position, with spacing/origin/direction from the headers.
+
+    Raises:
+        InputError: see ``list_dicom_series`` and ``choose_series``; unreadable pixel data.
+    """
+    info = choose_series(list_dicom_series(folder), series_uid)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames([str(f) for f in info.files])
+    reader.MetaDataDictionaryArrayUpdateOn()
+    try:
+        image = reader.Execute()
+    except RuntimeError as err:
+        raise InputError(
+            f"Cannot read DICOM series {info.uid} in {folder} ({str(err).strip()[:120]}); "
+            "check that the files are complete."
+        ) from None
+    for key in ("0008|0060", "0020|000e", "0020|0052", "0008|103e"):
+        if reader.HasMetaDataKey(0, key):
+            image.SetMetaData(key, reader.GetMetaData(0, key))
+    return image
+
+
+def _new_uid() -> str:
+    # 2.25 + a 128-bit random integer: a valid UID without an organisation root
+    return "2.25." + str(int.from_bytes(np.random.default_rng().bytes(16), "big"))
+
+
+def write_dicom_series(
+    image_zyx: np.ndarray,
+    geometry: VolumeGeometry,
+    folder: str | Path,
+    *,
+    modality: str = "CT",
+    description: str = "ugpcl-studio",
+    study_uid: str | None = None,
+    frame_of_reference_uid: str | None = None,
+) -> list[Path]:
+    """Write a volume as a single-frame DICOM series (one int16 file per z slice).
+
+    Args:
+        image_zyx: array (Z, Y, X), cast to int16.
+        geometry: its grid (written as ImagePositionPatient / ImageOrientationPatient / spacing).
+        folder: destination folder (created); files are ``slice_0000.dcm`` ...
+        modality: Modality tag.
+        description: SeriesDescription.
+        study_uid: StudyInstanceUID (new one when None).
+        frame_of_reference_uid: FrameOfReferenceUID (new one when None).
+
+    Returns:
+        The files written, in z order.
+
+    Raises:
+        InputError: the folder cannot be written.
+    """
+    from ugpcl_engine.io.volume_files import sitk_from_array
+
+    folder = Path(folder)
+    image = sitk_from_array(np.asarray(image_zyx).astype(np.int16), geometry)
+    direction = geometry.direction_xyz
+    orientation = [
+        direction[0],
+        direction[3],
+        direction[6],
+        direction[1],
+        direction[4],
+        direction[7],
+    ]
+    now = time.strftime("%Y%m%d"), time.strftime("%H%M%S")
+    common = {
+        "0008|0060": modality,
+        "0008|103e": description,
+        "0008|0008": "DERIVED\\SECONDARY",
+        "0008|0020": now[0],
+        "0008|0030": now[1],
+        "0008|0021": now[0],
+        "0008|0031": now[1],
+        "0010|0010": "Anonymous",
+        "0010|0020": "ugpcl",
+        "0010|0030": "",
+        "0010|0040": "O",
+        "0008|0050": "",
+        "0008|0090": "",
+        "0020|0010": "1",
+        "0020|0011": "1",
+        "0020|000d": study_uid or _new_uid(),
+        "0020|000e": _new_uid(),
+        "0020|0052": frame_of_reference_uid or _new_uid(),
+        "0020|0037": "\\".join(f"{v:.10g}" for v in orientation),
+        "0018|0050": f"{geometry.spacing_zyx[0]:.10g}",
+        "0028|1050": "40",
+        "0028|1051": "400",
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writer = sitk.ImageFileWriter()
+        writer.KeepOriginalImageUIDOn()
+        paths = []
+        for k in range(geometry.shape_zyx[0]):
+            slice_image = image[:, :, k]
+            for key, value in common.items():
+                slice_image.SetMetaData(key, value)
+            position = image.TransformIndexToPhysicalPoint((0, 0, k))
+            slice_image.SetMetaData("0020|0032", "\\".join(f"{v:.10g}" for v in position))
+            slice_image.SetMetaData("0020|0013", str(k + 1))
+            slice_image.SetMetaData("0008|0018", _new_uid())
+            paths.append(folder / f"slice_{k:04d}.dcm")
+            writer.SetFileName(str(paths[-1]))
+            writer.Execute(slice_image)
+    except (OSError, RuntimeError) as err:
+        raise InputError(f"Cannot write the DICOM series to {folder}: {str(err)[:160]}") from None
+    return paths
