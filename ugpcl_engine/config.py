@@ -144,7 +144,9 @@ class TrainingConfig:
         steps: optimiser steps.
         batch_labeled: labeled images per batch (first half of the batch).
         batch_unlabeled: unlabeled images per batch.
-        input_size: network input (square, multiple of 32); ``None`` = native size rounded up.
+        input_size: network input (square, multiple of 32); ``None`` = native size rounded up
+            to a multiple of 32, at most ``max_input_size``.
+        max_input_size: cap on the automatic input size (CPU presets keep it small).
         lr, momentum, weight_decay: SGD.
         poly_power, lr_floor: poly decay per step, never below ``lr_floor``.
         w_sup_tf: weight of the transformer decoder's supervised loss.
@@ -170,6 +172,7 @@ class TrainingConfig:
     batch_labeled: int = 4
     batch_unlabeled: int = 4
     input_size: int | None = None
+    max_input_size: int = 512
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -201,8 +204,10 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_unlabeled < 0:
             raise ValueError("batch_unlabeled must be >= 0")
-        if self.input_size is not None and (self.input_size < 32 or self.input_size % 32):
-            raise ValueError(f"input_size must be a multiple of 32, got {self.input_size}")
+        for name in ("input_size", "max_input_size"):
+            size = getattr(self, name)
+            if size is not None and (size < 32 or size % 32):
+                raise ValueError(f"{name} must be a multiple of 32, got {size}")
         for name in ("lr", "temperature"):
             _positive(name, getattr(self, name))
         for name in ("contrast_warmup_fraction", "con_ramp_fraction", "uncertainty_ramp_fraction"):
@@ -279,7 +284,7 @@ def preset(name: str, num_classes: int, **training_overrides: Any) -> RunSpec:
             tf_depth=1,
             embed_dim=32,
         )
-        training = TrainingConfig(steps=250, batch_labeled=4, batch_unlabeled=4)
+        training = TrainingConfig(steps=250, batch_labeled=4, batch_unlabeled=4, max_input_size=256)
     elif name == "standard":
         model = ModelConfig(num_classes=num_classes)
         training = TrainingConfig(steps=1500, batch_labeled=8, batch_unlabeled=8)

@@ -1,0 +1,1 @@
+"""Training data: slices, normalisation, two-stream sampling, batched augmentation."""

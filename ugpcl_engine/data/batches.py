@@ -1,0 +1,145 @@
+"""Tensors on the device: cached slices, the two-stream sampler and batched augmentation.
+
+Everything happens on the training device in whole-batch ops (one ``grid_sample`` per batch for
+rot90 + free rotation + flip), so a step has no per-image Python work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ugpcl_engine.config import AugmentationConfig
+from ugpcl_engine.data.slices import SliceSet
+
+
+def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize (align_corners=False, no antialias: the ONNX graph does the same).
+
+    Args:
+        images: (N, C, H, W) float.
+        size: target (H', W').
+
+    Returns:
+        (N, C, H', W'); the input itself when the size already matches.
+    """
+    if tuple(images.shape[-2:]) == tuple(size):
+        return images
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+
+
+def resize_labels(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Nearest resize of integer label maps (N, H, W) → (N, H', W'); keeps -1 (ignore)."""
+    if tuple(labels.shape[-2:]) == tuple(size):
+        return labels
+    out = F.interpolate(labels[:, None].float(), size=size, mode="nearest")
+    return out[:, 0].long()
+
+
+@dataclass
+class DeviceSlices:
+    """Cached training slices on the device.
+
+    Attributes:
+        labeled: (L, 1, S, S) float32 images.
+        targets: (L, S, S) int64 labels.
+        unlabeled: (U, 1, S, S) float32 images (U >= 1: labeled images stand in when none).
+    """
+
+    labeled: torch.Tensor
+    targets: torch.Tensor
+    unlabeled: torch.Tensor
+
+    @classmethod
+    def from_slice_set(cls, slices: SliceSet, device: torch.device) -> DeviceSlices:
+        """Move a ``SliceSet`` to ``device``."""
+        labeled = torch.from_numpy(np.ascontiguousarray(slices.labeled_images))[:, None]
+        unlabeled_np = slices.unlabeled_images
+        if len(unlabeled_np) == 0:
+            unlabeled_np = slices.labeled_images
+        return cls(
+            labeled.to(device),
+            torch.from_numpy(slices.labeled_targets.astype(np.int64)).to(device),
+            torch.from_numpy(np.ascontiguousarray(unlabeled_np))[:, None].to(device),
+        )
+
+
+class TwoStreamSampler:
+    """Draws ``n_labeled`` labeled and ``n_unlabeled`` unlabeled slices per batch.
+
+    Each stream is an independent shuffled epoch (reshuffled when exhausted), so every slice is
+    seen equally often and the labeled share of a batch is exactly ``n_labeled / (n_l + n_u)``.
+    """
+
+    def __init__(self, data: DeviceSlices, n_labeled: int, n_unlabeled: int, seed: int) -> None:
+        self.data = data
+        self.n_labeled = n_labeled
+        self.n_unlabeled = n_unlabeled
+        self._rng = np.random.default_rng(seed)
+        self._queues: dict[str, list[int]] = {"l": [], "u": []}
+
+    def _draw(self, stream: str, count: int, population: int) -> torch.Tensor:
+        queue = self._queues[stream]
+        while len(queue) < count:
+            queue.extend(self._rng.permutation(population).tolist())
+        picked, self._queues[stream] = queue[:count], queue[count:]
+        return torch.tensor(picked, dtype=torch.long)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return (labeled images (Bl,1,S,S), targets (Bl,S,S), unlabeled images (Bu,1,S,S))."""
+        li = self._draw("l", self.n_labeled, len(self.data.labeled)).to(self.data.labeled.device)
+        ui = self._draw("u", self.n_unlabeled, len(self.data.unlabeled)).to(li.device)
+        return self.data.labeled[li], self.data.targets[li], self.data.unlabeled[ui]
+
+
+def augment(
+    images: torch.Tensor,
+    targets: torch.Tensor | None,
+    config: AugmentationConfig,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Augment a batch in one pass (UGPCL §3.1).
+
+    Per image: horizontal flip (p = ``flip_p``), brightness and contrast factors from
+    ``intensity_range``, rotation by ``k``·90° (k uniform in 0..3, the rotation-head target) plus a
+    free angle in ±``rotate_deg``. Labels follow the same geometry with nearest sampling; pixels
+    rotated in from outside become background (0).
+
+    Args:
+        images: (B, 1, S, S) float in [0, 1], square.
+        targets: (Bl, S, S) int64 labels of the first Bl images, or ``None``.
+        config: augmentation settings.
+        generator: random source on the images' device.
+
+    Returns:
+        (images (B,1,S,S), targets (Bl,S,S) or None, k (B,) int64 rotation classes).
+    """
+    b, device = images.shape[0], images.device
+
+    def uniform(lo: float, hi: float) -> torch.Tensor:
+        return torch.rand(b, device=device, generator=generator) * (hi - lo) + lo
+
+    k = torch.randint(0, 4, (b,), device=device, generator=generator)
+    angle = k.float() * (math.pi / 2) + uniform(-1, 1) * math.radians(config.rotate_deg)
+    flip = (torch.rand(b, device=device, generator=generator) < config.flip_p).float() * -2 + 1
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack(
+        [torch.stack([cos * flip, -sin, torch.zeros_like(cos)], 1),
+         torch.stack([sin * flip, cos, torch.zeros_like(cos)], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    lo, hi = config.intensity_range
+    contrast, brightness = uniform(lo, hi)[:, None, None, None], uniform(lo, hi)[:, None, None, None]
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    jittered = ((images - mean) * contrast + mean) * brightness
+    out = F.grid_sample(jittered, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out_targets = None
+    if targets is not None:
+        nl = targets.shape[0]
+        warped = F.grid_sample(targets[:, None].float(), grid[:nl], mode="nearest",
+                               padding_mode="zeros", align_corners=False)
+        out_targets = warped[:, 0].round().long()
+    return out, out_targets, k

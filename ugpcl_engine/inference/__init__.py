@@ -1,0 +1,1 @@
+"""Inference: the export wrapper, ONNX export, onnxruntime and torch segmenters."""

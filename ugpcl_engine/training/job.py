@@ -1,0 +1,98 @@
+"""``ugpcl-studio train``: read files, train, write model, prediction, uncertainty and metrics.
+
+Only the listed slices of the label file are used for training. After training, the labels on
+the other slices (when the file has any) are used to *score* the prediction; that score is
+stored under ``evaluation_other_slices`` in ``metrics.json`` and never feeds the training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ugpcl_engine.config import preset
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
+from ugpcl_engine.io.volume_files import read_label_map, read_volume, write_array
+from ugpcl_engine.training.checkpoint import load_checkpoint
+from ugpcl_engine.training.events import Failed, Finished, Progress, Started
+from ugpcl_engine.training.trainer import TrainingVolume, train
+from ugpcl_engine.volume import axis_index, parse_slices
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """Run ``train`` from parsed CLI arguments; return the exit code (0, or 1 on failure)."""
+    started = time.perf_counter()
+    volume = read_volume(args.image)
+    labels = read_label_map(args.labels, geometry=volume.geometry)
+    slices = parse_slices(args.slices)
+    count = volume.image_zyx.shape[axis_index(args.axis)]
+    bad = [s for s in slices if s >= count]
+    if bad:
+        raise InputError(
+            f"Slice {bad[0]} is out of range: the image has {count} slices along {args.axis} "
+            f"(0..{count - 1})."
+        )
+    overrides: dict[str, Any] = {"seed": args.seed, "device": args.device}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    spec = preset(args.preset, labels.table.num_classes, **overrides)
+    if args.pretrained:
+        from dataclasses import replace
+
+        spec = replace(spec, model=replace(spec.model, pretrained_path=args.pretrained))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tv = TrainingVolume(volume.image_zyx, labels.labels_zyx, slices, volume.modality)
+    finished: Finished | None = None
+    for event in train([tv], labels.table, spec, out, axis=args.axis, init=args.init):
+        if isinstance(event, Started):
+            _log(f"training {event.total_steps} steps on {event.device}: {event.labeled} labeled"
+                 f" + {event.unlabeled} unlabeled slices at {event.network_size}², "
+                 f"{event.parameters / 1e6:.2f} M parameters")
+        elif isinstance(event, Progress):
+            parts = " ".join(f"{k}={v:.4f}" for k, v in event.losses.items())
+            _log(f"step {event.step}/{event.total} {parts} lr={event.lr:.4g} "
+                 f"eta={event.eta:.0f}s")
+        elif isinstance(event, Failed):
+            _log(f"ugpcl-studio train: failed: {event.message}")
+            return 1
+        elif isinstance(event, Finished):
+            finished = event
+    assert finished is not None
+    ckpt = load_checkpoint(finished.checkpoint)
+    pred, entropy = TorchSegmenter.from_checkpoint(ckpt).segment(volume.image_zyx, ckpt)
+    write_array(out / "prediction.nii.gz", pred, volume.geometry)
+    write_array(out / "uncertainty.nii.gz", entropy.astype(np.float32), volume.geometry)
+    metrics: dict[str, Any] = {
+        "preset": spec.preset, "steps": finished.steps, "train_seconds": round(finished.seconds, 2),
+        "total_seconds": round(time.perf_counter() - started, 2), "labeled_slices": slices,
+        "axis": args.axis, "network_size": ckpt.network_size, "model_version": ckpt.model_version,
+        "config_hash": spec.config_hash(), "mean_uncertainty": float(entropy.mean()),
+    }
+    metrics["evaluation_other_slices"] = _score_other_slices(pred, labels.labels_zyx, slices,
+                                                             args.axis, volume, labels.table.names)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _log(f"wrote {out / 'model.pt'}, prediction.nii.gz, uncertainty.nii.gz, metrics.json")
+    return 0
+
+
+def _score_other_slices(pred: np.ndarray, ref: np.ndarray, slices: list[int], axis: str,
+                        volume: Any, names: tuple[str, ...]) -> dict[str, Any] | None:
+    other = np.delete(np.moveaxis(ref, axis_index(axis), 0), slices, axis=0)
+    if not other.any():
+        return None
+    from ugpcl_engine.metrics import evaluate_segmentation
+
+    return evaluate_segmentation(pred, ref, volume.geometry.spacing_zyx, exclude=slices,
+                                 axis=axis, class_names=names)

@@ -1,0 +1,232 @@
+"""The training loop: a generator of small events that checks a cancel token between steps.
+
+``train(...)`` prepares cached slices on the device, runs UGPCL (or the supervised baseline)
+and writes ``model.pt``. It never prints; the CLI, the app's child process and the tests drive
+the same generator.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ugpcl_engine.config import RunSpec
+from ugpcl_engine.data.batches import DeviceSlices, TwoStreamSampler, augment
+from ugpcl_engine.data.normalisation import IntensityWindow, resolve_mode, resolve_window
+from ugpcl_engine.data.slices import network_size
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
+from ugpcl_engine.losses import ClassMemoryBank
+from ugpcl_engine.model import UGPCLNet, build_model
+from ugpcl_engine.training.cancel import CancelToken
+from ugpcl_engine.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ugpcl_engine.training.events import Event, Failed, Finished, Preview, Progress, Started
+from ugpcl_engine.training.preparation import prepare_slices
+from ugpcl_engine.training.step import (
+    StepBatch,
+    StepSchedule,
+    poly_lr,
+    supervised_losses,
+    ugpcl_losses,
+)
+from ugpcl_engine.volume import LabelTable
+
+
+@dataclass
+class TrainingVolume:
+    """One volume to learn from.
+
+    Attributes:
+        image_zyx: raw intensities (Z, Y, X).
+        labels_zyx: uint8 labels; only ``labeled_slices`` are read.
+        labeled_slices: indices along the training axis the user marked labeled.
+        modality: ``"CT"``, ``"MR"`` or ``"unknown"``.
+    """
+
+    image_zyx: np.ndarray
+    labels_zyx: np.ndarray
+    labeled_slices: Sequence[int]
+    modality: str = "unknown"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available else CPU; ``cuda`` without CUDA → InputError."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+@dataclass
+class _Run:
+    net: UGPCLNet
+    bank: ClassMemoryBank
+    optimiser: torch.optim.SGD
+    sampler: TwoStreamSampler
+    generator: torch.Generator
+    device: torch.device
+    start_step: int
+
+
+def _build_run(
+    spec: RunSpec, slices: DeviceSlices, device: torch.device, init: Checkpoint | None
+) -> _Run:
+    cfg = spec.training
+    torch.manual_seed(cfg.seed)
+    net = build_model(spec.model).to(device)
+    bank = ClassMemoryBank(spec.model.num_classes, spec.model.embed_dim, cfg.bank_size).to(device)
+    start = 0
+    if init is not None:
+        if init.label_table.num_classes != spec.model.num_classes:
+            raise InputError(
+                f"The warm-start model predicts {init.label_table.num_classes} classes but the "
+                f"labels have {spec.model.num_classes}; train from scratch instead."
+            )
+        try:
+            net.load_state_dict(init.state_dict)
+            if init.bank_state:
+                bank.load_state_dict(init.bank_state)
+        except RuntimeError:
+            raise InputError(
+                "The warm-start model has another architecture than this preset; "
+                "use the same preset or train from scratch."
+            ) from None
+        start = init.step
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    n_l = cfg.batch_labeled + (cfg.batch_unlabeled if cfg.supervised_only else 0)
+    n_u = 0 if cfg.supervised_only else cfg.batch_unlabeled
+    sampler = TwoStreamSampler(slices, n_l, n_u, cfg.seed)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    return _Run(net, bank, opt, sampler, gen, device, start)
+
+
+def _one_step(run: _Run, spec: RunSpec, sched: StepSchedule) -> dict[str, torch.Tensor]:
+    cfg = spec.training
+    x_l, y_l, x_u = run.sampler.next()
+    images = torch.cat([x_l, x_u], 0) if len(x_u) else x_l
+    images, targets, k = augment(images, y_l, cfg.augmentation, run.generator)
+    assert targets is not None
+    batch = StepBatch(images, targets, k)
+    for group in run.optimiser.param_groups:
+        group["lr"] = poly_lr(sched.step, sched.total, cfg)
+    use_amp = cfg.amp and run.device.type == "cuda"
+    with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=use_amp):
+        if cfg.supervised_only:
+            losses = supervised_losses(run.net, batch, sched)
+        else:
+            losses = ugpcl_losses(run.net, run.bank, batch, sched, run.generator)
+    run.optimiser.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    run.optimiser.step()
+    return {k: v.detach().float() for k, v in losses.items()}
+
+
+def train(
+    volumes: Sequence[TrainingVolume],
+    label_table: LabelTable,
+    spec: RunSpec,
+    out_dir: str | Path,
+    axis: str = "z",
+    cancel: CancelToken | None = None,
+    init: str | Path | None = None,
+    preview_slice: int | None = None,
+) -> Iterator[Event]:
+    """Train UGPCL on the labeled slices plus every unlabeled slice; yield events.
+
+    Args:
+        volumes: the data (labels read only on labeled slices).
+        label_table: classes (``spec.model.num_classes`` must equal its length).
+        spec: model and training configuration.
+        out_dir: folder for ``model.pt``.
+        axis: slicing axis.
+        cancel: polled between steps; a cancel keeps the model trained so far.
+        init: checkpoint to warm-start from.
+        preview_slice: slice of the first volume to preview every ``preview_every`` steps.
+
+    Yields:
+        ``Started``, ``Progress`` (every ``log_every`` steps), ``Preview``, then ``Finished`` or
+        ``Failed``.
+
+    Raises:
+        InputError: bad data or configuration (before any event).
+    """
+    cancel = cancel or CancelToken()
+    cfg = spec.training
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    if label_table.num_classes != spec.model.num_classes:
+        spec = replace(spec, model=replace(spec.model, num_classes=label_table.num_classes))
+    init_ckpt = load_checkpoint(init) if init is not None else None
+    windows = [resolve_window(v.image_zyx, resolve_mode(cfg.normalisation, v.modality),
+                              cfg.normalisation) for v in volumes]
+    size = cfg.input_size or network_size(_slice_shapes(volumes, axis), cfg.max_input_size)
+    slice_set = prepare_slices(volumes, windows, axis, size, label_table.num_classes)
+    data = DeviceSlices.from_slice_set(slice_set, device)
+    run = _build_run(spec, data, device, init_ckpt)
+    total = cfg.steps
+    yield Started(total, str(device), sum(p.numel() for p in run.net.parameters()),
+                  len(slice_set.labeled_images), len(slice_set.unlabeled_images), size)
+    start_time = time.perf_counter()
+    sums: dict[str, torch.Tensor] = {}
+    step, stopped = 0, False
+    run.net.train()
+    for step in range(total):
+        if cancel.cancelled:
+            stopped = True
+            break
+        losses = _one_step(run, spec, StepSchedule(step, total, cfg))
+        for key, value in losses.items():
+            sums[key] = sums.get(key, torch.zeros((), device=device)) + value
+        done = step + 1
+        if done % cfg.log_every == 0 or done == total:
+            count = cfg.log_every if done % cfg.log_every == 0 else done % cfg.log_every
+            means = {k: float(v.item()) / count for k, v in sums.items()}
+            sums = {}
+            if not math.isfinite(means["total"]):
+                yield Failed("The loss became NaN or infinite; retry with a smaller preset or "
+                             "check the image for extreme values.", done)
+                return
+            elapsed = time.perf_counter() - start_time
+            yield Progress(done, total, elapsed, elapsed / done * (total - done), means,
+                           poly_lr(step, total, cfg))
+        if (cfg.preview_every and preview_slice is not None and done % cfg.preview_every == 0
+                and done < total):
+            yield _preview(run, windows[0], volumes[0], axis, preview_slice, size, done)
+            run.net.train()
+    steps_done = step + (0 if stopped else 1)
+    ckpt = Checkpoint(
+        spec=spec, state_dict={k: v.detach().cpu() for k, v in run.net.state_dict().items()},
+        bank_state={k: v.detach().cpu() for k, v in run.bank.state_dict().items()},
+        label_table=label_table, axis=axis, network_size=size, window=windows[0],
+        step=run.start_step + steps_done, model_version=uuid.uuid4().hex[:8],
+    )
+    path = Path(out_dir) / "model.pt"
+    save_checkpoint(path, ckpt)
+    yield Finished(str(path), steps_done, time.perf_counter() - start_time, stopped)
+
+
+def _slice_shapes(volumes: Sequence[TrainingVolume], axis: str) -> list[tuple[int, int]]:
+    from ugpcl_engine.data.slices import take_slices
+
+    return [tuple(take_slices(v.image_zyx, axis).shape[1:]) for v in volumes]  # type: ignore[misc]
+
+
+def _preview(run: _Run, window: IntensityWindow, volume: TrainingVolume, axis: str,
+             index: int, size: int, step: int) -> Preview:
+    from ugpcl_engine.data.normalisation import apply_window
+    from ugpcl_engine.data.slices import take_slices
+
+    seg = TorchSegmenter(run.net, size, run.device)
+    image = apply_window(take_slices(volume.image_zyx, axis)[index], window)
+    labels, entropy = seg.run_batch(image[None, None])
+    return Preview(step, index, labels[0], entropy[0])
