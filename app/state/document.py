@@ -1,0 +1,187 @@
+"""The open document: one or more volumes with their labels and labeled-slice marks.
+
+Only ``LabelEditor`` writes label values; everyone else reads. Changes are announced with a
+``Region`` (a box in z, y, x voxel indices) so that views redraw only when the box meets the
+slice they show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.state.observable import Signal
+from ugpcl_engine.volume import LabelMap, LabelTable, Volume, axis_index
+
+AXIS_NAMES = ("z", "y", "x")
+
+
+@dataclass(frozen=True)
+class Region:
+    """A box of voxels.
+
+    Attributes:
+        origin_zyx: first voxel index along z, y, x.
+        shape_zyx: box size along z, y, x (each >= 1).
+    """
+
+    origin_zyx: tuple[int, int, int]
+    shape_zyx: tuple[int, int, int]
+
+    def meets(self, axis: str, index: int) -> bool:
+        """Return True when the box holds voxels of slice ``index`` along ``axis``."""
+        a = axis_index(axis)
+        return self.origin_zyx[a] <= index < self.origin_zyx[a] + self.shape_zyx[a]
+
+    def slices(self) -> tuple[slice, slice, slice]:
+        """The numpy index of the box in a ``*_zyx`` array."""
+        o, s = self.origin_zyx, self.shape_zyx
+        return (slice(o[0], o[0] + s[0]), slice(o[1], o[1] + s[1]), slice(o[2], o[2] + s[2]))
+
+
+@dataclass
+class VolumeItem:
+    """One volume of the document with everything attached to it.
+
+    Attributes:
+        volume: the image.
+        labels: the label map on the image grid (``labels.labels_zyx`` is uint8, C-contiguous).
+        labeled: per axis name (``"z"``, ``"y"``, ``"x"``) a bool array, True where the slice
+            is marked labeled (shape = number of slices along that axis).
+        source_path: file or folder the image came from, if any.
+        extras: data the app carries through unchanged (predictions, uncertainty) when the
+            project is saved again.
+    """
+
+    volume: Volume
+    labels: LabelMap
+    labeled: dict[str, np.ndarray]
+    source_path: Path | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(
+        cls, volume: Volume, labels: LabelMap | None = None, source_path: Path | None = None
+    ) -> VolumeItem:
+        """Wrap a volume, with empty labels (two classes) when ``labels`` is None.
+
+        Args:
+            volume: the image.
+            labels: labels on the same grid, or None.
+            source_path: where the image came from.
+
+        Returns:
+            The item with no slice marked labeled.
+        """
+        if labels is None:
+            labels = LabelMap(
+                np.zeros(volume.geometry.shape_zyx, np.uint8),
+                volume.geometry,
+                LabelTable.default(2),
+            )
+        labels.labels_zyx = np.ascontiguousarray(labels.labels_zyx, dtype=np.uint8)
+        shape = volume.geometry.shape_zyx
+        marks = {a: np.zeros(shape[i], bool) for i, a in enumerate(AXIS_NAMES)}
+        return cls(volume, labels, marks, source_path)
+
+
+class Document:
+    """What the user is working on.
+
+    Attributes:
+        items: the volumes (at least one).
+        current: index of the volume shown.
+        project_path: where the project was last saved or opened, or None.
+        modified: True when there are changes not yet saved.
+        hidden: label values not drawn.
+        locked: label values that painting never overwrites.
+        labels_changed: emits the ``Region`` whose labels changed (current volume).
+        marks_changed: emits the axis name whose labeled-slice marks changed.
+        table_changed: emits None when names, colours, hidden or locked flags changed.
+        records: project records the app carries through (``"runs"``, ``"models"``).
+    """
+
+    def __init__(self, items: list[VolumeItem], project_path: Path | None = None) -> None:
+        if not items:
+            raise ValueError("a document needs at least one volume")
+        self.items = items
+        self.current = 0
+        self.project_path = project_path
+        self.modified = False
+        self.hidden: set[int] = set()
+        self.locked: set[int] = set()
+        self.records: dict[str, list[dict[str, Any]]] = {"runs": [], "models": []}
+        self.labels_changed: Signal[Region] = Signal()
+        self.marks_changed: Signal[str] = Signal()
+        self.table_changed: Signal[None] = Signal()
+
+    @property
+    def item(self) -> VolumeItem:
+        """The volume shown."""
+        return self.items[self.current]
+
+    @property
+    def labels_zyx(self) -> np.ndarray:
+        """Label array (Z, Y, X) uint8 of the volume shown (read it; write via LabelEditor)."""
+        return self.item.labels.labels_zyx
+
+    @property
+    def table(self) -> LabelTable:
+        """Label table of the volume shown."""
+        return self.item.labels.table
+
+    @property
+    def title(self) -> str:
+        """Short name for window titles."""
+        if self.project_path is not None:
+            return self.project_path.name
+        return self.item.volume.name
+
+    def slice_count(self, axis: str) -> int:
+        """Number of slices along ``axis``."""
+        return int(self.item.volume.geometry.shape_zyx[axis_index(axis)])
+
+    def is_labeled(self, axis: str, index: int) -> bool:
+        """True when slice ``index`` along ``axis`` is marked labeled."""
+        return bool(self.item.labeled[axis][index])
+
+
+def slice_of(array_zyx: np.ndarray, axis: str, index: int) -> np.ndarray:
+    """Return a 2-D view of one slice (rows, cols), writable when the array is.
+
+    Args:
+        array_zyx: array (Z, Y, X).
+        axis: ``"z"`` gives (Y, X), ``"y"`` gives (Z, X), ``"x"`` gives (Z, Y).
+        index: slice index along ``axis``.
+
+    Returns:
+        A numpy view (not a copy).
+    """
+    key: list[int | slice] = [slice(None), slice(None), slice(None)]
+    key[axis_index(axis)] = index
+    view: np.ndarray = array_zyx[tuple(key)]
+    return view
+
+
+def region_of_slice_box(axis: str, index: int, rows: slice, cols: slice) -> Region:
+    """Turn a box in a slice (rows, cols) into a 3-D ``Region``.
+
+    Args:
+        axis: slice axis name.
+        index: slice index.
+        rows: row range in the slice (start and stop set).
+        cols: column range in the slice (start and stop set).
+
+    Returns:
+        The one-voxel-thick region.
+    """
+    r0, r1, c0, c1 = int(rows.start), int(rows.stop), int(cols.start), int(cols.stop)
+    a = axis_index(axis)
+    if a == 0:
+        return Region((index, r0, c0), (1, r1 - r0, c1 - c0))
+    if a == 1:
+        return Region((r0, index, c0), (r1 - r0, 1, c1 - c0))
+    return Region((r0, c0, index), (r1 - r0, c1 - c0, 1))

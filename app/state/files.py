@@ -1,0 +1,165 @@
+"""Building documents from files and writing them back, through the engine's data layer.
+
+These functions are plain and blocking; ``app.jobs`` runs them on worker threads. Loaders build
+a complete new ``Document`` (or raise ``InputError``) so the open document is never half-changed;
+savers take a snapshot first so that painting may go on while the file is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.state.document import AXIS_NAMES, Document, VolumeItem
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.io.project_file import Project, ProjectVolume, load_project, save_project
+from ugpcl_engine.io.volume_files import read_label_map, read_volume, write_label_map
+from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, sample_paths
+from ugpcl_engine.volume import LabelMap, Volume
+
+PROJECT_SUFFIX = ".ugpcl"
+_LABEL_HINTS = ("label", "seg", "mask")
+
+
+def is_project_path(path: Path) -> bool:
+    """True for a ``.ugpcl`` project file."""
+    return path.name.lower().endswith(PROJECT_SUFFIX)
+
+
+def _looks_like_labels(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(".seg.nrrd") or any(hint in name for hint in _LABEL_HINTS)
+
+
+def load_paths(paths: Sequence[str | Path]) -> Document:
+    """Open files as one document.
+
+    A ``.ugpcl`` path opens that project (alone). Otherwise each image (file or DICOM folder)
+    becomes a volume; a following file whose name says label/seg/mask (or ``.seg.nrrd``) and
+    that lies on the same grid becomes that volume's labels.
+
+    Args:
+        paths: one project, or images optionally each followed by its labels.
+
+    Returns:
+        A new document.
+
+    Raises:
+        InputError: nothing given, an unreadable file, or labels on another grid.
+    """
+    items: list[VolumeItem] = []
+    resolved = [Path(p) for p in paths]
+    if not resolved:
+        raise InputError("Nothing to open: choose an image, a DICOM folder or a project.")
+    if any(is_project_path(p) for p in resolved):
+        if len(resolved) != 1:
+            raise InputError("Open a project on its own, not together with other files.")
+        return load_project_document(resolved[0])
+    for path in resolved:
+        if items and _looks_like_labels(path) and not items[-1].labels.labels_zyx.any():
+            geometry = items[-1].volume.geometry
+            items[-1] = VolumeItem.new(
+                items[-1].volume, read_label_map(path, geometry=geometry), items[-1].source_path
+            )
+            continue
+        items.append(VolumeItem.new(read_volume(path), source_path=path))
+    return Document(items)
+
+
+def load_sample() -> Document:
+    """The bundled chest CT with its reference labels kept only on the sample slices.
+
+    Returns:
+        A document whose axial slices ``SAMPLE_LABELED_SLICES`` hold the reference labels and
+        are marked labeled; every other slice is unlabeled (empty).
+    """
+    paths = sample_paths()
+    volume = read_volume(paths.image)
+    reference = read_label_map(paths.labels, geometry=volume.geometry)
+    sparse = np.zeros_like(reference.labels_zyx)
+    keep = [k for k in SAMPLE_LABELED_SLICES if k < sparse.shape[0]]
+    sparse[keep] = reference.labels_zyx[keep]
+    item = VolumeItem.new(volume, LabelMap(sparse, volume.geometry, reference.table), paths.image)
+    item.labeled["z"][keep] = True
+    return Document([item])
+
+
+def load_project_document(path: Path) -> Document:
+    """Open a ``.ugpcl`` project as a document (predictions and uncertainty carried along)."""
+    project = load_project(path)
+    if not project.volumes:
+        raise InputError(f"The project {path.name} holds no volume; import an image instead.")
+    items = []
+    for pv in project.volumes:
+        item = VolumeItem.new(
+            pv.volume, pv.labels, Path(pv.source_path) if pv.source_path else None
+        )
+        for axis in AXIS_NAMES:
+            if axis in pv.labeled_slices:
+                item.labeled[axis][:] = np.asarray(pv.labeled_slices[axis], bool)
+        item.extras = {"predictions": pv.predictions, "uncertainty": pv.uncertainty}
+        items.append(item)
+    doc = Document(items, project_path=path)
+    doc.records = {"runs": list(project.runs), "models": list(project.models)}
+    return doc
+
+
+@dataclass
+class Snapshot:
+    """A copy of what gets saved, taken on the GUI thread, written on a worker thread."""
+
+    project: Project
+
+
+def snapshot(doc: Document) -> Snapshot:
+    """Copy the document's labels and marks (images are shared: they never change).
+
+    Args:
+        doc: the open document.
+
+    Returns:
+        A project that later edits do not touch.
+    """
+    volumes = []
+    for item in doc.items:
+        labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)
+        volume = Volume(
+            item.volume.image_zyx, item.volume.geometry, item.volume.name, item.volume.modality
+        )
+        volumes.append(
+            ProjectVolume(
+                volume,
+                labels,
+                {a: m.copy() for a, m in item.labeled.items()},
+                str(item.source_path) if item.source_path else None,
+                dict(item.extras.get("predictions", {})),
+                dict(item.extras.get("uncertainty", {})),
+            )
+        )
+    records = doc.records
+    return Snapshot(Project(volumes, list(records["runs"]), list(records["models"])))
+
+
+def save_snapshot(path: Path, snap: Snapshot) -> Path:
+    """Write a snapshot as a project file (atomic; see ``save_project``).
+
+    Returns:
+        The path written (``.ugpcl`` appended when missing).
+    """
+    if not is_project_path(path):
+        path = path.with_name(path.name + PROJECT_SUFFIX)
+    save_project(path, snap.project)
+    return path
+
+
+def export_labels(path: Path, labels: LabelMap) -> Path:
+    """Write a label map (NIfTI, NRRD, ``.seg.nrrd`` with names and colours, MHA).
+
+    Raises:
+        InputError: unknown suffix or unwritable destination.
+    """
+    write_label_map(path, labels)
+    return path
