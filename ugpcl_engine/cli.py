@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN")
     p.add_argument("output", metavar="OUT")
     p.add_argument("--labels", action="store_true", help="treat the input as a label map")
+    p.add_argument("--series", default=None, help="SeriesInstanceUID when IN holds several")
+    p.add_argument("--component", type=int, default=None, help="component of an RGB/vector image")
+    p.add_argument("--time-point", type=int, default=None, help="time point of a 4-D image")
+    p.add_argument("--flatten", action="store_true", help="merge overlapping .seg.nrrd layers")
+    p.add_argument(
+        "--reference", default=None, help="source DICOM folder (for OUT .dcm, DICOM-SEG)"
+    )
 
     p = sub.add_parser("benchmark", help="run a benchmark: print a table, write NAME.json")
     p.add_argument("name")

@@ -1,0 +1,176 @@
+"""DICOM-SEG export (highdicom) for segmentations of DICOM series, and reading it back.
+
+Each source slice is matched to a z index of the label map by its ImagePositionPatient (turned
+into a continuous voxel index with the label map's geometry), not by file order, so the SEG
+frames reference the right source instances and carry the source's FrameOfReferenceUID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+from pydicom.sr.codedict import codes
+
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.io import label_tables
+from ugpcl_engine.volume import LabelMap, VolumeGeometry
+
+# how far (in voxels) a source slice may sit from a label-map grid point
+POSITION_TOLERANCE = 0.05
+
+
+def _read_sources(files: Sequence[str | Path]) -> list[pydicom.Dataset]:
+    datasets: list[pydicom.Dataset] = []
+    for f in files:
+        try:
+            datasets.append(pydicom.dcmread(str(f)))
+        except (OSError, pydicom.errors.InvalidDicomError) as err:
+            raise InputError(f"Cannot read source DICOM file {f}: {err}.") from None
+    return datasets
+
+
+def _slice_indices(datasets: Sequence[pydicom.Dataset], geometry: VolumeGeometry) -> list[int]:
+    """Return the label map's z index of each source slice (raises when off the grid)."""
+    direction = np.array(geometry.direction_xyz).reshape(3, 3)
+    scale = direction * np.array(geometry.spacing_zyx[::-1])  # columns: step of index x, y, z
+    inverse = np.linalg.inv(scale)
+    out = []
+    for ds in datasets:
+        if "ImagePositionPatient" not in ds:
+            raise InputError("A source DICOM file has no ImagePositionPatient; cannot place it.")
+        if (int(ds.Rows), int(ds.Columns)) != geometry.shape_zyx[1:]:
+            raise InputError(
+                f"Source slices are {ds.Rows}×{ds.Columns} but the segmentation is "
+                f"{geometry.shape_zyx[1]}×{geometry.shape_zyx[2]}; export against its own series."
+            )
+        position = np.array([float(v) for v in ds.ImagePositionPatient])
+        index_xyz = inverse @ (position - np.array(geometry.origin_xyz))
+        k = round(float(index_xyz[2]))
+        if np.max(np.abs(index_xyz - [0, 0, k])) > POSITION_TOLERANCE or not (
+            0 <= k < geometry.shape_zyx[0]
+        ):
+            raise InputError(
+                "The segmentation's grid does not match the source DICOM slices; export it "
+                "against the series it was made on."
+            )
+        out.append(k)
+    if len(set(out)) != len(out):
+        raise InputError("Several source DICOM files lie at the same slice position.")
+    return out
+
+
+def _descriptions(label_map: LabelMap) -> list[hd.seg.SegmentDescription]:
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="UGPCL", family=codes.cid7162.ArtificialIntelligence, version="1"
+    )
+    out = []
+    for cls in label_map.table.classes[1:]:
+        out.append(
+            hd.seg.SegmentDescription(
+                segment_number=cls.value,
+                segment_label=cls.name[:64],
+                segmented_property_category=codes.SCT.Tissue,
+                segmented_property_type=codes.SCT.Tissue,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
+                algorithm_identification=algorithm,
+                display_color=hd.color.CIELabColor.from_rgb(*cls.color_rgb),
+            )
+        )
+    return out
+
+
+def write_dicom_seg(
+    label_map: LabelMap, source_dicom_files: Sequence[str | Path], out_path: str | Path
+) -> Path:
+    """Write a label map as a binary DICOM-SEG referencing its source series.
+
+    Args:
+        label_map: labels (Z, Y, X) on the source series' grid; class ``v`` becomes segment
+            number ``v`` with the class's name and colour.
+        source_dicom_files: the single-frame files of the source series (any order).
+        out_path: the ``.dcm`` file to write.
+
+    Returns:
+        ``out_path``.
+
+    Raises:
+        InputError: unreadable sources, a grid that does not match them, a label map with no
+            labelled voxel, or a write failure.
+    """
+    if not source_dicom_files:
+        raise InputError("DICOM-SEG export needs the source DICOM files.")
+    datasets = _read_sources(source_dicom_files)
+    indices = _slice_indices(datasets, label_map.geometry)
+    pixels = np.stack([label_map.labels_zyx[k] for k in indices]).astype(np.uint8)
+    if not pixels.any():
+        raise InputError("The segmentation is empty; paint some labels before exporting.")
+    try:
+        seg = hd.seg.Segmentation(
+            source_images=datasets,
+            pixel_array=pixels,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=_descriptions(label_map),
+            series_instance_uid=hd.UID(),
+            series_number=100,
+            sop_instance_uid=hd.UID(),
+            instance_number=1,
+            manufacturer="ugpcl-studio",
+            manufacturer_model_name="ugpcl-studio",
+            software_versions="0.1.0",
+            device_serial_number="0",
+            series_description="UGPCL segmentation",
+        )
+        out_path = Path(out_path)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        seg.save_as(str(out_path))
+    except (ValueError, TypeError) as err:
+        raise InputError(f"Cannot build the DICOM-SEG: {str(err)[:200]}") from None
+    except OSError as err:
+        raise InputError(f"Cannot write {out_path}: {err.strerror}.") from None
+    return out_path
+
+
+def read_dicom_seg(
+    seg_path: str | Path, source_dicom_files: Sequence[str | Path], geometry: VolumeGeometry
+) -> LabelMap:
+    """Read a DICOM-SEG back onto the grid of its source series.
+
+    Args:
+        seg_path: the DICOM-SEG file.
+        source_dicom_files: the source series' files.
+        geometry: the source series' grid (from ``read_volume`` of its folder).
+
+    Returns:
+        Labels (Z, Y, X) with segment numbers as values and segment labels as names.
+
+    Raises:
+        InputError: not a SEG, or it references other images.
+    """
+    try:
+        seg = hd.seg.segread(str(seg_path))
+    except (OSError, ValueError, AttributeError, pydicom.errors.InvalidDicomError) as err:
+        raise InputError(f"Cannot read {seg_path} as a DICOM-SEG: {str(err)[:160]}.") from None
+    datasets = _read_sources(source_dicom_files)
+    indices = _slice_indices(datasets, geometry)
+    uids = [str(ds.SOPInstanceUID) for ds in datasets]
+    try:
+        frames = seg.get_pixels_by_source_instance(uids, combine_segments=True)
+    except (ValueError, KeyError) as err:
+        raise InputError(
+            f"{Path(seg_path).name} does not fit these source images: {err}."
+        ) from None
+    labels = np.zeros(geometry.shape_zyx, dtype=np.uint8)
+    for frame, k in zip(frames, indices, strict=True):
+        labels[k] = frame
+    entries = {}
+    for number in seg.get_segment_numbers():
+        description = seg.get_segment_description(number)
+        entries[int(number)] = (str(description.segment_label), (255, 0, 0))
+        if "RecommendedDisplayCIELabValue" in description:
+            lab = hd.color.CIELabColor.from_dicom_value(description.RecommendedDisplayCIELabValue)
+            entries[int(number)] = (str(description.segment_label), tuple(lab.to_rgb()))  # type: ignore[assignment]
+    return LabelMap(labels, geometry, label_tables.table_from_entries(entries))
