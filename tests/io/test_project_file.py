@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
+import ugpcl_engine
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import project_file
 from ugpcl_engine.io.project_file import (
@@ -264,3 +268,18 @@ def test_version_0_file_migrates(tmp_path: Path) -> None:
     with h5py.File(path, "r") as f:
         assert f.attrs["schema_version"] == SCHEMA_VERSION
     _assert_same_volume(pv, load_project(path).volumes[0])
+
+
+def test_file_locked_by_another_process_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "p.ugpcl"
+    save_project(path, _project())
+    code = (
+        "import sys\nfrom ugpcl_engine.io.project_file import load_project\n"
+        "try:\n    load_project(sys.argv[1])\nexcept Exception as err:\n    print(err)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(ugpcl_engine.__file__).parents[1]))
+    with h5py.File(path, "r+"):  # another program holds the file open for writing
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env
+        )
+    assert "open in another program" in out.stdout

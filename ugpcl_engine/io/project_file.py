@@ -275,6 +275,10 @@ def load_project(path: str | Path) -> Project:
     except InputError:
         raise
     except (OSError, KeyError, ValueError, TypeError, IndexError) as err:
+        if "unable to lock" in str(err).lower():
+            raise InputError(
+                f"{path.name} is open in another program; close it there and try again."
+            ) from None
         raise InputError(
             f"The project file {path.name} is damaged or truncated ({str(err).strip()[:120]}); "
             "open a backup copy, or start a new project and import the volume again."
