@@ -88,6 +88,8 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
         _assert_same_volume(a, b)
     assert loaded.runs == project.runs
     assert loaded.models == project.models
+    save_project(tmp_path / "empty.ugpcl", Project(volumes=[]))
+    assert load_project(tmp_path / "empty.ugpcl") == Project(volumes=[])
 
 
 def test_datasets_are_chunked_per_axial_slice_and_compressed(tmp_path: Path) -> None:

@@ -123,8 +123,9 @@ def save_project(path: str | Path, project: Project) -> None:
     try:
         with h5py.File(tmp, "w") as f:
             _write_root(f, runs_json, models_json)
+            volumes = f.create_group("volumes")
             for index, pv in enumerate(project.volumes):
-                _write_volume(f.create_group(f"volumes/{index:04d}"), pv)
+                _write_volume(volumes.create_group(f"{index:04d}"), pv)
         _fsync_path(tmp)
         os.replace(tmp, path)
         _fsync_dir(folder)
