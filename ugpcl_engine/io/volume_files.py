@@ -8,6 +8,7 @@ anisotropic oblique grid.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import SimpleITK as sitk  # noqa: N813
 
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.io import label_tables
+from ugpcl_engine.io import label_tables, nifti_check
 from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
 WRITABLE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".seg.nrrd", ".mha", ".mhd")
@@ -68,14 +69,26 @@ def _read_sitk(path: Path, series_uid: str | None = None) -> sitk.Image:
         return read_dicom_series(path, series_uid)
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is an empty file (0 bytes); it holds no image.")
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        layout = nifti_check.nifti_layout(path)
+        if layout is not None:
+            nifti_check.check_nifti_complete(path, layout)
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unknown error"
         raise InputError(
-            f"Cannot read {path.name} as an image ({first[:160]}). Check that it is a NIfTI, "
-            "NRRD, MHA or DICOM file and that it is complete (not truncated)."
+            f"Cannot read {path.name} as an image ({_itk_reason(err)}). Check that it is a "
+            "NIfTI, NRRD, MHA or DICOM file and that it is complete (not truncated)."
         ) from None
+
+
+def _itk_reason(err: Exception) -> str:
+    """Shorten an ITK exception to its reason, without source paths and object addresses."""
+    text = " ".join(str(err).split())
+    if "ERROR:" in text:
+        text = text.split("ERROR:", 1)[1]
+        text = re.sub(r"^\s*\w+\(0x[0-9a-f]+\):\s*", "", text)
+    return text.strip()[:160] or "unknown error"
 
 
 def read_header_fields(path: str | Path) -> dict[str, str]:
@@ -176,16 +189,33 @@ def read_volume(
     path = Path(path)
     image = _to_3d(_read_sitk(path, series_uid), path, component, time_point)
     array = sitk.GetArrayFromImage(image)
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        bad = int(np.count_nonzero(~np.isfinite(array)))
+    bad = _nonfinite_mask(path, array)
+    if bad is not None:
         if replace_nonfinite is None:
             raise InputError(
-                f"{path.name} has {bad} NaN or infinite voxels; choose a value to replace them "
-                "with (e.g. the minimum intensity) or fix the file."
+                f"{path.name} has {int(np.count_nonzero(bad))} NaN or infinite voxels; choose a "
+                "value to replace them with (e.g. the minimum intensity) or fix the file."
             )
-        array = np.where(np.isfinite(array), array, array.dtype.type(replace_nonfinite))
+        array[bad] = replace_nonfinite
     modality = _guess_modality(image, array)
     return Volume(array, geometry_from_sitk(image), name=_name_of(path), modality=modality)
+
+
+def _nonfinite_mask(path: Path, array_zyx: np.ndarray) -> np.ndarray | None:
+    """Mask (Z, Y, X) of NaN/Inf voxels, or None; NIfTI is scanned raw (ITK zeroes NaNs)."""
+    if array_zyx.dtype.kind != "f":
+        return None
+    mask = ~np.isfinite(array_zyx)
+    if path.is_file() and path.name.lower().endswith((".nii", ".nii.gz")):
+        layout = nifti_check.nifti_layout(path)
+        raw = (
+            None
+            if layout is None
+            else nifti_check.nonfinite_mask_zyx(path, layout, array_zyx.shape)
+        )
+        if raw is not None:
+            mask |= raw
+    return mask if mask.any() else None
 
 
 def _guess_modality(image: sitk.Image, array: np.ndarray) -> str:
