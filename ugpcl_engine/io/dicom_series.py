@@ -199,6 +199,25 @@ def _new_uid() -> str:
     return "2.25." + str(int.from_bytes(np.random.default_rng().bytes(16), "big"))
 
 
+def _series_tags(geometry: VolumeGeometry, modality: str, description: str) -> dict[str, str]:
+    """Tags shared by every slice of a new series (patient, study, series, orientation)."""
+    d = geometry.direction_xyz
+    orientation = (d[0], d[3], d[6], d[1], d[4], d[7])  # row then column direction cosines
+    day, now = time.strftime("%Y%m%d"), time.strftime("%H%M%S")
+    return {
+        "0008|0060": modality,
+        "0008|103e": description,
+        "0008|0008": "DERIVED\\SECONDARY",
+        "0008|0020": day, "0008|0030": now, "0008|0021": day, "0008|0031": now,
+        "0010|0010": "Anonymous^", "0010|0020": "ugpcl", "0010|0030": "", "0010|0040": "O",
+        "0008|0050": "", "0008|0090": "", "0020|0010": "1", "0020|0011": "1",
+        "0020|000e": _new_uid(),
+        "0020|0037": "\\".join(f"{v:.10g}" for v in orientation),
+        "0018|0050": f"{geometry.spacing_zyx[0]:.10g}",
+        "0028|1050": "40", "0028|1051": "400",
+    }  # fmt: skip
+
+
 def write_dicom_series(
     image_zyx: np.ndarray,
     geometry: VolumeGeometry,
@@ -230,40 +249,9 @@ def write_dicom_series(
 
     folder = Path(folder)
     image = sitk_from_array(np.asarray(image_zyx).astype(np.int16), geometry)
-    direction = geometry.direction_xyz
-    orientation = [
-        direction[0],
-        direction[3],
-        direction[6],
-        direction[1],
-        direction[4],
-        direction[7],
-    ]
-    now = time.strftime("%Y%m%d"), time.strftime("%H%M%S")
-    common = {
-        "0008|0060": modality,
-        "0008|103e": description,
-        "0008|0008": "DERIVED\\SECONDARY",
-        "0008|0020": now[0],
-        "0008|0030": now[1],
-        "0008|0021": now[0],
-        "0008|0031": now[1],
-        "0010|0010": "Anonymous^",
-        "0010|0020": "ugpcl",
-        "0010|0030": "",
-        "0010|0040": "O",
-        "0008|0050": "",
-        "0008|0090": "",
-        "0020|0010": "1",
-        "0020|0011": "1",
-        "0020|000d": study_uid or _new_uid(),
-        "0020|000e": _new_uid(),
-        "0020|0052": frame_of_reference_uid or _new_uid(),
-        "0020|0037": "\\".join(f"{v:.10g}" for v in orientation),
-        "0018|0050": f"{geometry.spacing_zyx[0]:.10g}",
-        "0028|1050": "40",
-        "0028|1051": "400",
-    }
+    common = _series_tags(geometry, modality, description)
+    common["0020|000d"] = study_uid or _new_uid()
+    common["0020|0052"] = frame_of_reference_uid or _new_uid()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         writer = sitk.ImageFileWriter()
