@@ -60,6 +60,11 @@ class LabelEditor:
         self._stroke: _Stroke | None = None
 
     # -- strokes ---------------------------------------------------------------------------
+    @property
+    def in_stroke(self) -> bool:
+        """True between ``begin_stroke`` and ``end_stroke``."""
+        return self._stroke is not None
+
     def begin_stroke(self, axis: str, index: int, erase: bool = False) -> None:
         """Start a brush (or eraser) drag on one slice; ends any open stroke first."""
         self.end_stroke()

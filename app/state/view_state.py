@@ -24,6 +24,8 @@ CT_PRESETS: dict[str, tuple[float, float]] = {
     "CT brain": (40.0, 80.0),
 }
 
+AUTO_PRESET = "Auto (percentiles)"
+
 
 class Tool(Enum):
     """What a left drag on a view does."""

@@ -1,0 +1,122 @@
+"""Menus and keyboard shortcuts of the main window (see ``dialogs.SHORTCUTS``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from app.state.view_state import Tool
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+
+def _action(
+    window: MainWindow,
+    menu: QMenu | None,
+    text: str,
+    slot: Callable[[], object],
+    keys: tuple[str, ...] = (),
+) -> QAction:
+    action = QAction(text, window)
+    if keys:
+        action.setShortcuts([QKeySequence(k) for k in keys])
+    action.triggered.connect(lambda _=False: slot())
+    if menu is not None:
+        menu.addAction(action)
+    else:
+        window.addAction(action)  # shortcut only
+    return action
+
+
+def build_menus(w: MainWindow) -> dict[str, QMenu]:
+    """Create File, Edit, View, Tools, Model and Help menus plus shortcut-only actions.
+
+    Returns:
+        The menus by name (issue 5 fills ``"Model"``).
+    """
+    bar = w.menuBar()
+    menus = {
+        name: bar.addMenu(f"&{name}") for name in ("File", "Edit", "View", "Tools", "Model", "Help")
+    }
+    _file_menu(w, menus["File"])
+    edit = menus["Edit"]
+    w.undo_action = _action(w, edit, "Undo", w.undo, ("Ctrl+Z",))
+    w.redo_action = _action(w, edit, "Redo", w.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
+    edit.addSeparator()
+    _action(w, edit, "Mark slice labeled", lambda: w.mark_slice(True), ("M",))
+    _action(w, edit, "Unmark slice", lambda: w.mark_slice(False), ("Shift+M",))
+    _view_menu(w, menus["View"])
+    _tools_menu(w, menus["Tools"])
+    placeholder = menus["Model"].addAction("Training arrives in a later version")
+    placeholder.setEnabled(False)
+    _action(w, menus["Help"], "Shortcuts…", w.show_shortcuts, ("F1",))
+    _action(w, menus["Help"], "About", w.show_about)
+    _navigation_shortcuts(w)
+    return menus
+
+
+def _file_menu(w: MainWindow, menu: QMenu) -> None:
+    files = w.files
+    _action(w, menu, "Open…", files.ask_open, ("Ctrl+O",))
+    _action(w, menu, "Open DICOM folder…", files.ask_open_folder)
+    _action(w, menu, "Open sample (chest CT)", files.open_sample)
+    w.recent_menu = menu.addMenu("Open recent")
+    menu.addSeparator()
+    _action(w, menu, "Save project", lambda: files.save(), ("Ctrl+S",))
+    _action(w, menu, "Save project as…", files.save_as, ("Ctrl+Shift+S",))
+    _action(w, menu, "Export segmentation…", lambda: files.export(), ("Ctrl+E",))
+    menu.addSeparator()
+    _action(w, menu, "Quit", w.close, ("Ctrl+Q",))
+
+
+def _view_menu(w: MainWindow, menu: QMenu) -> None:
+    view = w.ws.view
+    _action(
+        w,
+        menu,
+        "Show / hide labels",
+        lambda: view.set_overlay(labels_visible=not view.labels_visible),
+        ("S",),
+    )
+    _action(w, menu, "Outline mode", lambda: view.set_overlay(outline=not view.outline), ("O",))
+    _action(
+        w, menu, "Label opacity down", lambda: view.set_overlay(opacity=view.opacity - 0.1), ("A",)
+    )
+    _action(
+        w, menu, "Label opacity up", lambda: view.set_overlay(opacity=view.opacity + 0.1), ("D",)
+    )
+    menu.addSeparator()
+    _action(w, menu, "Layout 1×3 / single", w.toggle_layout, ("L",))
+    _action(w, menu, "Reset zoom", w.reset_zoom, ("R",))
+
+
+def _tools_menu(w: MainWindow, menu: QMenu) -> None:
+    tools = w.ws.tools
+    for tool, text, key in (
+        (Tool.BRUSH, "Brush", "B"),
+        (Tool.ERASER, "Eraser", "E"),
+        (Tool.FILL, "Fill", "F"),
+        (Tool.POLYGON, "Polygon / lasso", "P"),
+        (Tool.PICKER, "Pick label", "K"),
+        (Tool.NAVIGATE, "Navigate", "N"),
+    ):
+        _action(w, menu, text, lambda t=tool: tools.update(tool=t), (key,))
+    menu.addSeparator()
+    _action(w, menu, "Smaller brush", lambda: tools.resize(1 / 1.25), ("[",))
+    _action(w, menu, "Larger brush", lambda: tools.resize(1.25), ("]",))
+    for value in range(1, 10):
+        _action(w, None, f"Label {value}", lambda v=value: w.choose_label(v), (str(value),))
+
+
+def _navigation_shortcuts(w: MainWindow) -> None:
+    for keys, step in (
+        (("Up", "Right"), 1),
+        (("Down", "Left"), -1),
+        (("PgUp",), 10),
+        (("PgDown",), -10),
+    ):
+        _action(w, None, f"Slice {step:+d}", lambda s=step: w.scroll_active(s), keys)

@@ -1,0 +1,106 @@
+"""Small dialogs: errors, the unsaved-changes and recovery questions, Help › Shortcuts.
+
+``SHORTCUTS`` is the single list the menus, the dialog and ``docs/SHORTCUTS.md`` follow.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("Ctrl+O", "Open image, DICOM file or project"),
+    ("Ctrl+S / Ctrl+Shift+S", "Save project / save as"),
+    ("Ctrl+E", "Export segmentation"),
+    ("Ctrl+Z", "Undo"),
+    ("Ctrl+Shift+Z, Ctrl+Y", "Redo"),
+    ("B", "Brush"),
+    ("E", "Eraser"),
+    ("F", "Flood fill in the slice"),
+    ("P", "Polygon (click points, double-click to close) or lasso (drag)"),
+    ("K", "Pick the label under the mouse"),
+    ("N", "Navigate (click or drag moves the crosshair)"),
+    ("[ and ]", "Smaller / larger brush"),
+    ("1 – 9", "Choose label 1 to 9"),
+    ("M / Shift+M", "Mark / unmark the slice under the mouse as labeled"),
+    ("Up/Right, Down/Left arrows", "Next / previous slice in the view under the mouse"),
+    ("Page Up / Page Down", "Ten slices forward / back"),
+    ("Mouse wheel", "Scroll slices; Ctrl+wheel zooms"),
+    ("S", "Show / hide labels"),
+    ("A / D", "Label opacity down / up"),
+    ("O", "Outline mode on / off"),
+    ("Space (hold) + drag, middle drag", "Pan"),
+    ("Right drag", "Window / level (left-right: width, up-down: level)"),
+    ("R", "Reset zoom"),
+    ("L", "Toggle 1×3 / single-view layout"),
+    ("F1", "This list"),
+)
+
+
+def show_error(parent: QWidget | None, title: str, message: str) -> None:
+    """A modal error box with the message (what happened and what to do)."""
+    QMessageBox.critical(parent, title, message)
+
+
+def ask_unsaved(parent: QWidget | None, title: str) -> QMessageBox.StandardButton:
+    """Ask whether to save changes; returns Save, Discard or Cancel."""
+    buttons = (
+        QMessageBox.StandardButton.Save
+        | QMessageBox.StandardButton.Discard
+        | QMessageBox.StandardButton.Cancel
+    )
+    return QMessageBox.question(
+        parent,
+        "Unsaved changes",
+        f"{title} has unsaved changes. Save them first?",
+        buttons,
+        QMessageBox.StandardButton.Save,
+    )
+
+
+def ask_recover(parent: QWidget | None, name: str) -> bool:
+    """Ask whether to replay journaled edits of a project that was not closed cleanly."""
+    answer = QMessageBox.question(
+        parent,
+        "Recover unsaved edits",
+        f"{name} was not saved after its last edits (the app may have crashed). Recover those "
+        "edits from the autosave journal?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.Yes,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class ShortcutsDialog(QDialog):
+    """Help › Shortcuts: a two-column table of ``SHORTCUTS``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard and mouse shortcuts")
+        table = QTableWidget(len(SHORTCUTS), 2)
+        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        table.verticalHeader().setVisible(False)
+        for row, (keys, action) in enumerate(SHORTCUTS):
+            table.setItem(row, 0, QTableWidgetItem(keys))
+            table.setItem(row, 1, QTableWidgetItem(action))
+        table.resizeColumnsToContents()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        self.resize(620, 640)
+
+
+def shortcuts_markdown() -> str:
+    """``SHORTCUTS`` as a Markdown table (``docs/SHORTCUTS.md``)."""
+    lines = ["| Keys | Action |", "| --- | --- |"]
+    lines += [f"| {keys} | {action} |" for keys, action in SHORTCUTS]
+    return "\n".join(lines) + "\n"

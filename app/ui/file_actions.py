@@ -1,0 +1,223 @@
+"""File › Open / Save / Export / Recent, the unsaved-changes guard and crash recovery.
+
+Loading and saving run on pool threads (``TaskRunner``); the workspace changes only when a task
+has fully succeeded, so a failed open or save leaves the document as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from app.jobs.tasks import TaskRunner
+from app.state.document import Document
+from app.state.files import (
+    PROJECT_SUFFIX,
+    export_labels,
+    load_paths,
+    load_sample,
+    save_snapshot,
+    snapshot,
+)
+from app.state.recent import RecentFiles
+from app.state.workspace import Workspace, pending_recovery
+from app.ui import dialogs
+from ugpcl_engine.errors import InputError
+
+IMAGE_FILTER = (
+    "Images and projects (*.nii *.nii.gz *.nrrd *.mha *.mhd *.dcm *.ugpcl);;"
+    "Projects (*.ugpcl);;All files (*)"
+)
+EXPORT_FILTER = "Segmentation (*.seg.nrrd *.nii.gz *.nii *.nrrd *.mha)"
+
+
+def recent_store() -> RecentFiles:
+    """The recent-files list in the user's settings folder."""
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
+    return RecentFiles(Path(folder or Path.home() / ".config" / "ugpcl-studio") / "recent.json")
+
+
+class FileActions(QObject):
+    """Open, save and export for one main window.
+
+    Args:
+        workspace: the state to fill.
+        parent: the main window (dialog parent).
+
+    Signals:
+        opened(): a document was set on the workspace.
+        saved(str): the project was written to that path.
+        recent_changed(): the recent list changed.
+        message(str): status-bar text.
+    """
+
+    opened = Signal()
+    saved = Signal(str)
+    recent_changed = Signal()
+    message = Signal(str)
+
+    def __init__(self, workspace: Workspace, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.ws = workspace
+        self.window = parent
+        self.tasks = TaskRunner(self)
+        self.recent = recent_store()
+
+    # -- opening -----------------------------------------------------------------------------
+    def open_paths(self, paths: Sequence[str | Path], remember: bool = True) -> None:
+        """Open files (or one project) in the background, replacing the document on success."""
+        entry = [str(Path(p).absolute()) for p in paths]
+        self._load(
+            lambda: load_paths(entry),
+            entry if remember else None,
+            f"Opening {Path(entry[0]).name if entry else ''}…",
+        )
+
+    def open_sample(self) -> None:
+        """Open the bundled chest CT with labels on three axial slices."""
+        self._load(load_sample, None, "Opening the sample chest CT…")
+
+    def _load(self, work: Callable[[], Document], entry: list[str] | None, text: str) -> None:
+        if not self.confirm_discard():
+            return
+        self.message.emit(text)
+        self.tasks.submit(
+            "open",
+            work,
+            lambda doc: self._opened(doc, entry),
+            lambda msg: self._failed("Cannot open", msg),
+        )
+
+    def _opened(self, doc: Document, entry: list[str] | None) -> None:
+        try:
+            self.ws.set_document(doc)
+        except InputError as err:  # e.g. the journal beside the project cannot be created
+            self._failed("Cannot open", str(err))
+            return
+        if entry:
+            self.recent.add(entry)
+            self.recent_changed.emit()
+        if doc.project_path is not None and pending_recovery(doc.project_path):
+            self._offer_recovery(doc.project_path)
+        self.message.emit(f"Opened {doc.title}")
+        self.opened.emit()
+
+    def _offer_recovery(self, path: Path) -> None:
+        if dialogs.ask_recover(self.window, path.name):
+            try:
+                count = self.ws.recover()
+            except InputError as err:
+                self._failed("Cannot recover", str(err))
+                return
+            self.message.emit(f"Recovered {count} edits; save to keep them.")
+        elif self.ws.journal is not None:
+            self.ws.journal.clear()
+
+    def _failed(self, title: str, message: str) -> None:
+        self.message.emit(message)
+        dialogs.show_error(self.window, title, message)
+
+    def ask_open(self) -> None:
+        """File › Open: images, a DICOM file or a project."""
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Open", "", IMAGE_FILTER)
+        if files:
+            self.open_paths(files)
+
+    def ask_open_folder(self) -> None:
+        """File › Open DICOM folder."""
+        folder = QFileDialog.getExistingDirectory(self.window, "Open DICOM folder")
+        if folder:
+            self.open_paths([folder])
+
+    # -- saving ------------------------------------------------------------------------------
+    def save(self, path: Path | None = None, then: Callable[[], None] | None = None) -> None:
+        """Save the project (asking for a path when it has none); ``then`` runs on success."""
+        doc = self.ws.doc
+        if doc is None:
+            return
+        path = path or doc.project_path or self._ask_path()
+        if path is None:
+            return
+        snap = snapshot(doc)
+        self.message.emit(f"Saving {path.name}…")
+        self.tasks.submit(
+            "save",
+            lambda: save_snapshot(path, snap),
+            lambda written: self._saved(written, then),
+            lambda msg: self._failed("Cannot save", msg),
+        )
+
+    def save_as(self) -> None:
+        """File › Save project as."""
+        path = self._ask_path()
+        if path is not None:
+            self.save(path)
+
+    def _ask_path(self) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(
+            self.window, "Save project", "", f"Projects (*{PROJECT_SUFFIX})"
+        )
+        return Path(name) if name else None
+
+    def _saved(self, path: Path, then: Callable[[], None] | None) -> None:
+        try:
+            self.ws.saved(path)
+        except InputError as err:
+            self._failed("Autosave journal", str(err))
+        self.recent.add([str(path.absolute())])
+        self.recent_changed.emit()
+        self.message.emit(f"Saved {path}")
+        self.saved.emit(str(path))
+        if then is not None:
+            then()
+
+    def export(self, path: Path | None = None) -> None:
+        """File › Export segmentation (labels of the shown volume, with names and colours)."""
+        doc = self.ws.doc
+        if doc is None:
+            return
+        if path is None:
+            name, _ = QFileDialog.getSaveFileName(
+                self.window,
+                "Export segmentation",
+                f"{doc.item.volume.name}.seg.nrrd",
+                EXPORT_FILTER,
+            )
+            if not name:
+                return
+            path = Path(name)
+        labels = snapshot(doc).project.volumes[doc.current].labels
+        target = path
+        self.tasks.submit(
+            "export",
+            lambda: export_labels(target, labels),
+            lambda p: self.message.emit(f"Exported {p}"),
+            lambda msg: self._failed("Cannot export", msg),
+        )
+
+    # -- guard -------------------------------------------------------------------------------
+    def confirm_discard(self) -> bool:
+        """Before replacing or closing a modified document: Save, Discard or Cancel.
+
+        Returns:
+            True when it is fine to go on (saved synchronously, discarded or not modified).
+        """
+        doc = self.ws.doc
+        if doc is None or not doc.modified:
+            return True
+        answer = dialogs.ask_unsaved(self.window, doc.title)
+        if answer == QMessageBox.StandardButton.Cancel:
+            return False
+        if answer == QMessageBox.StandardButton.Save:
+            path = doc.project_path or self._ask_path()
+            if path is None:
+                return False
+            try:
+                self.ws.saved(save_snapshot(path, snapshot(doc)))
+            except InputError as err:
+                self._failed("Cannot save", str(err))
+                return False
+        return True

@@ -1,0 +1,331 @@
+"""The main window and the GUI entry point ``main(args)``.
+
+Layout: the three slice views (1×3 or one) in the centre, the tool and label panels docked on the
+right, a status bar with the voxel readout. ``add_side_panel`` and the ``Model`` menu are where
+the training panel (issue 5) plugs in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QDockWidget,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
+
+from app.state.view_geometry import voxel_to_mm
+from app.state.view_state import AUTO_PRESET, CT_PRESETS, VIEW_AXES, auto_window
+from app.state.workspace import Workspace
+from app.ui import dialogs
+from app.ui.actions import build_menus
+from app.ui.file_actions import FileActions
+from app.ui.label_panel import LabelPanel
+from app.ui.slice_view import SliceView
+from app.ui.tool_panel import ToolPanel
+from app.ui.view_controller import ViewController
+
+APP_NAME = "ugpcl-studio"
+
+
+class MainWindow(QMainWindow):
+    """The annotation workspace window.
+
+    Args:
+        workspace: the state shown (a new one when None).
+    """
+
+    def __init__(self, workspace: Workspace | None = None) -> None:
+        super().__init__()
+        self.ws = workspace or Workspace()
+        self.pan_held = False
+        self.setWindowTitle(APP_NAME)
+        self.views = {axis: SliceView(axis, lambda: self.pan_held) for axis in VIEW_AXES}
+        self.controller = ViewController(self.ws, self.views)
+        self.files = FileActions(self.ws, self)
+        self._build_central()
+        self.tool_panel = ToolPanel()
+        self.label_panel = LabelPanel()
+        self.add_side_panel(self.tool_panel, "Tools")
+        self.add_side_panel(self.label_panel, "Labels")
+        self.menus = build_menus(self)
+        self.readout = QLabel(
+            "Open an image, a DICOM folder or a project (File › Open), or "
+            "the sample (File › Open sample)."
+        )
+        self.statusBar().addWidget(self.readout, 1)
+        self._connect()
+        self._fill_recent()
+        self.sync_panels()
+        self.resize(1500, 900)
+
+    # -- construction ------------------------------------------------------------------------
+    def _build_central(self) -> None:
+        central = QWidget()
+        self.grid = QGridLayout(central)
+        self.grid.setContentsMargins(2, 2, 2, 2)
+        self.grid.setSpacing(3)
+        for column, axis in enumerate(VIEW_AXES):
+            self.grid.addWidget(self.views[axis], 0, column)
+        self.setCentralWidget(central)
+
+    def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:
+        """Dock a panel on the right (tools, labels; training in issue 5)."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
+
+    def _connect(self) -> None:
+        ws = self.ws
+        ws.document_replaced.connect(lambda _: self._document_replaced())
+        ws.tools.changed.connect(lambda _: self.sync_panels())
+        ws.view.changed.connect(self._view_changed)
+        self.controller.hovered.connect(self._show_readout)
+        self.controller.status.connect(self.statusBar().showMessage)
+        self.files.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.files.recent_changed.connect(self._fill_recent)
+        self.files.saved.connect(lambda _: self._update_title())
+        self.tool_panel.setting_changed.connect(self._tool_setting)
+        panel = self.label_panel
+        panel.label_selected.connect(lambda v: self.choose_label(v))
+        panel.renamed.connect(lambda v, name: self._edit(lambda e: e.rename_label(v, name)))
+        panel.recoloured.connect(lambda v, rgb: self._edit(lambda e: e.recolour_label(v, rgb)))
+        panel.hidden_changed.connect(lambda v, on: self._edit(lambda e: e.set_hidden(v, on)))
+        panel.locked_changed.connect(lambda v, on: self._edit(lambda e: e.set_locked(v, on)))
+        panel.add_requested.connect(lambda: self._edit(lambda e: self.choose_label(e.add_label())))
+
+    # -- state -> widgets --------------------------------------------------------------------
+    def _document_replaced(self) -> None:
+        doc = self.ws.doc
+        if doc is None:
+            return
+        doc.table_changed.connect(lambda _: self.sync_panels())
+        doc.labels_changed.connect(lambda _: self._update_title())
+        self.controller.document_replaced()
+        self.sync_panels()
+        self._update_title()
+
+    def sync_panels(self) -> None:
+        """Show the tool, view and label settings in the panels."""
+        self.tool_panel.sync(self.ws.tools, self.ws.view)
+        doc = self.ws.doc
+        if doc is not None:
+            self.label_panel.sync(doc.table, doc.hidden, doc.locked, self.ws.tools.label)
+
+    def _view_changed(self, what: str) -> None:
+        if what == "layout":
+            self._apply_layout()
+        if what in ("layout", "overlay"):
+            self.tool_panel.sync(self.ws.tools, self.ws.view)
+
+    def _apply_layout(self) -> None:
+        single = self.ws.view.layout == "single"
+        for axis, view in self.views.items():
+            view.setVisible(not single or axis == self.ws.view.single_axis)
+        QTimer.singleShot(0, self.reset_zoom)
+
+    def _update_title(self) -> None:
+        doc = self.ws.doc
+        if doc is not None:
+            self.setWindowTitle(f"{doc.title}{' *' if doc.modified else ''} — {APP_NAME}")
+
+    def _show_readout(self, voxel: tuple[int, int, int] | None) -> None:
+        doc = self.ws.doc
+        if doc is None or voxel is None:
+            return
+        z, y, x = voxel
+        mm = voxel_to_mm(doc.item.volume.geometry, voxel)
+        value = doc.labels_zyx[z, y, x]
+        name = doc.table.classes[value].name if value < doc.table.num_classes else "?"
+        intensity = doc.item.volume.image_zyx[z, y, x]
+        self.readout.setText(
+            f"voxel (z {z}, y {y}, x {x})   {mm[0]:.1f}, {mm[1]:.1f}, {mm[2]:.1f} mm   "
+            f"value {intensity:g}   label {value} {name}   "
+            f"{'labeled' if doc.is_labeled('z', z) else 'unlabeled'} axial slice"
+        )
+
+    # -- intent ------------------------------------------------------------------------------
+    def _tool_setting(self, key: str, value: object) -> None:
+        ws = self.ws
+        if key in ("labels_visible", "opacity", "outline"):
+            ws.view.set_overlay(**{key: value})
+        elif key == "preset":
+            self.apply_preset(str(value))
+        elif key == "layout":
+            layout, axis = value  # type: ignore[misc]
+            ws.view.set_layout(layout, axis)
+        elif key == "mark":
+            self.mark_slice(bool(value))
+        else:
+            ws.tools.update(**{key: value})
+
+    def apply_preset(self, name: str) -> None:
+        """Set a window preset by name (``CT_PRESETS`` or automatic from percentiles)."""
+        if name in CT_PRESETS:
+            self.ws.view.set_window(*CT_PRESETS[name])
+        elif name == AUTO_PRESET and self.ws.doc is not None:
+            self.ws.view.set_window(*auto_window(self.ws.doc.item.volume.image_zyx))
+
+    def _edit(self, change: object) -> None:
+        editor = self.ws.editor
+        if editor is None:
+            return
+        try:
+            change(editor)  # type: ignore[operator]
+        except ValueError as err:
+            dialogs.show_error(self, "Labels", str(err))
+            self.sync_panels()
+
+    def choose_label(self, value: int) -> None:
+        """Make ``value`` the active label when the table has it."""
+        doc = self.ws.doc
+        if doc is not None and 1 <= value < doc.table.num_classes:
+            self.ws.tools.update(label=value)
+
+    def mark_slice(self, labeled: bool) -> None:
+        """Mark or unmark the shown slice of the active view."""
+        axis = self.controller.active_axis
+        if self.ws.editor is not None:
+            self.ws.editor.set_mark(axis, self.ws.view.slice_index(axis), labeled)
+            self._update_title()
+
+    def undo(self) -> None:
+        """Edit › Undo."""
+        if self.ws.editor is not None and self.ws.editor.undo():
+            self._update_title()
+
+    def redo(self) -> None:
+        """Edit › Redo."""
+        if self.ws.editor is not None and self.ws.editor.redo():
+            self._update_title()
+
+    def scroll_active(self, step: int) -> None:
+        """Move the active view by ``step`` slices."""
+        self.controller.scroll(self.controller.active_axis, step)
+
+    def toggle_layout(self) -> None:
+        """Switch between the 1×3 layout and the active view alone."""
+        view = self.ws.view
+        view.set_layout("1x3" if view.layout == "single" else "single", self.controller.active_axis)
+
+    def reset_zoom(self) -> None:
+        """Fit every visible view."""
+        for view in self.views.values():
+            if view.isVisible():
+                view.reset_zoom()
+
+    def show_shortcuts(self) -> None:
+        """Help › Shortcuts."""
+        dialogs.ShortcutsDialog(self).exec()
+
+    def show_about(self) -> None:
+        """Help › About."""
+        QMessageBox.about(
+            self,
+            APP_NAME,
+            "ugpcl-studio: paint a few slices, train UGPCL, review the uncertain slices.",
+        )
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for entry in self.files.recent.paths():
+            action = self.recent_menu.addAction(" + ".join(Path(p).name for p in entry))
+            action.setToolTip("\n".join(entry))
+            action.triggered.connect(lambda _=False, e=entry: self.files.open_paths(e))
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+
+    # -- Qt events ---------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.files.confirm_discard():
+            self.files.tasks.wait(10000)
+            event.accept()
+        else:
+            event.ignore()
+
+
+class SpacePan(QObject):
+    """Application event filter: holding Space (outside text fields) makes left drags pan."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and isinstance(event, QKeyEvent):
+            focus = QApplication.focusWidget()
+            typing = isinstance(focus, QLineEdit | QAbstractSpinBox)
+            if event.key() == Qt.Key.Key_Space and not typing:
+                if not event.isAutoRepeat():
+                    self.window.pan_held = kind == QEvent.Type.KeyPress
+                return True
+        return False
+
+
+def parse_args(args: list[str]) -> argparse.Namespace:
+    """Command-line options of the GUI."""
+    parser = argparse.ArgumentParser(prog="ugpcl-studio", description="Annotation workspace.")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        help="images (each optionally followed by its labels), a DICOM folder or a .ugpcl project",
+    )
+    parser.add_argument("--sample", action="store_true", help="open the bundled chest CT")
+    parser.add_argument("--screenshot", metavar="PNG", help="save the window after loading, exit")
+    parser.add_argument("--report-imports", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(args)
+
+
+def main(args: list[str]) -> int:
+    """Start the GUI; return the exit code."""
+    options = parse_args(args)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    window = MainWindow()
+    app.installEventFilter(SpacePan(window))
+    window.show()
+    if options.sample:
+        window.files.open_sample()
+    elif options.files:
+        window.files.open_paths(options.files)
+    if options.screenshot:
+        _schedule_screenshot(window, Path(options.screenshot))
+    code = app.exec()
+    if options.report_imports:
+        print(f"torch-imported={'torch' in sys.modules}")
+    return int(code)
+
+
+def _schedule_screenshot(window: MainWindow, path: Path) -> None:
+    """Save the window to ``path`` once loading has finished, then quit."""
+
+    def attempt() -> None:
+        if window.files.tasks.busy():
+            QTimer.singleShot(100, attempt)
+            return
+        QApplication.processEvents()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(path))
+        print(f"screenshot written to {path}")
+        if window.ws.doc is not None:
+            window.ws.doc.modified = False  # a screenshot run never asks to save
+        QApplication.quit()
+
+    QTimer.singleShot(300, attempt)
