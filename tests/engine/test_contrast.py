@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -232,7 +233,9 @@ def test_cuda_step_has_no_host_sync() -> None:
     labels = torch.randint(-1, 4, (4, 32, 32), device=dev)
     preds = torch.randint(0, 4, (4, 32, 32), device=dev)
     for _ in range(3):
-        torch.cuda.set_sync_debug_mode("error")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Synchronization debug mode", UserWarning)
+            torch.cuda.set_sync_debug_mode("error")
         try:
             out = ugpcl_contrast(embed, labels, preds, bank, 0.07, gen)
             bank.enqueue(out.means, out.classes, out.valid)
