@@ -155,3 +155,36 @@ def test_dicom_seg_refuses_a_foreign_grid(tmp_path: Path, make_dicom_series: Dic
         write_dicom_seg(
             LabelMap(labels, shifted, LabelTable.default(2)), files, tmp_path / "seg.dcm"
         )
+
+
+def test_order_comes_from_positions_even_if_the_file_list_is_not(
+    tmp_path: Path,
+    make_dicom_series: DicomFactory,
+    oblique_geometry: VolumeGeometry,
+    ramp_zyx: np.ndarray,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import SimpleITK as sitk  # noqa: N813
+
+    make_dicom_series(tmp_path / "s", ramp_zyx, oblique_geometry)
+    by_name = sorted(str(p) for p in (tmp_path / "s").iterdir())
+    scrambled = [by_name[i] for i in (3, 0, 4, 2, 1)]
+    monkeypatch.setattr(
+        sitk.ImageSeriesReader, "GetGDCMSeriesFileNames", staticmethod(lambda *a, **k: scrambled)
+    )
+    volume = read_volume(tmp_path / "s")
+    assert np.array_equal(volume.image_zyx, ramp_zyx)
+    assert np.allclose(volume.geometry.origin_xyz, oblique_geometry.origin_xyz, atol=1e-6)
+
+
+def test_missing_slice_message_has_no_itk_noise(
+    tmp_path: Path, make_dicom_series: DicomFactory, capfd: pytest.CaptureFixture[str]
+) -> None:
+    files = make_dicom_series(
+        tmp_path / "s", np.zeros((5, 3, 3)), VolumeGeometry((5, 3, 3), (2.0, 1.0, 1.0))
+    )
+    files[1].unlink()
+    files[2].unlink()
+    with pytest.raises(InputError, match=r"gap of 6\.00 mm after slice 1 of 3.*about 2 slice"):
+        read_volume(tmp_path / "s")
+    assert "WARNING" not in capfd.readouterr().err

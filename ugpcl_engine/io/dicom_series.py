@@ -70,31 +70,33 @@ def _numbers(text: str, count: int) -> np.ndarray | None:
     return values if values.size == count else None
 
 
-def _positions(files: Sequence[Path]) -> np.ndarray | None:
-    """Return each file's position along the slice normal (mm), or None when untagged."""
-    readers = [_header(f) for f in files]
-    orientation = _numbers(_tag(readers[0], "0020|0037"), 6)
+def _positions(reader: sitk.ImageSeriesReader, count: int) -> np.ndarray | None:
+    """Each slice's position along the slice normal (mm), from the series reader's headers."""
+
+    def tag(i: int, key: str) -> str:
+        return str(reader.GetMetaData(i, key)) if reader.HasMetaDataKey(i, key) else ""
+
+    orientation = _numbers(tag(0, "0020|0037"), 6)
     if orientation is None:
         return None
     normal = np.cross(orientation[:3], orientation[3:])
     out = []
-    for reader in readers:
-        position = _numbers(_tag(reader, "0020|0032"), 3)
+    for i in range(count):
+        position = _numbers(tag(i, "0020|0032"), 3)
         if position is None:
             return None
         out.append(float(np.dot(position, normal)))
     return np.array(out)
 
 
-def _sort_and_check(files: Sequence[Path], uid: str) -> tuple[Path, ...]:
-    positions = _positions(files)
-    if positions is None or len(files) < 2:
-        return tuple(files)
-    order = np.argsort(positions, kind="stable")
-    sorted_pos = positions[order]
-    gaps = np.diff(sorted_pos)
-    step = float(np.median(gaps))
-    if step <= 1e-6 or np.any(gaps <= 1e-6 * max(1.0, abs(step))):
+def _check_spacing(sorted_positions: np.ndarray, uid: str) -> None:
+    """Refuse duplicated positions and uneven gaps (missing slices) in a sorted series."""
+    gaps = np.diff(sorted_positions)
+    if gaps.size == 0:
+        return
+    # the smallest gap is the true spacing when slices are only missing, never added
+    step = float(np.min(gaps))
+    if step <= 1e-6 * max(1.0, float(np.max(gaps))):
         raise InputError(
             f"DICOM series {uid} has several slices at the same position (duplicated or mixed "
             "acquisitions); remove the duplicates or export the series again."
@@ -105,10 +107,9 @@ def _sort_and_check(files: Sequence[Path], uid: str) -> tuple[Path, ...]:
         missing = int(sum(max(round(gaps[i] / step) - 1, 0) for i in uneven))
         raise InputError(
             f"DICOM series {uid} has missing slices or uneven spacing: gap of {gaps[first]:.2f} mm "
-            f"after slice {first + 1} of {len(files)} where the spacing is {step:.2f} mm "
+            f"after slice {first + 1} of {gaps.size + 1} where the spacing is {step:.2f} mm "
             f"(about {missing} slice(s) missing); copy the complete series into the folder."
         )
-    return tuple(files[int(i)] for i in order)
 
 
 def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
@@ -118,11 +119,11 @@ def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
         folder: a folder holding DICOM files.
 
     Returns:
-        The series, largest first, each with its files sorted by slice position.
+        The series, largest first, files in GDCM's position order (``read_dicom_series``
+        checks and, if needed, corrects that order and the slice spacing).
 
     Raises:
-        InputError: the folder is missing, holds no DICOM series, or a series has missing or
-            duplicated slices.
+        InputError: the folder is missing or holds no DICOM series.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -136,7 +137,7 @@ def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
     found = []
     for uid in series_ids:
         names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid)
-        files = _sort_and_check([Path(n) for n in names], uid)
+        files = tuple(Path(n) for n in names)
         first = _header(files[0])
         found.append(
             DicomSeriesInfo(uid, _tag(first, "0008|103e"), _tag(first, "0008|0060"), files)
@@ -164,6 +165,24 @@ def choose_series(series: Sequence[DicomSeriesInfo], uid: str | None) -> DicomSe
     return series[0]
 
 
+def _read_files(files: Sequence[Path], uid: str) -> tuple[sitk.ImageSeriesReader, sitk.Image]:
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames([str(f) for f in files])
+    reader.MetaDataDictionaryArrayUpdateOn()
+    # ITK's own "non uniform sampling" warning would only go to stderr; _check_spacing says more
+    warnings_were_on = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        return reader, reader.Execute()
+    except RuntimeError as err:
+        raise InputError(
+            f"Cannot read DICOM series {uid} ({str(err).strip()[:120]}); check that the files "
+            "are complete."
+        ) from None
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warnings_were_on)
+
+
 def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> sitk.Image:
     """Read one DICOM series from a folder as a 3-D image.
 
@@ -178,16 +197,13 @@ def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> sitk
         InputError: see ``list_dicom_series`` and ``choose_series``; unreadable pixel data.
     """
     info = choose_series(list_dicom_series(folder), series_uid)
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames([str(f) for f in info.files])
-    reader.MetaDataDictionaryArrayUpdateOn()
-    try:
-        image = reader.Execute()
-    except RuntimeError as err:
-        raise InputError(
-            f"Cannot read DICOM series {info.uid} in {folder} ({str(err).strip()[:120]}); "
-            "check that the files are complete."
-        ) from None
+    reader, image = _read_files(info.files, info.uid)
+    positions = _positions(reader, info.num_files)
+    if positions is not None:
+        order = np.argsort(positions, kind="stable")
+        if np.any(order != np.arange(order.size)):  # GDCM fell back to another order
+            reader, image = _read_files([info.files[int(i)] for i in order], info.uid)
+        _check_spacing(positions[order], info.uid)
     for key in ("0008|0060", "0020|000e", "0020|0052", "0008|103e"):
         if reader.HasMetaDataKey(0, key):
             image.SetMetaData(key, reader.GetMetaData(0, key))
