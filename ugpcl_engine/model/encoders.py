@@ -1,0 +1,69 @@
+"""Encoders behind one interface: five feature maps f1..f5 at 1/2, 1/4, 1/8, 1/16 and 1/32.
+
+Every encoder is an ``nn.Module`` whose ``forward(x)`` returns a ``Features`` tuple and whose
+``out_channels`` attribute gives the channels of f1..f5 (``ModelConfig.feature_channels``). The
+decoders and heads only see that interface, so they do not care which backbone produced it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from torch import Tensor, nn
+
+from ugpcl_engine.config import ModelConfig
+from ugpcl_engine.model.blocks import ConvBNAct, DoubleConv, Features
+from ugpcl_engine.model.resnet import ResNet50Encoder
+
+
+class LightEncoder(nn.Module):
+    """Light U-Net encoder (SSL4MIS style): conv-BN-LeakyReLU pairs, max-pool between scales.
+
+    The first block keeps one convolution at full resolution and reaches 1/2 with a strided
+    convolution, so fine edges reach f1 while the rest of the network never runs at full size.
+
+    Args:
+        in_channels: image channels.
+        channels: channels of f1..f5.
+    """
+
+    def __init__(self, in_channels: int, channels: tuple[int, int, int, int, int]) -> None:
+        super().__init__()
+        self.out_channels = channels
+        first = nn.Sequential(
+            ConvBNAct(in_channels, channels[0], act="leaky"),  # full resolution
+            ConvBNAct(channels[0], channels[0], stride=2, act="leaky"),  # → 1/2
+        )
+        stages: list[nn.Module] = [first]
+        for c_in, c_out in itertools.pairwise(channels):
+            stages.append(nn.Sequential(nn.MaxPool2d(2), DoubleConv(c_in, c_out, act="leaky")))
+        self.stages = nn.ModuleList(stages)
+
+    def forward(self, x: Tensor) -> Features:
+        """Encode an image batch.
+
+        Args:
+            x: ``(B, in_channels, H, W)``, H and W multiples of 32.
+
+        Returns:
+            f1..f5 (see ``Features``).
+        """
+        feats: list[Tensor] = []
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        return feats[0], feats[1], feats[2], feats[3], feats[4]
+
+
+def build_encoder(cfg: ModelConfig) -> LightEncoder | ResNet50Encoder:
+    """Encoder named by ``cfg.backbone`` (no weights are loaded here).
+
+    Args:
+        cfg: model configuration.
+
+    Returns:
+        ``LightEncoder`` or ``ResNet50Encoder`` with ``out_channels == cfg.feature_channels``.
+    """
+    if cfg.backbone == "resnet50":
+        return ResNet50Encoder(cfg.in_channels)
+    return LightEncoder(cfg.in_channels, cfg.encoder_channels)
