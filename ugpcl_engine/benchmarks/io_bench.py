@@ -11,6 +11,7 @@ figures are decode costs, not disk speed. Medians over repeats (1 for ``quick``,
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -200,5 +201,7 @@ def run(args: argparse.Namespace) -> BenchmarkResult:
         "repeats": repeats,
         "strokes": strokes,
         "shape_zyx": volume.geometry.shape_zyx,
+        # the machine is shared: a high load makes every time here longer
+        "load_average_1_5_15": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     return BenchmarkResult(header + format_table(["measure", "value"], rows), summary, details)
