@@ -204,9 +204,11 @@ def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> sitk
         if np.any(order != np.arange(order.size)):  # GDCM fell back to another order
             reader, image = _read_files([info.files[int(i)] for i in order], info.uid)
         _check_spacing(positions[order], info.uid)
-    for key in ("0008|0060", "0020|000e", "0020|0052", "0008|103e"):
-        if reader.HasMetaDataKey(0, key):
-            image.SetMetaData(key, reader.GetMetaData(0, key))
+    keys = ("0008|0060", "0020|000e", "0020|0052", "0008|103e")
+    tags = {k: reader.GetMetaData(0, k) for k in keys if reader.HasMetaDataKey(0, k)}
+    del reader  # the reader shares the pixel buffer: drop it so tagging does not copy it
+    for key, value in tags.items():
+        image.SetMetaData(key, value)
     return image
 
 
