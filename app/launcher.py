@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         gui = importlib.import_module("app.ui.main_window")
     except ModuleNotFoundError as err:
         if err.name and err.name.startswith("app.ui"):
-            print("The GUI is not built yet; use a subcommand such as 'ugpcl-studio train'.",
-                  file=sys.stderr)
+            print(
+                "The GUI is not built yet; use a subcommand such as 'ugpcl-studio train'.",
+                file=sys.stderr,
+            )
             return 2
         raise
     return int(gui.main(args))

@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="override the preset's step count")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--pretrained", default=None, help="local ResNet-50 ImageNet weights")
+    p.add_argument(
+        "--label-table",
+        default=None,
+        help="label names/colours (ITK-SNAP or Slicer colour table); values must fit",
+    )
     p.add_argument("--out", required=True, help="output folder")
 
     p = sub.add_parser("evaluate", help="score a segmentation against a reference (JSON)")

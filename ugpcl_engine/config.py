@@ -67,9 +67,13 @@ class ModelConfig:
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
         if len(self.encoder_channels) != 5 or min(self.encoder_channels) < 1:
-            raise ValueError(f"encoder_channels needs 5 positive values, got {self.encoder_channels}")
+            raise ValueError(
+                f"encoder_channels needs 5 positive values, got {self.encoder_channels}"
+            )
         if len(self.decoder_channels) != 5 or min(self.decoder_channels) < 1:
-            raise ValueError(f"decoder_channels needs 5 positive values, got {self.decoder_channels}")
+            raise ValueError(
+                f"decoder_channels needs 5 positive values, got {self.decoder_channels}"
+            )
         if len(self.tf_dims) != 4 or len(self.tf_heads) != 3:
             raise ValueError("tf_dims needs 4 values and tf_heads 3")
         # stage dims at 1/16, 1/8, 1/4 must split evenly into heads
@@ -150,7 +154,8 @@ class TrainingConfig:
         lr, momentum, weight_decay: SGD.
         poly_power, lr_floor: poly decay per step, never below ``lr_floor``.
         w_sup_tf: weight of the transformer decoder's supervised loss.
-        w_con: consistency weight, ramped by ``sigmoid_rampup`` over ``con_ramp_fraction`` of the run.
+        w_con: consistency weight, ramped by ``sigmoid_rampup`` over ``con_ramp_fraction``
+            of the run.
         w_rot: rotation loss weight.
         w_contrast: pixel contrastive loss weight.
         contrast_warmup_fraction: the contrastive loss starts after this fraction of the run.
@@ -231,7 +236,11 @@ class RunSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (for checkpoints, run records and ONNX metadata)."""
-        return {"model": asdict(self.model), "training": asdict(self.training), "preset": self.preset}
+        return {
+            "model": asdict(self.model),
+            "training": asdict(self.training),
+            "preset": self.preset,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:

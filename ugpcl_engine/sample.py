@@ -46,5 +46,7 @@ def sample_paths() -> SamplePaths:
     folder = Path(spec.origin).parent / "data"
     paths = SamplePaths(folder / SAMPLE_IMAGE, folder / SAMPLE_LABELS, folder / SAMPLE_OVERLAPPING)
     if not paths.image.exists() or not paths.labels.exists():
-        raise InputError(f"The sample files are missing from {folder}; reinstall 'slicerio==1.4.0'.")
+        raise InputError(
+            f"The sample files are missing from {folder}; reinstall 'slicerio==1.4.0'."
+        )
     return paths

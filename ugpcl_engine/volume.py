@@ -137,8 +137,11 @@ class LabelTable:
             raise InputError("A label table needs background and at least one label.")
         classes = [LabelClass(0, "background", (0, 0, 0))]
         for v in range(1, num_classes):
-            color = DEFAULT_COLORS[v % len(DEFAULT_COLORS)] if v < len(DEFAULT_COLORS) else (
-                (v * 67) % 256, (v * 131) % 256, (v * 193) % 256)
+            color = (
+                DEFAULT_COLORS[v % len(DEFAULT_COLORS)]
+                if v < len(DEFAULT_COLORS)
+                else ((v * 67) % 256, (v * 131) % 256, (v * 193) % 256)
+            )
             classes.append(LabelClass(v, f"label {v}", color))
         return cls(tuple(classes))
 

@@ -128,18 +128,30 @@ def augment(
     flip = (torch.rand(b, device=device, generator=generator) < config.flip_p).float() * -2 + 1
     cos, sin = torch.cos(angle), torch.sin(angle)
     theta = torch.stack(
-        [torch.stack([cos * flip, -sin, torch.zeros_like(cos)], 1),
-         torch.stack([sin * flip, cos, torch.zeros_like(cos)], 1)], 1)
+        [
+            torch.stack([cos * flip, -sin, torch.zeros_like(cos)], 1),
+            torch.stack([sin * flip, cos, torch.zeros_like(cos)], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     lo, hi = config.intensity_range
-    contrast, brightness = uniform(lo, hi)[:, None, None, None], uniform(lo, hi)[:, None, None, None]
+    contrast, brightness = (
+        uniform(lo, hi)[:, None, None, None],
+        uniform(lo, hi)[:, None, None, None],
+    )
     mean = images.mean(dim=(1, 2, 3), keepdim=True)
     jittered = ((images - mean) * contrast + mean) * brightness
     out = F.grid_sample(jittered, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     out_targets = None
     if targets is not None:
         nl = targets.shape[0]
-        warped = F.grid_sample(targets[:, None].float(), grid[:nl], mode="nearest",
-                               padding_mode="zeros", align_corners=False)
+        warped = F.grid_sample(
+            targets[:, None].float(),
+            grid[:nl],
+            mode="nearest",
+            padding_mode="zeros",
+            align_corners=False,
+        )
         out_targets = warped[:, 0].round().long()
     return out, out_targets, k

@@ -35,7 +35,9 @@ def resolve_mode(config: NormalisationConfig, modality: str) -> str:
     return "ct" if modality.upper() == "CT" else "mr"
 
 
-def resolve_window(image_zyx: np.ndarray, mode: str, config: NormalisationConfig) -> IntensityWindow:
+def resolve_window(
+    image_zyx: np.ndarray, mode: str, config: NormalisationConfig
+) -> IntensityWindow:
     """Find the intensity window of one volume.
 
     Args:

@@ -22,24 +22,31 @@ class TorchSegmenter:
         device: where to run.
     """
 
-    def __init__(self, net: UGPCLNet, network_size: int, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, net: UGPCLNet, network_size: int, device: torch.device | str = "cpu"
+    ) -> None:
         self.device = torch.device(device)
         self.model = InferenceNet(net, network_size).to(self.device).eval()
 
     @classmethod
-    def from_checkpoint(cls, ckpt: Checkpoint, device: torch.device | str = "cpu") -> TorchSegmenter:
+    def from_checkpoint(
+        cls, ckpt: Checkpoint, device: torch.device | str = "cpu"
+    ) -> TorchSegmenter:
         """Build from a loaded checkpoint."""
         return cls(ckpt.build_net(device), ckpt.network_size, device)
 
     @torch.no_grad()
     def run_batch(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Segment (B, 1, H, W) normalised float32 slices → labels (B,H,W) uint8, entropy (B,H,W)."""
+        """Segment (B, 1, H, W) normalised float32 slices → labels (B,H,W) uint8, entropy."""
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
         _, labels, entropy = self.model(x)
         return labels.to(torch.uint8).cpu().numpy(), entropy.float().cpu().numpy()
 
     def segment(
-        self, image_zyx: np.ndarray, ckpt: Checkpoint, batch_size: int = 16,
+        self,
+        image_zyx: np.ndarray,
+        ckpt: Checkpoint,
+        batch_size: int = 16,
         progress: Callable[[int, int], None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Segment a raw volume along the checkpoint's axis with its normalisation.
@@ -50,7 +57,13 @@ class TorchSegmenter:
         was_training = self.model.training
         self.model.eval()
         try:
-            return segment_volume(image_zyx, ckpt.window_for(image_zyx), ckpt.axis,
-                                  self.run_batch, batch_size, progress)
+            return segment_volume(
+                image_zyx,
+                ckpt.window_for(image_zyx),
+                ckpt.axis,
+                self.run_batch,
+                batch_size,
+                progress,
+            )
         finally:
             self.model.train(was_training)

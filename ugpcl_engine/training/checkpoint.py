@@ -88,7 +88,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "step": ckpt.step,
         "metrics": ckpt.metrics,
         "model_version": ckpt.model_version,
-        "versions": {"ugpcl_engine": __version__, "torch": torch.__version__},
+        "versions": {"ugpcl_engine": __version__, "torch": str(torch.__version__)},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -116,10 +116,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise InputError(f"{path.name} is not a ugpcl-studio checkpoint.")
     if int(data["format_version"]) > FORMAT_VERSION:
         raise InputError(f"{path.name} was written by a newer ugpcl-studio; update the app.")
-    table = LabelTable(tuple(
-        LabelClass(int(c["value"]), str(c["name"]), tuple(c["color_rgb"]))  # type: ignore[arg-type]
-        for c in data["label_table"]
-    ))
+    table = LabelTable(
+        tuple(
+            LabelClass(int(c["value"]), str(c["name"]), tuple(c["color_rgb"]))
+            for c in data["label_table"]
+        )
+    )
     w = data["window"]
     return Checkpoint(
         spec=RunSpec.from_dict(data["spec"]),

@@ -19,6 +19,7 @@ import numpy as np
 from ugpcl_engine.config import preset
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
+from ugpcl_engine.io.label_tables import read_label_table
 from ugpcl_engine.io.volume_files import read_label_map, read_volume, write_array
 from ugpcl_engine.training.checkpoint import load_checkpoint
 from ugpcl_engine.training.events import Failed, Finished, Progress, Started
@@ -34,7 +35,13 @@ def train_command(args: argparse.Namespace) -> int:
     """Run ``train`` from parsed CLI arguments; return the exit code (0, or 1 on failure)."""
     started = time.perf_counter()
     volume = read_volume(args.image)
-    labels = read_label_map(args.labels, geometry=volume.geometry)
+    if min(volume.image_zyx.shape) < 2:
+        raise InputError(
+            f"{Path(args.image).name} is 2-D (shape {volume.image_zyx.shape}); training needs a "
+            "3-D volume with several slices."
+        )
+    table = read_label_table(args.label_table) if args.label_table else None
+    labels = read_label_map(args.labels, table=table, geometry=volume.geometry)
     slices = parse_slices(args.slices)
     count = volume.image_zyx.shape[axis_index(args.axis)]
     bad = [s for s in slices if s >= count]
@@ -57,13 +64,14 @@ def train_command(args: argparse.Namespace) -> int:
     finished: Finished | None = None
     for event in train([tv], labels.table, spec, out, axis=args.axis, init=args.init):
         if isinstance(event, Started):
-            _log(f"training {event.total_steps} steps on {event.device}: {event.labeled} labeled"
-                 f" + {event.unlabeled} unlabeled slices at {event.network_size}², "
-                 f"{event.parameters / 1e6:.2f} M parameters")
+            _log(
+                f"training {event.total_steps} steps on {event.device}: {event.labeled} labeled"
+                f" + {event.unlabeled} unlabeled slices at {event.network_size}², "
+                f"{event.parameters / 1e6:.2f} M parameters"
+            )
         elif isinstance(event, Progress):
             parts = " ".join(f"{k}={v:.4f}" for k, v in event.losses.items())
-            _log(f"step {event.step}/{event.total} {parts} lr={event.lr:.4g} "
-                 f"eta={event.eta:.0f}s")
+            _log(f"step {event.step}/{event.total} {parts} lr={event.lr:.4g} eta={event.eta:.0f}s")
         elif isinstance(event, Failed):
             _log(f"ugpcl-studio train: failed: {event.message}")
             return 1
@@ -75,24 +83,38 @@ def train_command(args: argparse.Namespace) -> int:
     write_array(out / "prediction.nii.gz", pred, volume.geometry)
     write_array(out / "uncertainty.nii.gz", entropy.astype(np.float32), volume.geometry)
     metrics: dict[str, Any] = {
-        "preset": spec.preset, "steps": finished.steps, "train_seconds": round(finished.seconds, 2),
-        "total_seconds": round(time.perf_counter() - started, 2), "labeled_slices": slices,
-        "axis": args.axis, "network_size": ckpt.network_size, "model_version": ckpt.model_version,
-        "config_hash": spec.config_hash(), "mean_uncertainty": float(entropy.mean()),
+        "preset": spec.preset,
+        "steps": finished.steps,
+        "train_seconds": round(finished.seconds, 2),
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "labeled_slices": slices,
+        "axis": args.axis,
+        "network_size": ckpt.network_size,
+        "model_version": ckpt.model_version,
+        "config_hash": spec.config_hash(),
+        "mean_uncertainty": float(entropy.mean()),
     }
-    metrics["evaluation_other_slices"] = _score_other_slices(pred, labels.labels_zyx, slices,
-                                                             args.axis, volume, labels.table.names)
+    metrics["evaluation_other_slices"] = _score_other_slices(
+        pred, labels.labels_zyx, slices, args.axis, volume, dict(enumerate(labels.table.names))
+    )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     _log(f"wrote {out / 'model.pt'}, prediction.nii.gz, uncertainty.nii.gz, metrics.json")
     return 0
 
 
-def _score_other_slices(pred: np.ndarray, ref: np.ndarray, slices: list[int], axis: str,
-                        volume: Any, names: tuple[str, ...]) -> dict[str, Any] | None:
+def _score_other_slices(
+    pred: np.ndarray,
+    ref: np.ndarray,
+    slices: list[int],
+    axis: str,
+    volume: Any,
+    names: dict[int, str],
+) -> dict[str, Any] | None:
     other = np.delete(np.moveaxis(ref, axis_index(axis), 0), slices, axis=0)
     if not other.any():
         return None
     from ugpcl_engine.metrics import evaluate_segmentation
 
-    return evaluate_segmentation(pred, ref, volume.geometry.spacing_zyx, exclude=slices,
-                                 axis=axis, class_names=names)
+    return evaluate_segmentation(
+        pred, ref, volume.geometry.spacing_zyx, exclude=slices, axis=axis, class_names=names
+    )

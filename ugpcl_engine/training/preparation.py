@@ -28,7 +28,10 @@ def _resize_targets(stack: np.ndarray, size: int) -> np.ndarray:
 
 
 def prepare_slices(
-    volumes: Sequence[TrainingVolume], windows: Sequence[IntensityWindow], axis: str, size: int,
+    volumes: Sequence[TrainingVolume],
+    windows: Sequence[IntensityWindow],
+    axis: str,
+    size: int,
     num_classes: int,
 ) -> SliceSet:
     """Normalise, split and resize every slice of every volume.
@@ -66,7 +69,9 @@ def prepare_slices(
         mask[marked] = True
         lab_img.append(_resize_stack(images[mask], size))
         lab_tgt.append(_resize_targets(chosen, size))
-        unl_img.append(_resize_stack(images[~mask], size) if (~mask).any()
-                       else np.zeros((0, size, size), np.float32))
-    return SliceSet(np.concatenate(lab_img), np.concatenate(lab_tgt),
-                    np.concatenate(unl_img), size)
+        unl_img.append(
+            _resize_stack(images[~mask], size)
+            if (~mask).any()
+            else np.zeros((0, size, size), np.float32)
+        )
+    return SliceSet(np.concatenate(lab_img), np.concatenate(lab_tgt), np.concatenate(unl_img), size)

@@ -30,7 +30,6 @@ from ugpcl_engine.losses.guidance import (
 from ugpcl_engine.losses.pixel_contrast import ContrastOutput, ugpcl_contrast
 from ugpcl_engine.model import UGPCLNet
 
-
 ContrastFn = Callable[..., ContrastOutput]
 
 
@@ -70,7 +69,11 @@ class StepSchedule:
 
 
 def supervised_loss(
-    seg: torch.Tensor, seg_tf: torch.Tensor, p: torch.Tensor, q: torch.Tensor, y: torch.Tensor,
+    seg: torch.Tensor,
+    seg_tf: torch.Tensor,
+    p: torch.Tensor,
+    q: torch.Tensor,
+    y: torch.Tensor,
     w_tf: float,
 ) -> torch.Tensor:
     """L_sup = L_ds(p, y) + w_tf · L_ds(q, y) on the labeled sub-batch (shapes (Bl, C, S, S))."""
@@ -78,7 +81,10 @@ def supervised_loss(
 
 
 def ugpcl_losses(
-    net: UGPCLNet, bank: ClassMemoryBank, batch: StepBatch, sched: StepSchedule,
+    net: UGPCLNet,
+    bank: ClassMemoryBank,
+    batch: StepBatch,
+    sched: StepSchedule,
     generator: torch.Generator | None = None,
     contrast_fn: ContrastFn = ugpcl_contrast,
 ) -> dict[str, torch.Tensor]:
@@ -99,7 +105,9 @@ def ugpcl_losses(
     nl = batch.targets.shape[0]
     out = net(batch.images)
     p, q = torch.softmax(out.seg, 1), torch.softmax(out.seg_tf, 1)
-    sup = supervised_loss(out.seg[:nl], out.seg_tf[:nl], p[:nl], q[:nl], batch.targets, cfg.w_sup_tf)
+    sup = supervised_loss(
+        out.seg[:nl], out.seg_tf[:nl], p[:nl], q[:nl], batch.targets, cfg.w_sup_tf
+    )
     con = consistency_loss(p[nl:], q[nl:]) if p.shape[0] > nl else sup * 0
     rot = F.cross_entropy(out.rot_logits, batch.rotations)
     with torch.no_grad():
@@ -110,16 +118,18 @@ def ugpcl_losses(
         pseudo = certain_pseudo_labels(mean_probs[nl:], entropy[nl:], thr)
         labels = torch.cat([batch.targets, pseudo], 0)
     # the bank is filled from step 0 so that it is full when the contrastive loss starts
-    contrast_out = contrast_fn(out.embed, labels, p.detach().argmax(1), bank, cfg.temperature,
-                               generator)
+    contrast_out = contrast_fn(
+        out.embed, labels, p.detach().argmax(1), bank, cfg.temperature, generator
+    )
     contrast = contrast_out.loss if sched.contrast_active else sup * 0
     bank.enqueue(contrast_out.means.detach(), contrast_out.classes, contrast_out.valid)
-    total = (sup + sched.consistency_weight * con + cfg.w_rot * rot
-             + cfg.w_contrast * contrast)
+    total = sup + sched.consistency_weight * con + cfg.w_rot * rot + cfg.w_contrast * contrast
     return {"total": total, "sup": sup, "con": con, "rot": rot, "contrast": contrast}
 
 
-def supervised_losses(net: UGPCLNet, batch: StepBatch, sched: StepSchedule) -> dict[str, torch.Tensor]:
+def supervised_losses(
+    net: UGPCLNet, batch: StepBatch, sched: StepSchedule
+) -> dict[str, torch.Tensor]:
     """The supervised-only baseline: every image of the batch is labeled, L_sup only.
 
     Args:
@@ -138,4 +148,4 @@ def supervised_losses(net: UGPCLNet, batch: StepBatch, sched: StepSchedule) -> d
 
 def poly_lr(step: int, total: int, config: TrainingConfig) -> float:
     """Poly decay ``lr · (1 - t/T)^power``, never below ``lr_floor``."""
-    return max(config.lr * (1 - step / max(total, 1)) ** config.poly_power, config.lr_floor)
+    return float(max(config.lr * (1 - step / max(total, 1)) ** config.poly_power, config.lr_floor))

@@ -100,8 +100,9 @@ def _build_run(
                 "use the same preset or train from scratch."
             ) from None
         start = init.step
-    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                          weight_decay=cfg.weight_decay)
+    opt = torch.optim.SGD(
+        net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
     n_l = cfg.batch_labeled + (cfg.batch_unlabeled if cfg.supervised_only else 0)
     n_u = 0 if cfg.supervised_only else cfg.batch_unlabeled
     sampler = TwoStreamSampler(slices, n_l, n_u, cfg.seed)
@@ -125,7 +126,7 @@ def _one_step(run: _Run, spec: RunSpec, sched: StepSchedule) -> dict[str, torch.
         else:
             losses = ugpcl_losses(run.net, run.bank, batch, sched, run.generator)
     run.optimiser.zero_grad(set_to_none=True)
-    losses["total"].backward()
+    losses["total"].backward()  # type: ignore[no-untyped-call]
     run.optimiser.step()
     return {k: v.detach().float() for k, v in losses.items()}
 
@@ -167,15 +168,23 @@ def train(
     if label_table.num_classes != spec.model.num_classes:
         spec = replace(spec, model=replace(spec.model, num_classes=label_table.num_classes))
     init_ckpt = load_checkpoint(init) if init is not None else None
-    windows = [resolve_window(v.image_zyx, resolve_mode(cfg.normalisation, v.modality),
-                              cfg.normalisation) for v in volumes]
+    windows = [
+        resolve_window(v.image_zyx, resolve_mode(cfg.normalisation, v.modality), cfg.normalisation)
+        for v in volumes
+    ]
     size = cfg.input_size or network_size(_slice_shapes(volumes, axis), cfg.max_input_size)
     slice_set = prepare_slices(volumes, windows, axis, size, label_table.num_classes)
     data = DeviceSlices.from_slice_set(slice_set, device)
     run = _build_run(spec, data, device, init_ckpt)
     total = cfg.steps
-    yield Started(total, str(device), sum(p.numel() for p in run.net.parameters()),
-                  len(slice_set.labeled_images), len(slice_set.unlabeled_images), size)
+    yield Started(
+        total,
+        str(device),
+        sum(p.numel() for p in run.net.parameters()),
+        len(slice_set.labeled_images),
+        len(slice_set.unlabeled_images),
+        size,
+    )
     start_time = time.perf_counter()
     sums: dict[str, torch.Tensor] = {}
     step, stopped = 0, False
@@ -193,22 +202,40 @@ def train(
             means = {k: float(v.item()) / count for k, v in sums.items()}
             sums = {}
             if not math.isfinite(means["total"]):
-                yield Failed("The loss became NaN or infinite; retry with a smaller preset or "
-                             "check the image for extreme values.", done)
+                yield Failed(
+                    "The loss became NaN or infinite; retry with a smaller preset or "
+                    "check the image for extreme values.",
+                    done,
+                )
                 return
             elapsed = time.perf_counter() - start_time
-            yield Progress(done, total, elapsed, elapsed / done * (total - done), means,
-                           poly_lr(step, total, cfg))
-        if (cfg.preview_every and preview_slice is not None and done % cfg.preview_every == 0
-                and done < total):
+            yield Progress(
+                done,
+                total,
+                elapsed,
+                elapsed / done * (total - done),
+                means,
+                poly_lr(step, total, cfg),
+            )
+        if (
+            cfg.preview_every
+            and preview_slice is not None
+            and done % cfg.preview_every == 0
+            and done < total
+        ):
             yield _preview(run, windows[0], volumes[0], axis, preview_slice, size, done)
             run.net.train()
     steps_done = step + (0 if stopped else 1)
     ckpt = Checkpoint(
-        spec=spec, state_dict={k: v.detach().cpu() for k, v in run.net.state_dict().items()},
+        spec=spec,
+        state_dict={k: v.detach().cpu() for k, v in run.net.state_dict().items()},
         bank_state={k: v.detach().cpu() for k, v in run.bank.state_dict().items()},
-        label_table=label_table, axis=axis, network_size=size, window=windows[0],
-        step=run.start_step + steps_done, model_version=uuid.uuid4().hex[:8],
+        label_table=label_table,
+        axis=axis,
+        network_size=size,
+        window=windows[0],
+        step=run.start_step + steps_done,
+        model_version=uuid.uuid4().hex[:8],
     )
     path = Path(out_dir) / "model.pt"
     save_checkpoint(path, ckpt)
@@ -218,11 +245,18 @@ def train(
 def _slice_shapes(volumes: Sequence[TrainingVolume], axis: str) -> list[tuple[int, int]]:
     from ugpcl_engine.data.slices import take_slices
 
-    return [tuple(take_slices(v.image_zyx, axis).shape[1:]) for v in volumes]  # type: ignore[misc]
+    return [tuple(take_slices(v.image_zyx, axis).shape[1:]) for v in volumes]
 
 
-def _preview(run: _Run, window: IntensityWindow, volume: TrainingVolume, axis: str,
-             index: int, size: int, step: int) -> Preview:
+def _preview(
+    run: _Run,
+    window: IntensityWindow,
+    volume: TrainingVolume,
+    axis: str,
+    index: int,
+    size: int,
+    step: int,
+) -> Preview:
     from ugpcl_engine.data.normalisation import apply_window
     from ugpcl_engine.data.slices import take_slices
 

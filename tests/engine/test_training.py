@@ -1,0 +1,170 @@
+"""The UGPCL step, the trainer generator, cancel, checkpoints and warm starts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
+from ugpcl_engine.training.cancel import CancelToken
+from ugpcl_engine.training.checkpoint import load_checkpoint
+from ugpcl_engine.training.events import Failed, Finished, Progress, Started
+from ugpcl_engine.training.step import StepSchedule, poly_lr
+from ugpcl_engine.training.trainer import TrainingVolume, train
+from ugpcl_engine.volume import LabelTable
+
+TINY = ModelConfig(
+    num_classes=3,
+    encoder_channels=(4, 8, 8, 16, 16),
+    decoder_channels=(16, 8, 8, 4, 4),
+    tf_dims=(8, 8, 16, 16),
+    tf_heads=(2, 2, 1),
+    tf_depth=1,
+    embed_dim=8,
+)
+
+
+def phantom(n: int = 12, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Two discs of different brightness on a dark background; classes 1 and 2."""
+    yy, xx = np.mgrid[:size, :size]
+    image = np.zeros((n, size, size), np.float32)
+    labels = np.zeros((n, size, size), np.uint8)
+    for z in range(n):
+        r = 4 + z % 3
+        a = (yy - 10) ** 2 + (xx - 10) ** 2 < r**2
+        b = (yy - 22) ** 2 + (xx - 21) ** 2 < (r + 1) ** 2
+        image[z][a], image[z][b] = 0.5, 1.0
+        labels[z][a], labels[z][b] = 1, 2
+    rng = np.random.default_rng(0)
+    return image + rng.normal(0, 0.05, image.shape).astype(np.float32), labels
+
+
+def spec(steps: int) -> RunSpec:
+    training = TrainingConfig(
+        steps=steps,
+        batch_labeled=2,
+        batch_unlabeled=2,
+        log_every=5,
+        device="cpu",
+        contrast_warmup_fraction=0.0,
+        lr=0.05,
+    )
+    return RunSpec(TINY, training, "test")
+
+
+def run_to_end(events: object) -> list[object]:
+    return list(events)  # type: ignore[call-overload]
+
+
+def test_schedule_ramps_and_poly_lr() -> None:
+    cfg = TrainingConfig(steps=100, w_con=0.1, con_ramp_fraction=0.5, contrast_warmup_fraction=0.2)
+    assert StepSchedule(0, 100, cfg).consistency_weight == pytest.approx(0.1 * np.exp(-5))
+    assert StepSchedule(50, 100, cfg).consistency_weight == pytest.approx(0.1)
+    assert not StepSchedule(19, 100, cfg).contrast_active
+    assert StepSchedule(20, 100, cfg).contrast_active
+    assert poly_lr(0, 100, cfg) == pytest.approx(0.01)
+    assert poly_lr(50, 100, cfg) == pytest.approx(0.01 * 0.5**0.9)
+    assert poly_lr(100, 100, cfg) == pytest.approx(cfg.lr_floor)
+
+
+def test_training_on_phantom_lowers_loss_and_predicts(tmp_path: Path) -> None:
+    image, labels = phantom()
+    vol = TrainingVolume(image, labels, [1, 6], "MR")
+    events = run_to_end(train([vol], LabelTable.default(3), spec(80), tmp_path))
+    started = events[0]
+    assert isinstance(started, Started) and started.labeled == 2 and started.unlabeled == 10
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert len(progress) == 16
+    assert set(progress[0].losses) == {"total", "sup", "con", "rot", "contrast"}
+    assert progress[-1].losses["sup"] < 0.6 * progress[0].losses["sup"]
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.steps == 80 and not finished.stopped_early
+    ckpt = load_checkpoint(finished.checkpoint)
+    pred, entropy = TorchSegmenter.from_checkpoint(ckpt).segment(image, ckpt)
+    assert pred.shape == image.shape and pred.dtype == np.uint8
+    assert entropy.shape == image.shape and np.all(entropy >= 0)
+    # the bright disc is found on slices the model never saw labeled
+    found = (pred[8] == 2) & (labels[8] == 2)
+    assert found.sum() > 0.5 * (labels[8] == 2).sum()
+
+
+def test_cancel_stops_between_steps_and_keeps_model(tmp_path: Path) -> None:
+    image, labels = phantom(6)
+    token = CancelToken()
+    gen = train(
+        [TrainingVolume(image, labels, [2], "MR")],
+        LabelTable.default(3),
+        spec(1000),
+        tmp_path,
+        cancel=token,
+    )
+    seen = []
+    for event in gen:
+        seen.append(event)
+        if isinstance(event, Progress):
+            token.cancel()
+    finished = seen[-1]
+    assert isinstance(finished, Finished) and finished.stopped_early
+    assert finished.steps == 5  # cancelled right after the first log event (every 5 steps)
+    assert Path(finished.checkpoint).exists()
+
+
+def test_checkpoint_round_trip_and_warm_start(tmp_path: Path) -> None:
+    image, labels = phantom(6)
+    vol = TrainingVolume(image, labels, [1, 4], "MR")
+    first = run_to_end(train([vol], LabelTable.default(3), spec(5), tmp_path / "a"))[-1]
+    assert isinstance(first, Finished)
+    ckpt = load_checkpoint(first.checkpoint)
+    assert ckpt.spec.model == TINY and ckpt.axis == "z" and ckpt.step == 5
+    assert ckpt.label_table == LabelTable.default(3) and ckpt.network_size == 32
+    net = ckpt.build_net()
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, ckpt.state_dict[key])
+    second = run_to_end(
+        train([vol], LabelTable.default(3), spec(5), tmp_path / "b", init=first.checkpoint)
+    )[-1]
+    assert isinstance(second, Finished)
+    assert load_checkpoint(second.checkpoint).step == 10
+
+
+def test_warm_start_with_other_class_count_is_refused(tmp_path: Path) -> None:
+    image, labels = phantom(6)
+    vol = TrainingVolume(image, labels, [1], "MR")
+    first = run_to_end(train([vol], LabelTable.default(3), spec(1), tmp_path / "a"))[-1]
+    assert isinstance(first, Finished)
+    four = replace(spec(1), model=replace(TINY, num_classes=4))
+    with pytest.raises(InputError, match="predicts 3 classes"):
+        run_to_end(train([vol], LabelTable.default(4), four, tmp_path / "b", init=first.checkpoint))
+
+
+def test_nan_loss_ends_with_a_failed_event(tmp_path: Path) -> None:
+    image, labels = phantom(6)
+    image[:] = np.nan  # read_volume refuses such files; the trainer must still not crash
+    events = run_to_end(
+        train([TrainingVolume(image, labels, [1], "MR")], LabelTable.default(3), spec(10), tmp_path)
+    )
+    failed = events[-1]
+    assert isinstance(failed, Failed) and "NaN" in failed.message and failed.step == 5
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_labels_beyond_table_and_bad_slices_are_input_errors(tmp_path: Path) -> None:
+    image, labels = phantom(6)
+    with pytest.raises(InputError, match="value 2"):
+        run_to_end(
+            train(
+                [TrainingVolume(image, labels, [1], "MR")], LabelTable.default(2), spec(1), tmp_path
+            )
+        )
+    with pytest.raises(InputError, match="out of range"):
+        run_to_end(
+            train(
+                [TrainingVolume(image, labels, [9], "MR")], LabelTable.default(3), spec(1), tmp_path
+            )
+        )
