@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--uncertainty", default=None)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument(
+        "--force", action="store_true", help="run even on a grid very different from training"
+    )
 
     p = sub.add_parser("convert", help="convert an image or label volume between formats")
     p.add_argument("input", metavar="IN")
