@@ -1,0 +1,125 @@
+"""Slice and region ranking on synthetic uncertainty maps; AUROC and ECE on hand-made inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.uncertainty import (
+    auroc,
+    expected_calibration_error,
+    rank_slices,
+    reliability_curve,
+    slice_scores,
+    uncertain_regions,
+)
+
+
+def _volume(hot: dict[int, float], n: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Prediction: a square on every slice; entropy: ``value`` on that square of each hot slice."""
+    prediction = np.zeros((n, 16, 16), np.uint8)
+    prediction[:, 4:12, 4:12] = 1
+    entropy = np.full(prediction.shape, 0.05, np.float32)
+    for z, value in hot.items():
+        entropy[z, 4:12, 4:12] = value
+    return entropy, prediction
+
+
+def test_slice_scores_by_hand() -> None:
+    entropy = np.zeros((2, 2, 2))
+    prediction = np.zeros((2, 2, 2), np.uint8)
+    prediction[0, 0, :] = 1
+    entropy[0] = [[0.4, 0.2], [1.0, 0.0]]  # foreground mean 0.3, one voxel above 0.5
+    entropy[1] = [[0.6, 0.6], [0.0, 0.0]]  # no foreground, two voxels above 0.5
+    scores = slice_scores(entropy, prediction, threshold=0.5)
+    assert scores == pytest.approx([0.5 * 1 + 0.5 * 0.5, 0.5 * 0 + 0.5 * 1])
+    # default threshold: half the maximum entropy (0.5 here), same answer
+    assert slice_scores(entropy, prediction) == pytest.approx(scores)
+    assert slice_scores(np.zeros((3, 2, 2)), np.zeros((3, 2, 2))) == pytest.approx([0, 0, 0])
+    with pytest.raises(InputError, match="same shape"):
+        slice_scores(entropy, prediction[:1])
+
+
+def test_single_hot_slice_ranks_first() -> None:
+    entropy, prediction = _volume({7: 0.9})
+    picks = rank_slices(entropy, prediction, labeled=[], top=3)
+    assert picks[0].index == 7 and picks[0].score == pytest.approx(1.0)
+    assert all(p.score < picks[0].score for p in picks[1:])
+
+
+def test_adjacent_duplicates_are_suppressed() -> None:
+    entropy, prediction = _volume({7: 0.9, 8: 0.85, 6: 0.8, 15: 0.5})
+    picks = rank_slices(entropy, prediction, labeled=[], top=2, min_gap=2)
+    assert [p.index for p in picks] == [7, 15]
+    wide = rank_slices(entropy, prediction, labeled=[], top=20, min_gap=3)
+    indices = [p.index for p in wide]
+    assert all(abs(a - b) >= 3 for i, a in enumerate(indices) for b in indices[i + 1 :])
+    assert len(indices) == len(set(indices)) and 6 not in indices and 8 not in indices
+
+
+def test_labeled_slices_are_never_suggested() -> None:
+    entropy, prediction = _volume({7: 0.9, 15: 0.5})
+    picks = rank_slices(entropy, prediction, labeled=[7], top=3, min_gap=2)
+    assert picks[0].index == 15 and all(p.index not in (6, 7, 8) for p in picks)
+    every = rank_slices(entropy, prediction, labeled=[0, 7, 19], top=50, min_gap=1)
+    assert sorted(p.index for p in every) == sorted(set(range(20)) - {0, 7, 19})
+    with pytest.raises(ValueError, match="min_gap"):
+        rank_slices(entropy, prediction, labeled=[], min_gap=0)
+
+
+def test_ranking_along_another_axis() -> None:
+    entropy, prediction = _volume({7: 0.9})
+    picks = rank_slices(
+        np.moveaxis(entropy, 0, 2), np.moveaxis(prediction, 0, 2), labeled=[], axis="x"
+    )
+    assert picks[0].index == 7
+
+
+def test_uncertain_regions() -> None:
+    entropy = np.zeros((20, 30))
+    entropy[2:4, 3:8] = 0.9  # 10 px, mass 9
+    entropy[10:16, 20:25] = 0.6  # 30 px, mass 18
+    entropy[18, 0] = 1.0  # 1 px: below min_size
+    regions = uncertain_regions(entropy, threshold=0.5, min_size=2)
+    assert [(r.label, r.size) for r in regions] == [(1, 30), (2, 10)]
+    big, small = regions
+    assert big.score == pytest.approx(0.6) and small.score == pytest.approx(0.9)
+    assert big.bbox == (10, 20, 16, 25) and big.centroid == pytest.approx((12.5, 22.0))
+    diagonal = np.zeros((4, 4))
+    diagonal[[0, 1, 2], [0, 1, 2]] = 1.0
+    assert [r.size for r in uncertain_regions(diagonal, 0.5, min_size=1)] == [3]  # 8-connected
+    assert uncertain_regions(np.zeros((5, 5)), 0.5) == []
+    with pytest.raises(InputError, match="2-D"):
+        uncertain_regions(np.zeros((2, 5, 5)), 0.5)
+
+
+def test_auroc_known_answers() -> None:
+    errors = np.array([0, 0, 1, 1], bool)
+    assert auroc(np.array([0.1, 0.2, 0.8, 0.9]), errors) == 1.0
+    assert auroc(np.array([0.9, 0.8, 0.2, 0.1]), errors) == 0.0
+    assert auroc(np.full(4, 0.3), errors) == 0.5
+    # pairs (error, correct): 0.35>0.1, 0.35<0.4, 0.8>0.1, 0.8>0.4 → 3/4
+    assert auroc(np.array([0.1, 0.4, 0.35, 0.8]), errors) == pytest.approx(0.75)
+    # one tie between an error and a correct sample counts a half: (1 + 0.5 + 1 + 1) / 4
+    assert auroc(np.array([0.1, 0.4, 0.4, 0.8]), errors) == pytest.approx(0.875)
+    assert math.isnan(auroc(np.array([0.1, 0.2]), np.array([0, 0], bool)))
+    assert math.isnan(auroc(np.array([0.1, 0.2]), np.array([1, 1], bool)))
+    assert auroc(np.array([0.1, np.nan, 0.9]), np.array([0, 0, 1], bool)) == 1.0
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    confidence = np.array([0.9, 0.9, 0.6, 0.6])
+    correct = np.array([1, 0, 1, 1], bool)
+    # bin 0.9: accuracy 0.5, gap 0.4; bin 0.6: accuracy 1.0, gap 0.4; each half the samples
+    assert expected_calibration_error(confidence, correct, bins=10) == pytest.approx(0.4)
+    curve = reliability_curve(confidence, correct, bins=10)
+    assert curve.counts.tolist() == [0, 0, 0, 0, 0, 0, 2, 0, 0, 2]
+    assert curve.accuracy[9] == pytest.approx(0.5) and math.isnan(curve.accuracy[0])
+    assert curve.bin_edges[0] == 0.0 and curve.bin_edges[-1] == 1.0
+    calibrated = np.array([0.75] * 4)
+    assert expected_calibration_error(calibrated, np.array([1, 1, 1, 0], bool)) == 0.0
+    assert reliability_curve(np.array([1.0]), np.array([True]), bins=4).counts[-1] == 1
+    assert math.isnan(expected_calibration_error(np.array([]), np.array([], bool)))
