@@ -151,7 +151,9 @@ class TrainingConfig:
         input_size: network input (square, multiple of 32); ``None`` = native size rounded up
             to a multiple of 32, at most ``max_input_size``.
         max_input_size: cap on the automatic input size (CPU presets keep it small).
-        lr, momentum, weight_decay: SGD.
+        optimizer: ``"sgd"`` (the paper: momentum, weight decay) or ``"adamw"`` (converges in
+            far fewer steps, which is what interactive CPU training needs).
+        lr, momentum, weight_decay: optimiser settings (momentum is SGD's only).
         poly_power, lr_floor: poly decay per step, never below ``lr_floor``.
         w_sup_tf: weight of the transformer decoder's supervised loss.
         w_con: consistency weight, ramped by ``sigmoid_rampup`` over ``con_ramp_fraction``
@@ -178,6 +180,7 @@ class TrainingConfig:
     batch_unlabeled: int = 4
     input_size: int | None = None
     max_input_size: int = 512
+    optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -218,6 +221,8 @@ class TrainingConfig:
         for name in ("contrast_warmup_fraction", "con_ramp_fraction", "uncertainty_ramp_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must lie in [0, 1]")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
         if self.entropy_scale not in ("ln2", "lnC"):
             raise ValueError("entropy_scale must be 'ln2' or 'lnC'")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -270,12 +275,18 @@ class RunSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# Mirroring swaps left and right: labels with a side (left/right lung) become ambiguous, so the
+# interactive presets do not flip; ``paper`` keeps the published flip p = 0.5.
+NO_FLIP = AugmentationConfig(flip_p=0.0)
+
+
 def preset(name: str, num_classes: int, **training_overrides: Any) -> RunSpec:
     """Return a named preset.
 
     Args:
-        name: ``quick`` (interactive: about a minute on 2 CPU cores for a small volume),
-            ``standard`` (a few minutes on CPU, seconds on a GPU) or ``paper`` (the published
+        name: ``quick`` (interactive: a small model, AdamW, 400 steps: one to two minutes on
+            2 CPU cores for a 128² volume, seconds on a GPU), ``standard`` (wider model, 1 500
+            steps: minutes on a CPU, under a minute on a GPU) or ``paper`` (the published
             configuration: ResNet-50, batch 8+8, 10 000 steps, w_con 0.01 ramped over 10 000 steps).
         num_classes: classes including background.
         **training_overrides: fields of ``TrainingConfig`` to replace.
@@ -284,6 +295,8 @@ def preset(name: str, num_classes: int, **training_overrides: Any) -> RunSpec:
         ValueError: unknown preset name.
     """
     if name == "quick":
+        # Measured on the chest CT (k = 3): AdamW reaches in 500 steps what SGD needs 1 000+ for;
+        # thin classes (ribs, vertebrae) appear only after a few hundred steps.
         model = ModelConfig(
             num_classes=num_classes,
             encoder_channels=(16, 32, 48, 64, 128),
@@ -293,10 +306,27 @@ def preset(name: str, num_classes: int, **training_overrides: Any) -> RunSpec:
             tf_depth=1,
             embed_dim=32,
         )
-        training = TrainingConfig(steps=250, batch_labeled=4, batch_unlabeled=4, max_input_size=256)
+        training = TrainingConfig(
+            steps=400,
+            batch_labeled=4,
+            batch_unlabeled=4,
+            max_input_size=256,
+            optimizer="adamw",
+            lr=3e-3,
+            weight_decay=1e-4,
+            augmentation=NO_FLIP,
+        )
     elif name == "standard":
         model = ModelConfig(num_classes=num_classes)
-        training = TrainingConfig(steps=1500, batch_labeled=8, batch_unlabeled=8)
+        training = TrainingConfig(
+            steps=1500,
+            batch_labeled=8,
+            batch_unlabeled=8,
+            optimizer="adamw",
+            lr=2e-3,
+            weight_decay=1e-4,
+            augmentation=NO_FLIP,
+        )
     elif name == "paper":
         model = ModelConfig(
             backbone="resnet50",

@@ -57,7 +57,7 @@ class Checkpoint:
 
     def build_net(self, device: torch.device | str = "cpu") -> UGPCLNet:
         """Return the network with these weights, in eval mode, on ``device``."""
-        net = build_model(self.spec.model)
+        net = build_model(self.spec.model, load_pretrained=False)  # weights come from here
         net.load_state_dict(self.state_dict)
         return net.to(device).eval()
 

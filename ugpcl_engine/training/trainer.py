@@ -69,7 +69,7 @@ def resolve_device(name: str) -> torch.device:
 class _Run:
     net: UGPCLNet
     bank: ClassMemoryBank
-    optimiser: torch.optim.SGD
+    optimiser: torch.optim.Optimizer
     sampler: TwoStreamSampler
     generator: torch.Generator
     device: torch.device
@@ -100,9 +100,13 @@ def _build_run(
                 "use the same preset or train from scratch."
             ) from None
         start = init.step
-    opt = torch.optim.SGD(
-        net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-    )
+    opt: torch.optim.Optimizer
+    if cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.SGD(
+            net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     n_l = cfg.batch_labeled + (cfg.batch_unlabeled if cfg.supervised_only else 0)
     n_u = 0 if cfg.supervised_only else cfg.batch_unlabeled
     sampler = TwoStreamSampler(slices, n_l, n_u, cfg.seed)
