@@ -1,0 +1,148 @@
+"""Model tasks of the app: ONNX export in a child process, onnxruntime runs with progress/cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QThreadPool
+
+from app.jobs.model_jobs import ExportTask, ModelJobs, ModelRunResult, RunModelTask
+from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
+from ugpcl_engine.data.normalisation import IntensityWindow
+from ugpcl_engine.inference.model_metadata import ExportReport, TrainingGrid, partial_path
+from ugpcl_engine.inference.onnx_export import export_onnx
+from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
+from ugpcl_engine.model import build_model
+from ugpcl_engine.training.checkpoint import Checkpoint, save_checkpoint
+from ugpcl_engine.volume import LabelTable
+
+TINY = ModelConfig(
+    num_classes=3,
+    encoder_channels=(4, 8, 8, 16, 16),
+    decoder_channels=(16, 8, 8, 4, 4),
+    tf_dims=(8, 8, 16, 16),
+    tf_heads=(2, 2, 1),
+    tf_depth=1,
+    embed_dim=8,
+)
+GRID = TrainingGrid((6, 40, 48), (2.0, 1.0, 1.0))
+
+
+def _checkpoint() -> Checkpoint:
+    torch.manual_seed(0)
+    return Checkpoint(
+        spec=RunSpec(TINY, TrainingConfig(steps=1)),
+        state_dict=build_model(TINY).state_dict(),
+        bank_state={},
+        label_table=LabelTable.default(3),
+        axis="z",
+        network_size=64,
+        window=IntensityWindow("ct", -1000.0, 1000.0),
+        model_version="jobs0001",
+    )
+
+
+def _volume(z: int = 6) -> np.ndarray:
+    image = np.full((z, 40, 48), -1000, np.int16)
+    image[:, 8:32, 6:42] = 40
+    image[:, 15:22, 20:28] = 500
+    return image
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    export_onnx(_checkpoint(), path, training_grid=GRID, parity_image_zyx=_volume())
+    return path
+
+
+def _start(task: RunModelTask | ExportTask) -> None:
+    QThreadPool.globalInstance().start(task)
+
+
+def test_run_task_segments_with_progress(qtbot, model: Path) -> None:
+    task = RunModelTask(model, _volume(), spacing_zyx=GRID.spacing_zyx, device="cpu", batch_size=4)
+    seen: list[tuple[int, int]] = []
+    task.signals.progress.connect(lambda d, t: seen.append((d, t)))
+    with qtbot.waitSignal(task.signals.finished, timeout=20000) as blocker:
+        _start(task)
+    result = blocker.args[0]
+    assert isinstance(result, ModelRunResult)
+    assert result.labels_zyx.shape == (6, 40, 48) and result.labels_zyx.dtype == np.uint8
+    assert result.entropy_zyx.dtype == np.float32
+    assert result.provider == "CPUExecutionProvider" and result.model_version == "jobs0001"
+    expected, _ = OrtSegmenter(model, "cpu").segment(_volume())
+    assert np.array_equal(result.labels_zyx, expected)
+    qtbot.waitUntil(lambda: seen[-1:] == [(6, 6)], timeout=2000)
+
+
+def test_run_task_cancel_and_bad_model(qtbot, model: Path, tmp_path: Path) -> None:
+    task = RunModelTask(model, _volume(), device="cpu")
+    task.cancel()
+    with qtbot.waitSignal(task.signals.cancelled, timeout=5000):
+        _start(task)
+    running = RunModelTask(model, _volume(60), device="cpu", batch_size=1)
+    running.signals.progress.connect(lambda _d, _t: running.cancel())
+    with qtbot.waitSignal(running.signals.cancelled, timeout=20000):
+        _start(running)
+    text = tmp_path / "m.onnx"
+    text.write_text("no model")
+    bad = RunModelTask(text, _volume())
+    with qtbot.waitSignal(bad.signals.failed, timeout=5000) as blocker:
+        _start(bad)
+    assert "not a readable ONNX model" in blocker.args[0]
+
+
+def test_run_task_grid_warning_or_failure(qtbot, model: Path) -> None:
+    lenient = RunModelTask(model, _volume(), spacing_zyx=(2.0, 5.0, 5.0), device="cpu")
+    warnings: list[str] = []
+    lenient.signals.warning.connect(warnings.append)
+    with qtbot.waitSignal(lenient.signals.finished, timeout=20000):
+        _start(lenient)
+    assert len(warnings) == 1 and "very different grid" in warnings[0]
+    strict = RunModelTask(model, _volume(), spacing_zyx=(2.0, 5.0, 5.0), strict=True)
+    with qtbot.waitSignal(strict.signals.failed, timeout=20000) as blocker:
+        _start(strict)
+    assert "very different grid" in blocker.args[0]
+
+
+def test_model_jobs_new_run_cancels_the_stale_one(qtbot, model: Path) -> None:
+    jobs = ModelJobs()
+    stale = RunModelTask(model, _volume(200), device="cpu", batch_size=1)
+    fresh = RunModelTask(model, _volume(), device="cpu")
+    with qtbot.waitSignals([stale.signals.cancelled, fresh.signals.finished], timeout=30000):
+        jobs.start(stale)
+        jobs.start(fresh)
+    assert jobs.current("run") is fresh
+    assert jobs.wait()
+
+
+def test_export_task_runs_in_a_child_process(qtbot, tmp_path: Path) -> None:
+    ckpt = tmp_path / "model.pt"
+    save_checkpoint(ckpt, _checkpoint())
+    out = tmp_path / "out" / "model.onnx"
+    task = ExportTask(ckpt, out, training_grid=GRID, threads=1)
+    with qtbot.waitSignal(task.signals.finished, timeout=120000) as blocker:
+        _start(task)
+    report = blocker.args[0]
+    assert isinstance(report, ExportReport) and report.path == str(out)
+    assert report.max_abs_diff_probs <= 1e-4 and report.max_abs_diff_entropy <= 1e-4
+    assert OrtSegmenter(out, "cpu").metadata.training_grid == GRID
+
+
+def test_export_task_failures_and_cancel(qtbot, tmp_path: Path) -> None:
+    missing = ExportTask(tmp_path / "nope.pt", tmp_path / "m.onnx")
+    with qtbot.waitSignal(missing.signals.failed, timeout=5000) as blocker:
+        _start(missing)
+    assert "Checkpoint not found" in blocker.args[0]
+    ckpt = tmp_path / "model.pt"
+    save_checkpoint(ckpt, _checkpoint())
+    out = tmp_path / "m.onnx"
+    task = ExportTask(ckpt, out)
+    with qtbot.waitSignal(task.signals.cancelled, timeout=20000):
+        _start(task)
+        task.cancel()
+    assert not out.exists() and not partial_path(out).exists()
