@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +149,26 @@ def test_export_task_failures_and_cancel(qtbot, tmp_path: Path) -> None:
         _start(task)
         task.cancel()
     assert not out.exists() and not partial_path(out).exists()
+
+
+def test_run_task_never_loads_torch(model: Path) -> None:
+    """A fresh GUI-side process runs a model through the task without importing torch."""
+    code = f"""
+import sys
+import numpy as np
+from PySide6.QtCore import QCoreApplication
+from app.jobs.model_jobs import RunModelTask
+app = QCoreApplication([])
+image = np.zeros((3, 40, 48), np.int16)
+task = RunModelTask({str(model)!r}, image, device="cpu")
+results = []
+task.signals.finished.connect(results.append)
+task.run()  # on this thread: the signal is delivered directly
+print(results[0].labels_zyx.shape, "torch" in sys.modules)
+"""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": root}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.strip() == "(3, 40, 48) False"
