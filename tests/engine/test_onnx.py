@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -261,8 +262,9 @@ def test_segmenter_module_does_not_import_torch() -> None:
         "import sys, ugpcl_engine.inference.ort_segmenter, ugpcl_engine.inference.commands\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
     )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert result.stdout.strip() == "[]"
 
