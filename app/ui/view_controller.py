@@ -172,6 +172,7 @@ class ViewController(QObject):
             return
         if tool in (Tool.BRUSH, Tool.ERASER):
             editor.begin_stroke(axis, self.ws.view.slice_index(axis), tool is Tool.ERASER)
+            editor.stroke_to((y - 0.5, x - 0.5))  # the press point, not the first move
         elif tool is Tool.POLYGON:
             self._polygon, self._polygon_axis = [], axis  # a drag draws a lasso
 

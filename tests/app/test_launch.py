@@ -1,0 +1,58 @@
+"""The real program in a subprocess: ``--sample --screenshot`` works and never imports torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_sample_screenshot_without_torch(tmp_path: Path) -> None:
+    shot = tmp_path / "window.png"
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHONPATH": str(ROOT),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.launcher",
+            "--sample",
+            "--screenshot",
+            str(shot),
+            "--report-imports",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "torch-imported=False" in done.stdout, done.stdout + done.stderr
+    image = QImage(str(shot))
+    assert image.width() > 800 and image.height() > 500
+    assert "Traceback" not in done.stderr and "Fatal" not in done.stderr
+
+
+def test_gui_refuses_unknown_option(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "app.launcher", "--no-such-flag"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and "--no-such-flag" in done.stderr
