@@ -144,9 +144,10 @@ def export_in_subprocess(
         message = _wait_for_child(child, reader, cancelled)
     finally:
         reader.close()
+        child.join(timeout=10)  # it exits right after its message (or was killed on cancel)
         if child.is_alive():
             child.kill()
-        child.join()
+            child.join()
         if child.exitcode != 0:  # killed, crashed or cancelled: leave no partial file
             partial_path(Path(out)).unlink(missing_ok=True)
     return _report_from(message, child.exitcode)
