@@ -1,0 +1,1 @@
+"""GUI benchmarks (``ugpcl-studio benchmark gui``), kept out of the default test run."""
