@@ -38,12 +38,12 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def synthetic_document():  # noqa: ANN201 - app.state.document.Document
+def synthetic_document():
     """A smooth int16 volume with an ellipsoid body and two labelled organs."""
     from app.state.document import Document, VolumeItem
     from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
-    z, y, x = (np.linspace(-1, 1, n, dtype=np.float32) for n in SHAPE_ZYX)
+    _z, y, x = (np.linspace(-1, 1, n, dtype=np.float32) for n in SHAPE_ZYX)
     body = (y[:, None] ** 2 / 0.8 + x[None, :] ** 2 / 0.9) < 1.0
     rng = np.random.default_rng(0)
     plane = np.where(body, 40, -1000).astype(np.int16)
@@ -63,7 +63,7 @@ def _ms(samples: list[float]) -> float:
     return float(np.median(samples) * 1000.0)
 
 
-def _time_slices(window, app) -> dict[str, float]:  # noqa: ANN001
+def _time_slices(window, app) -> dict[str, float]:
     view_state, out = window.ws.view, {}
     for axis in ("z", "y", "x"):
         view = window.views[axis]
@@ -79,7 +79,7 @@ def _time_slices(window, app) -> dict[str, float]:  # noqa: ANN001
     return out
 
 
-def _time_dabs(window, app) -> tuple[float, float]:  # noqa: ANN001
+def _time_dabs(window, app) -> tuple[float, float]:
     editor, view = window.ws.editor, window.views["z"]
     window.ws.tools.update(radius=10.0, label=1)
     index = window.ws.view.slice_index("z")
@@ -101,7 +101,7 @@ def _time_dabs(window, app) -> tuple[float, float]:  # noqa: ANN001
     return _ms(dab), _ms(redraw)
 
 
-def _strokes_and_undo(window, app, count: int = 100) -> float:  # noqa: ANN001
+def _strokes_and_undo(window, app, count: int = 100) -> float:
     editor, rng = window.ws.editor, np.random.default_rng(2)
     window.ws.undo.clear()
     for k in range(count):
