@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -22,7 +23,7 @@ COLUMNS = ("", "Name", "Show", "Lock")
 
 
 class LabelPanel(QWidget):
-    """A table of the labels (background left out); double-click the swatch to recolour.
+    """A table of the labels (background left out); click a colour swatch to recolour.
 
     Signals:
         label_selected(int): the user chose the active label.
@@ -50,7 +51,6 @@ class LabelPanel(QWidget):
         for column in (0, 2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemChanged.connect(self._item_changed)
-        self.table.cellDoubleClicked.connect(self._double_clicked)
         self.table.currentCellChanged.connect(
             lambda row, *_: row >= 0 and self.label_selected.emit(row + 1)
         )
@@ -69,11 +69,7 @@ class LabelPanel(QWidget):
         self.table.blockSignals(True)
         self.table.setRowCount(table.num_classes - 1)
         for row, cls in enumerate(table.classes[1:]):
-            swatch = QTableWidgetItem("")
-            swatch.setBackground(QColor(*cls.color_rgb))
-            swatch.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            swatch.setToolTip("Double-click to change the colour")
-            self.table.setItem(row, 0, swatch)
+            self.table.setCellWidget(row, 0, self._swatch(cls.value, cls.color_rgb))
             self.table.setItem(row, 1, QTableWidgetItem(cls.name))
             for column, on in ((2, cls.value not in hidden), (3, cls.value in locked)):
                 check = QTableWidgetItem()
@@ -89,6 +85,21 @@ class LabelPanel(QWidget):
             self.table.setCurrentCell(active - 1, 1)
         self.table.blockSignals(False)
 
+    def _swatch(self, value: int, color_rgb: tuple[int, int, int]) -> QToolButton:
+        """A colour button (cell widgets keep their colour when the row is selected)."""
+        button = QToolButton()
+        button.setAutoRaise(True)
+        button.setStyleSheet(f"background-color: rgb{tuple(color_rgb)}; border: 1px solid #555;")
+        button.setToolTip("Click to change the colour")
+        button.setFixedSize(22, 18)
+        button.clicked.connect(lambda _=False: self._pick_colour(value, color_rgb))
+        return button
+
+    def _pick_colour(self, value: int, color_rgb: tuple[int, int, int]) -> None:
+        color = QColorDialog.getColor(QColor(*color_rgb), self, "Label colour")
+        if color.isValid():
+            self.recoloured.emit(value, (color.red(), color.green(), color.blue()))
+
     def _item_changed(self, item: QTableWidgetItem) -> None:
         value = item.row() + 1
         if item.column() == 1:
@@ -97,11 +108,3 @@ class LabelPanel(QWidget):
             self.hidden_changed.emit(value, item.checkState() != Qt.CheckState.Checked)
         elif item.column() == 3:
             self.locked_changed.emit(value, item.checkState() == Qt.CheckState.Checked)
-
-    def _double_clicked(self, row: int, column: int) -> None:
-        if column != 0:
-            return
-        start = self.table.item(row, 0).background().color()
-        color = QColorDialog.getColor(start, self, "Label colour")
-        if color.isValid():
-            self.recoloured.emit(row + 1, (color.red(), color.green(), color.blue()))

@@ -13,9 +13,16 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPen, QTransform
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.state.document import Region, slice_of
 from app.state.view_geometry import SliceLayout
@@ -79,6 +86,9 @@ class SliceView(QWidget):
         for line in (self.vline, self.hline):
             line.setZValue(10)
             self.canvas.addItem(line, ignoreBounds=True)
+        self.brush_outline = QGraphicsEllipseItem(self.label_item)  # pixel coordinates
+        self.brush_outline.setPen(pen)
+        self.brush_outline.setVisible(False)
         self.polygon_item = pg.PlotCurveItem(pen=pg.mkPen((0, 255, 255), width=1))
         self.polygon_item.setZValue(11)
         self.canvas.addItem(self.polygon_item, ignoreBounds=True)
@@ -205,6 +215,17 @@ class SliceView(QWidget):
             return
         mapped = [self.image_item.mapToParent(QPointF(c, r)) for c, r in points_cr]
         self.polygon_item.setData([p.x() for p in mapped], [p.y() for p in mapped])
+
+    def show_brush(
+        self, center_xy: tuple[float, float] | None, radius_rc: tuple[float, float] = (1.0, 1.0)
+    ) -> None:
+        """Outline the brush at pixel position (col, row) with radii in voxels, or hide it."""
+        if center_xy is None:
+            self.brush_outline.setVisible(False)
+            return
+        (x, y), (rr, rc) = center_xy, (radius_rc[0] + 0.5, radius_rc[1] + 0.5)
+        self.brush_outline.setRect(QRectF(x - rc, y - rr, 2 * rc, 2 * rr))
+        self.brush_outline.setVisible(True)
 
     def reset_zoom(self) -> None:
         """Fit the slice in the view."""

@@ -153,6 +153,13 @@ class ViewController(QObject):
     def _hovered(self, axis: str, x: float, y: float) -> None:
         self.active_axis = axis
         self.hovered.emit(self._voxel(axis, x, y))
+        painting = self.ws.tools.tool in (Tool.BRUSH, Tool.ERASER)
+        for other, view in self.views.items():
+            layout = view.layout_info
+            if painting and other == axis and layout is not None:
+                view.show_brush((x, y), self.ws.tools.radius_rc(layout.spacing_rc))
+            else:
+                view.show_brush(None)
 
     def _move_cursor(self, axis: str, x: float, y: float) -> None:
         voxel = self._voxel(axis, x, y)

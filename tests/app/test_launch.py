@@ -56,3 +56,10 @@ def test_gui_refuses_unknown_option(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 2 and "--no-such-flag" in done.stderr
+
+
+def test_shortcuts_doc_matches_the_dialog() -> None:
+    from app.ui.dialogs import shortcuts_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "SHORTCUTS.md"
+    assert shortcuts_markdown() in doc.read_text()
