@@ -101,6 +101,7 @@ class Document:
         labels_changed: emits the ``Region`` whose labels changed (current volume).
         marks_changed: emits the axis name whose labeled-slice marks changed.
         table_changed: emits None when names, colours, hidden or locked flags changed.
+        modified_changed: emits the new ``modified`` value when it flips.
         records: project records the app carries through (``"runs"``, ``"models"``).
     """
 
@@ -110,13 +111,25 @@ class Document:
         self.items = items
         self.current = 0
         self.project_path = project_path
-        self.modified = False
+        self._modified = False
+        self.modified_changed: Signal[bool] = Signal()
         self.hidden: set[int] = set()
         self.locked: set[int] = set()
         self.records: dict[str, list[dict[str, Any]]] = {"runs": [], "models": []}
         self.labels_changed: Signal[Region] = Signal()
         self.marks_changed: Signal[str] = Signal()
         self.table_changed: Signal[None] = Signal()
+
+    @property
+    def modified(self) -> bool:
+        """True when there are changes not yet saved (``modified_changed`` announces flips)."""
+        return self._modified
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        if value != self._modified:
+            self._modified = value
+            self.modified_changed.emit(value)
 
     @property
     def item(self) -> VolumeItem:

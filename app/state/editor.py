@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from app.state.document import Document, Region, region_of_slice_box, slice_of
+from app.state.observable import Signal
 from app.state.raster import disc_box, flood_mask, polygon_mask
 from app.state.undo import LabelDelta, TableEdit, UndoStack
 from app.state.view_state import PaintOver, ToolState
@@ -48,6 +49,10 @@ class LabelEditor:
         tools: the tool settings (label, radius, paint-over rule, auto marking).
         undo: the history steps go to.
         journal: optional autosave sink.
+
+    Attributes:
+        journal_failed: emits the message when the journal cannot be written (it is then
+            detached; edits go on, the user should save).
     """
 
     def __init__(
@@ -57,6 +62,7 @@ class LabelEditor:
         self.tools = tools
         self.undo_stack = undo
         self.journal = journal
+        self.journal_failed: Signal[str] = Signal()
         self._stroke: _Stroke | None = None
 
     # -- strokes ---------------------------------------------------------------------------
@@ -340,9 +346,15 @@ class LabelEditor:
         self._journal(delta.volume_index, delta.region)
 
     def _journal(self, volume_index: int, region: Region) -> None:
-        if self.journal is not None:
-            values = self.doc.items[volume_index].labels.labels_zyx[region.slices()]
+        if self.journal is None:
+            return
+        values = self.doc.items[volume_index].labels.labels_zyx[region.slices()]
+        try:
             self.journal.record(volume_index, region.origin_zyx, values.copy())
+        except InputError as err:
+            # the edit itself is done and undoable; only crash protection is lost
+            self.journal = None
+            self.journal_failed.emit(str(err))
 
     def _after_history(self, entry: object) -> None:
         if entry is None:

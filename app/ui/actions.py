@@ -108,6 +108,8 @@ def _tools_menu(w: MainWindow, menu: QMenu) -> None:
     menu.addSeparator()
     _action(w, menu, "Smaller brush", lambda: tools.resize(1 / 1.25), ("[",))
     _action(w, menu, "Larger brush", lambda: tools.resize(1.25), ("]",))
+    _action(w, None, "Close polygon", w.controller.close_polygon, ("Return",))
+    _action(w, None, "Cancel polygon", w.controller.cancel_polygon, ("Escape",))
     for value in range(1, 10):
         _action(w, None, f"Label {value}", lambda v=value: w.choose_label(v), (str(value),))
 

@@ -24,7 +24,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("B", "Brush"),
     ("E", "Eraser"),
     ("F", "Flood fill in the slice"),
-    ("P", "Polygon (click points, double-click to close) or lasso (drag)"),
+    ("P", "Polygon (click points, double-click or Enter to close, Esc to cancel) or lasso (drag)"),
     ("K", "Pick the label under the mouse"),
     ("N", "Navigate (click or drag moves the crosshair)"),
     ("[ and ]", "Smaller / larger brush"),

@@ -105,6 +105,16 @@ class FileActions(QObject):
         self.message.emit(f"Opened {doc.title}")
         self.opened.emit()
 
+    def reopen_crashed_project(self) -> bool:
+        """At start: when the last project has unsaved journaled edits, open it (which offers
+        the recovery). Returns True when it did."""
+        for entry in self.recent.paths()[:1]:
+            path = Path(entry[0])
+            if len(entry) == 1 and path.name.endswith(PROJECT_SUFFIX) and pending_recovery(path):
+                self.open_paths([path], remember=False)
+                return True
+        return False
+
     def _offer_recovery(self, path: Path) -> None:
         if dialogs.ask_recover(self.window, path.name):
             try:

@@ -117,7 +117,11 @@ class MainWindow(QMainWindow):
         if doc is None:
             return
         doc.table_changed.connect(lambda _: self.sync_panels())
-        doc.labels_changed.connect(lambda _: self._update_title())
+        if self.ws.editor is not None:
+            self.ws.editor.journal_failed.connect(
+                lambda msg: dialogs.show_error(self, "Autosave stopped", msg)
+            )
+        doc.modified_changed.connect(lambda _: self._update_title())
         self.controller.document_replaced()
         self.sync_panels()
         self._update_title()
@@ -301,16 +305,35 @@ def main(args: list[str]) -> int:
     window = MainWindow()
     app.installEventFilter(SpacePan(window))
     window.show()
+    sys.excepthook = _unexpected_error_dialog(window)
     if options.sample:
         window.files.open_sample()
     elif options.files:
         window.files.open_paths(options.files)
+    elif not options.screenshot:
+        window.files.reopen_crashed_project()
     if options.screenshot:
         _schedule_screenshot(window, Path(options.screenshot))
     code = app.exec()
     if options.report_imports:
         print(f"torch-imported={'torch' in sys.modules}")
     return int(code)
+
+
+def _unexpected_error_dialog(window: MainWindow):
+    """An excepthook that shows programming errors in a dialog instead of dying silently."""
+    previous = sys.excepthook
+
+    def hook(kind, value, tb) -> None:
+        previous(kind, value, tb)
+        dialogs.show_error(
+            window,
+            "Unexpected error",
+            f"{kind.__name__}: {value}\n\nThe action was not completed. Save your "
+            "project under a new name and report this error.",
+        )
+
+    return hook
 
 
 def _schedule_screenshot(window: MainWindow, path: Path) -> None:

@@ -224,6 +224,14 @@ class ViewController(QObject):
             self._move_cursor(axis, x, y)
         self.views[axis].flush()
 
+    def close_polygon(self) -> None:
+        """Fill the polygon being drawn (Enter)."""
+        self._close_polygon(self._polygon_axis)
+
+    def cancel_polygon(self) -> None:
+        """Forget the polygon being drawn (Escape)."""
+        self._cancel_polygon()
+
     def _close_polygon(self, axis: str) -> None:
         points, self._polygon = self._polygon, []
         self.views[self._polygon_axis].set_polygon(None)

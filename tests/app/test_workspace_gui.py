@@ -225,3 +225,26 @@ def test_view_settings_layout_and_panels(qtbot, window, small_image: Path) -> No
     assert ws.tools.radius_in_mm
     window.mark_slice(True)
     assert ws.doc.is_labeled("y", ws.view.slice_index("y"))
+
+
+def test_closing_with_unsaved_changes_asks_first(qtbot, window, small_image: Path,
+                                                 dialogs_log) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
+    window.ws.editor.dab("z", 2, (5.0, 5.0))
+    assert window.windowTitle().startswith("small *")
+    window.close()
+    assert dialogs_log["unsaved"] == ["small"]
+    window.ws.doc.modified = False
+
+
+def test_journal_failure_is_reported_and_edit_kept(qtbot, window, small_image: Path,
+                                                   tmp_path: Path, dialogs_log) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
+    project = tmp_path / "j.ugpcl"
+    window.files.save(project)
+    qtbot.waitUntil(lambda: window.ws.doc.project_path == project, timeout=10000)
+    window.ws.journal.path.unlink()
+    window.ws.journal.path.mkdir()  # a folder where the journal file was: writes fail
+    window.ws.editor.dab("z", 3, (8.0, 8.0))
+    assert window.ws.doc.labels_zyx[3, 8, 8] == 1 and len(window.ws.undo) == 1
+    assert dialogs_log["errors"] and "journal" in dialogs_log["errors"][0].lower()
