@@ -227,8 +227,9 @@ def test_view_settings_layout_and_panels(qtbot, window, small_image: Path) -> No
     assert ws.doc.is_labeled("y", ws.view.slice_index("y"))
 
 
-def test_closing_with_unsaved_changes_asks_first(qtbot, window, small_image: Path,
-                                                 dialogs_log) -> None:  # noqa: ANN001
+def test_closing_with_unsaved_changes_asks_first(
+    qtbot, window, small_image: Path, dialogs_log
+) -> None:
     open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
     window.ws.editor.dab("z", 2, (5.0, 5.0))
     assert window.windowTitle().startswith("small *")
@@ -237,8 +238,9 @@ def test_closing_with_unsaved_changes_asks_first(qtbot, window, small_image: Pat
     window.ws.doc.modified = False
 
 
-def test_journal_failure_is_reported_and_edit_kept(qtbot, window, small_image: Path,
-                                                   tmp_path: Path, dialogs_log) -> None:  # noqa: ANN001
+def test_journal_failure_is_reported_and_edit_kept(
+    qtbot, window, small_image: Path, tmp_path: Path, dialogs_log
+) -> None:
     open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
     project = tmp_path / "j.ugpcl"
     window.files.save(project)
