@@ -76,15 +76,15 @@ def test_schedule_ramps_and_poly_lr() -> None:
 def test_training_on_phantom_lowers_loss_and_predicts(tmp_path: Path) -> None:
     image, labels = phantom()
     vol = TrainingVolume(image, labels, [1, 6], "MR")
-    events = run_to_end(train([vol], LabelTable.default(3), spec(80), tmp_path))
+    events = run_to_end(train([vol], LabelTable.default(3), spec(60), tmp_path))
     started = events[0]
     assert isinstance(started, Started) and started.labeled == 2 and started.unlabeled == 10
     progress = [e for e in events if isinstance(e, Progress)]
-    assert len(progress) == 16
+    assert len(progress) == 12
     assert set(progress[0].losses) == {"total", "sup", "con", "rot", "contrast"}
     assert progress[-1].losses["sup"] < 0.6 * progress[0].losses["sup"]
     finished = events[-1]
-    assert isinstance(finished, Finished) and finished.steps == 80 and not finished.stopped_early
+    assert isinstance(finished, Finished) and finished.steps == 60 and not finished.stopped_early
     ckpt = load_checkpoint(finished.checkpoint)
     pred, entropy = TorchSegmenter.from_checkpoint(ckpt).segment(image, ckpt)
     assert pred.shape == image.shape and pred.dtype == np.uint8
@@ -168,3 +168,13 @@ def test_labels_beyond_table_and_bad_slices_are_input_errors(tmp_path: Path) -> 
                 [TrainingVolume(image, labels, [9], "MR")], LabelTable.default(3), spec(1), tmp_path
             )
         )
+
+
+def test_checkpoint_records_training_grid(tmp_path: Path) -> None:
+    image, labels = phantom(6)
+    vol = TrainingVolume(image, labels, [1], "MR", spacing_zyx=(5.0, 0.8, 0.8))
+    done = run_to_end(train([vol], LabelTable.default(3), spec(1), tmp_path))[-1]
+    assert isinstance(done, Finished)
+    ckpt = load_checkpoint(done.checkpoint)
+    assert ckpt.training_shape_zyx == (6, 32, 32)
+    assert ckpt.training_spacing_zyx == (5.0, 0.8, 0.8)

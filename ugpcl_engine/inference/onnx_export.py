@@ -59,11 +59,14 @@ def metadata_for(ckpt: Checkpoint, training_grid: TrainingGrid | None = None) ->
 
     Args:
         ckpt: the trained model.
-        training_grid: grid of the training volume, when known.
+        training_grid: grid of the training volume; defaults to the one the checkpoint
+            recorded (if any).
 
     Returns:
         The metadata (label table, normalisation, network size, axis, version, config hash).
     """
+    if training_grid is None and ckpt.training_shape_zyx and ckpt.training_spacing_zyx:
+        training_grid = TrainingGrid(ckpt.training_shape_zyx, ckpt.training_spacing_zyx)
     return ModelMetadata(
         label_table=ckpt.label_table,
         window=ckpt.window,

@@ -42,6 +42,8 @@ class Checkpoint:
         step: steps trained (over all warm starts).
         metrics: final numbers of the run.
         model_version: short id, unique per run.
+        training_shape_zyx, training_spacing_zyx: grid of the (first) training volume, when
+            known: inference warns about volumes on a very different grid.
     """
 
     spec: RunSpec
@@ -54,6 +56,8 @@ class Checkpoint:
     step: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     model_version: str = ""
+    training_shape_zyx: tuple[int, int, int] | None = None
+    training_spacing_zyx: tuple[float, float, float] | None = None
 
     def build_net(self, device: torch.device | str = "cpu") -> UGPCLNet:
         """Return the network with these weights, in eval mode, on ``device``."""
@@ -88,6 +92,12 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "step": ckpt.step,
         "metrics": ckpt.metrics,
         "model_version": ckpt.model_version,
+        "training_grid": None
+        if ckpt.training_shape_zyx is None or ckpt.training_spacing_zyx is None
+        else {
+            "shape_zyx": list(ckpt.training_shape_zyx),
+            "spacing_zyx": list(ckpt.training_spacing_zyx),
+        },
         "versions": {"ugpcl_engine": __version__, "torch": str(torch.__version__)},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -123,6 +133,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         )
     )
     w = data["window"]
+    grid = data.get("training_grid")
     return Checkpoint(
         spec=RunSpec.from_dict(data["spec"]),
         state_dict=data["state_dict"],
@@ -134,4 +145,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         step=int(data.get("step", 0)),
         metrics=dict(data.get("metrics", {})),
         model_version=str(data.get("model_version", "")),
+        training_shape_zyx=tuple(int(v) for v in grid["shape_zyx"]) if grid else None,  # type: ignore[arg-type]
+        training_spacing_zyx=tuple(float(v) for v in grid["spacing_zyx"]) if grid else None,  # type: ignore[arg-type]
     )

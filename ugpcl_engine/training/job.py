@@ -60,7 +60,9 @@ def train_command(args: argparse.Namespace) -> int:
         spec = replace(spec, model=replace(spec.model, pretrained_path=args.pretrained))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tv = TrainingVolume(volume.image_zyx, labels.labels_zyx, slices, volume.modality)
+    tv = TrainingVolume(
+        volume.image_zyx, labels.labels_zyx, slices, volume.modality, volume.geometry.spacing_zyx
+    )
     finished: Finished | None = None
     for event in train([tv], labels.table, spec, out, axis=args.axis, init=args.init):
         if isinstance(event, Started):

@@ -48,12 +48,14 @@ class TrainingVolume:
         labels_zyx: uint8 labels; only ``labeled_slices`` are read.
         labeled_slices: indices along the training axis the user marked labeled.
         modality: ``"CT"``, ``"MR"`` or ``"unknown"``.
+        spacing_zyx: voxel size in mm, recorded in the checkpoint when given.
     """
 
     image_zyx: np.ndarray
     labels_zyx: np.ndarray
     labeled_slices: Sequence[int]
     modality: str = "unknown"
+    spacing_zyx: tuple[float, float, float] | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -240,6 +242,8 @@ def train(
         window=windows[0],
         step=run.start_step + steps_done,
         model_version=uuid.uuid4().hex[:8],
+        training_shape_zyx=volumes[0].image_zyx.shape,
+        training_spacing_zyx=volumes[0].spacing_zyx,
     )
     path = Path(out_dir) / "model.pt"
     save_checkpoint(path, ckpt)

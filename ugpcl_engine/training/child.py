@@ -1,0 +1,175 @@
+"""The training child process: snapshot in, events out, prediction and uncertainty written.
+
+Started by the GUI through ``run_folder.launch_child`` (``spawn``, by module name), so a crash,
+an out-of-memory kill or a CUDA error here never touches the user's labels. Every failure the
+child can see becomes a ``Failed`` event with a plain message; the GUI detects the rest (a kill)
+from the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
+from ugpcl_engine.training.cancel import CancelToken
+from ugpcl_engine.training.checkpoint import load_checkpoint
+from ugpcl_engine.training.events import Failed, Finished, Preview, Validation
+from ugpcl_engine.training.run_folder import (
+    ERROR_FILE,
+    PREDICTION_FILE,
+    RESULT_FILE,
+    UNCERTAINTY_FILE,
+    RunRequest,
+    Stage,
+    default_threads,
+    read_snapshot,
+    save_array,
+)
+from ugpcl_engine.training.trainer import TrainingVolume, train
+from ugpcl_engine.volume import axis_index
+
+OOM_MESSAGE = (
+    "Training ran out of memory. Nothing was changed; retry with the quick preset, or close "
+    "other programs."
+)
+
+
+class _LiveIndex:
+    """An integer the GUI moves while training runs (the slice the user looks at).
+
+    The trainer indexes a numpy stack with ``preview_slice``; numpy accepts any object with
+    ``__index__``, so each preview reads the shared value at that moment.
+    """
+
+    def __init__(self, shared: Any, count: int) -> None:
+        self._shared, self._count = shared, count
+
+    def __index__(self) -> int:
+        return min(max(int(self._shared.value), 0), self._count - 1)
+
+    __int__ = __index__
+
+
+def run_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -> None:
+    """Train on the snapshot in ``run_dir`` and put events on ``queue``.
+
+    Args:
+        run_dir: run folder with the snapshot (see ``run_folder``).
+        queue: receives ``Started``, ``Progress``, ``Preview``, ``Stage``, ``Validation``, then
+            one final ``Finished`` (after the prediction is written) or ``Failed``.
+        flag: multiprocessing event; once set, training stops and keeps the model.
+        preview_index: shared ``Value('i')`` with the slice to preview, or None.
+    """
+    step = 0
+    try:
+        for event in _run(Path(run_dir), flag, preview_index):
+            step = getattr(event, "step", step)
+            queue.put(event)
+    except InputError as err:
+        queue.put(Failed(str(err), step))
+    except (MemoryError, torch.OutOfMemoryError):
+        queue.put(Failed(OOM_MESSAGE, step))
+    except Exception as err:  # the GUI must hear about every crash in plain words
+        (Path(run_dir) / ERROR_FILE).write_text(traceback.format_exc())
+        queue.put(
+            Failed(
+                f"Training crashed ({type(err).__name__}: {err}). Your labels are unchanged; "
+                f"retry, or use a smaller preset. Details: {Path(run_dir) / ERROR_FILE}",
+                step,
+            )
+        )
+
+
+def _run(run_dir: Path, flag: Any, preview_index: Any) -> Any:
+    image, labels, labeled, request = read_snapshot(run_dir)
+    torch.set_num_threads(request.threads or default_threads())
+    marked = [int(i) for i in np.flatnonzero(labeled)]
+    train_on = [i for i in marked if i != request.holdout_slice]
+    count = image.shape[axis_index(request.axis)]
+    preview: int | None = request.preview_slice
+    if preview_index is not None and preview is not None:
+        preview = cast(int, _LiveIndex(preview_index, count))
+    volume = TrainingVolume(image, labels, train_on, request.modality)
+    finished: Finished | None = None
+    events = train(
+        [volume],
+        request.label_table,
+        request.spec,
+        run_dir,
+        request.axis,
+        CancelToken(flag),
+        request.init,
+        preview,
+    )
+    for event in events:
+        if isinstance(event, Preview):
+            yield replace(event, slice_index=int(event.slice_index))
+        elif isinstance(event, Finished):
+            finished = event
+        else:
+            yield event
+            if isinstance(event, Failed):
+                return
+    if finished is None:  # the trainer always ends with Finished or Failed
+        raise RuntimeError("the trainer ended without a result")
+    yield Stage("predicting")
+    yield from _predict(run_dir, image, labels, request, finished)
+
+
+def _predict(
+    run_dir: Path, image: np.ndarray, labels: np.ndarray, request: RunRequest, done: Finished
+) -> Any:
+    started = time.perf_counter()
+    ckpt = load_checkpoint(done.checkpoint)
+    use_cuda = torch.cuda.is_available() and request.spec.training.device != "cpu"
+    device = "cuda" if use_cuda else "cpu"
+    pred, entropy = TorchSegmenter.from_checkpoint(ckpt, device).segment(image, ckpt)
+    save_array(run_dir / PREDICTION_FILE, pred.astype(np.uint8))
+    save_array(run_dir / UNCERTAINTY_FILE, entropy.astype(np.float32))
+    metrics: dict[str, float] = {
+        "steps": float(done.steps),
+        "train_seconds": round(done.seconds, 2),
+        "predict_seconds": round(time.perf_counter() - started, 2),
+        "mean_uncertainty": float(entropy.mean()),
+    }
+    if request.holdout_slice is not None:
+        dice = slice_dice(pred, labels, request.axis, request.holdout_slice)
+        metrics["holdout_slice"] = float(request.holdout_slice)
+        metrics["holdout_dice"] = dice
+        yield Validation(done.steps, request.holdout_slice, dice)
+    record = {**metrics, "model_version": ckpt.model_version, "stopped_early": done.stopped_early}
+    (run_dir / RESULT_FILE).write_text(json.dumps(record, indent=1))
+    yield replace(done, metrics=metrics)
+
+
+def slice_dice(pred_zyx: np.ndarray, ref_zyx: np.ndarray, axis: str, index: int) -> float:
+    """Mean Dice over the foreground classes present in either slice (1.0 when both empty).
+
+    Args:
+        pred_zyx: predicted labels (Z, Y, X).
+        ref_zyx: reference labels (Z, Y, X).
+        axis: slicing axis.
+        index: slice index along ``axis``.
+
+    Returns:
+        Dice in [0, 1].
+    """
+    a = np.take(pred_zyx, index, axis=axis_index(axis))
+    b = np.take(ref_zyx, index, axis=axis_index(axis))
+    classes = [int(c) for c in np.union1d(np.unique(a), np.unique(b)) if c != 0]
+    if not classes:
+        return 1.0
+    scores = []
+    for c in classes:
+        pa, pb = a == c, b == c
+        scores.append(2.0 * float((pa & pb).sum()) / float(pa.sum() + pb.sum()))
+    return float(np.mean(scores))
