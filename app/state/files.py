@@ -15,10 +15,12 @@ import numpy as np
 
 from app.state.document import AXIS_NAMES, Document, VolumeItem
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.io.dicom_series import list_dicom_series
 from ugpcl_engine.io.project_file import Project, ProjectVolume, load_project, save_project
-from ugpcl_engine.io.volume_files import read_label_map, read_volume, write_label_map
+from ugpcl_engine.io.segmentation_export import export_segmentation
+from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, sample_paths
-from ugpcl_engine.volume import LabelMap, Volume
+from ugpcl_engine.volume import LabelMap, Volume, VolumeGeometry
 
 PROJECT_SUFFIX = ".ugpcl"
 _LABEL_HINTS = ("label", "seg", "mask")
@@ -155,11 +157,34 @@ def save_snapshot(path: Path, snap: Snapshot) -> Path:
     return path
 
 
-def export_labels(path: Path, labels: LabelMap) -> Path:
-    """Write a label map (NIfTI, NRRD, ``.seg.nrrd`` with names and colours, MHA).
+def export_labels(
+    path: Path,
+    labels: LabelMap,
+    source_path: Path | None = None,
+    source_geometry: VolumeGeometry | None = None,
+) -> Path:
+    """Export a label map on the source grid, with a label table beside it.
+
+    Formats by suffix (``export_segmentation``): NIfTI, NRRD, ``.seg.nrrd`` (names and colours
+    in the header), MHA, and ``.dcm`` DICOM-SEG when the image came from a DICOM folder.
+
+    Args:
+        path: destination file.
+        labels: the labels (a snapshot).
+        source_path: the image's file or DICOM folder, for DICOM-SEG.
+        source_geometry: the image grid the labels must lie on.
+
+    Returns:
+        The label file written.
 
     Raises:
-        InputError: unknown suffix or unwritable destination.
+        InputError: unknown suffix, DICOM-SEG without a DICOM source, unwritable destination.
     """
-    write_label_map(path, labels)
-    return path
+    dicom_files = None
+    if path.name.lower().endswith(".dcm") and source_path is not None and source_path.is_dir():
+        series = list_dicom_series(source_path)
+        dicom_files = list(series[0].files) if series else None
+    written = export_segmentation(
+        labels, path, source_geometry=source_geometry, source_dicom_files=dicom_files
+    )
+    return written[0]

@@ -26,12 +26,13 @@ from app.state.recent import RecentFiles
 from app.state.workspace import Workspace, pending_recovery
 from app.ui import dialogs
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.volume import LabelMap
 
 IMAGE_FILTER = (
     "Images and projects (*.nii *.nii.gz *.nrrd *.mha *.mhd *.dcm *.ugpcl);;"
     "Projects (*.ugpcl);;All files (*)"
 )
-EXPORT_FILTER = "Segmentation (*.seg.nrrd *.nii.gz *.nii *.nrrd *.mha)"
+EXPORT_FILTER = "Segmentation (*.seg.nrrd *.nii.gz *.nii *.nrrd *.mha);;DICOM-SEG (*.dcm)"
 
 
 def recent_store() -> RecentFiles:
@@ -199,11 +200,12 @@ class FileActions(QObject):
             if not name:
                 return
             path = Path(name)
-        labels = snapshot(doc).project.volumes[doc.current].labels
-        target = path
+        item = doc.item
+        labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)
+        target, source, grid = path, item.source_path, item.volume.geometry
         self.tasks.submit(
             "export",
-            lambda: export_labels(target, labels),
+            lambda: export_labels(target, labels, source, grid),
             lambda p: self.message.emit(f"Exported {p}"),
             lambda msg: self._failed("Cannot export", msg),
         )

@@ -37,8 +37,11 @@ def test_image_followed_by_labels_and_project_round_trip(tmp_path: Path) -> None
     again = load_paths([path])
     assert again.labels_zyx[2, 3, 3] == 2 and again.is_labeled("z", 2)
     assert again.project_path == path and again.item.volume.geometry.matches(GEOMETRY)
-    out = export_labels(tmp_path / "out.seg.nrrd", again.item.labels)
+    out = export_labels(
+        tmp_path / "out.seg.nrrd", again.item.labels, source_geometry=again.item.volume.geometry
+    )
     assert (read_label_map(out).labels_zyx == again.labels_zyx).all()
+    assert (tmp_path / "out_labels.txt").exists()  # ITK-SNAP label table beside the labels
 
 
 def test_bad_inputs_raise_input_errors(tmp_path: Path) -> None:
