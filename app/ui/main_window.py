@@ -306,6 +306,9 @@ def main(args: list[str]) -> int:
     app.installEventFilter(SpacePan(window))
     window.show()
     sys.excepthook = _unexpected_error_dialog(window)
+    errors: list[str] = []
+    if options.screenshot:  # unattended: report errors on stderr instead of modal dialogs
+        dialogs.show_error = lambda _parent, title, message: _print_error(errors, title, message)
     if options.sample:
         window.files.open_sample()
     elif options.files:
@@ -317,7 +320,12 @@ def main(args: list[str]) -> int:
     code = app.exec()
     if options.report_imports:
         print(f"torch-imported={'torch' in sys.modules}")
-    return int(code)
+    return 2 if errors else int(code)
+
+
+def _print_error(errors: list[str], title: str, message: str) -> None:
+    errors.append(message)
+    print(f"{title}: {message}", file=sys.stderr)
 
 
 def _unexpected_error_dialog(window: MainWindow):

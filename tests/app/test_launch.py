@@ -63,3 +63,25 @@ def test_shortcuts_doc_matches_the_dialog() -> None:
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "SHORTCUTS.md"
     assert shortcuts_markdown() in doc.read_text()
+
+
+def test_screenshot_of_a_bad_file_reports_on_stderr(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.nii.gz"
+    bad.write_bytes(b"garbage")
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHONPATH": str(ROOT),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app.launcher", str(bad), "--screenshot", str(tmp_path / "s.png")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and "bad.nii.gz" in done.stderr
+    assert (tmp_path / "s.png").exists()
