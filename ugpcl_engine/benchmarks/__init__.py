@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -49,8 +50,9 @@ def format_table(headers: list[str], rows: list[list[Any]]) -> str:
         return f"{v:.4g}" if isinstance(v, float) else str(v)
 
     cells = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
@@ -66,8 +68,13 @@ def record(name: str, result: BenchmarkResult, out_dir: Path, seconds: float) ->
         "summary": result.summary,
         "details": result.details,
         "wall_seconds": round(seconds, 2),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "processor": platform.processor()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            # the machines are shared: a high load average inflates absolute times
+            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+        },
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     path.write_text(json.dumps(payload, indent=2, default=float) + "\n")

@@ -1,0 +1,82 @@
+"""The benchmark mechanism: table, JSON record, command errors, registry."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from ugpcl_engine.benchmarks import (
+    REGISTRY,
+    BenchmarkResult,
+    benchmark_command,
+    format_table,
+    record,
+)
+from ugpcl_engine.errors import InputError
+
+
+def test_format_table_aligns_columns_and_rounds_floats() -> None:
+    text = format_table(["name", "value"], [["a", 1.23456], ["longer", 2]])
+    lines = text.splitlines()
+    assert lines[0].startswith("name  ") and "value" in lines[0]
+    assert lines[2].split() == ["a", "1.235"]
+
+
+def test_record_writes_flat_summary(tmp_path: Path) -> None:
+    result = BenchmarkResult("t", {"x_s": 1.5, "ratio": 2.0}, {"rows": [[1, 2]]})
+    path = record("demo", result, tmp_path / "out", 3.21)
+    data = json.loads(path.read_text())
+    assert path.name == "demo.json"
+    assert data["summary"] == {"x_s": 1.5, "ratio": 2.0}
+    assert data["benchmark"] == "demo" and data["wall_seconds"] == 3.21
+    assert len(data["machine"]["load_average_at_end"]) == 3
+
+
+def test_unknown_benchmark_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"Unknown benchmark .nope.*sparse-slices"):
+        benchmark_command(argparse.Namespace(name="nope", out=str(tmp_path)))
+
+
+def test_every_registered_benchmark_module_exists_and_has_run() -> None:
+    for name, module in REGISTRY.items():
+        assert importlib.util.find_spec(module) is not None, name
+        assert callable(importlib.import_module(module).run), name
+
+
+def test_committed_results_have_the_contract_keys() -> None:
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    expected = {
+        "sparse-slices": [
+            "dice_ugpcl_k3",
+            "dice_supervised_k3",
+            "dice_interpolation_k5",
+            "seconds_ugpcl_k5",
+        ],
+        "step": ["ugpcl_over_supervised_light_256"],
+        "io": [
+            "read_nifti_s",
+            "read_dicom_s",
+            "project_save_s",
+            "project_open_s",
+            "journal_ms_per_stroke",
+            "journal_bytes_per_stroke",
+        ],
+        "onnx": [
+            "ort_speedup_slice_b1",
+            "ort_speedup_slice_b16",
+            "ort_speedup_volume",
+            "max_abs_diff",
+        ],
+    }
+    for name, keys in expected.items():
+        path = results / f"{name}.json"
+        if not path.exists():
+            pytest.fail(f"missing committed benchmark result {path.name}")
+        summary = json.loads(path.read_text())["summary"]
+        for key in keys:
+            assert isinstance(summary[key], (int, float)), (name, key)
