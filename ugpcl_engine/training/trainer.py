@@ -19,8 +19,13 @@ import torch
 
 from ugpcl_engine.config import RunSpec
 from ugpcl_engine.data.batches import DeviceSlices, TwoStreamSampler, augment
-from ugpcl_engine.data.normalisation import IntensityWindow, resolve_mode, resolve_window
-from ugpcl_engine.data.slices import network_size
+from ugpcl_engine.data.normalisation import (
+    IntensityWindow,
+    apply_window,
+    resolve_mode,
+    resolve_window,
+)
+from ugpcl_engine.data.slices import SliceSet, network_size, take_slices
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.losses import ClassMemoryBank
@@ -167,6 +172,62 @@ def train(
         InputError: bad data or configuration (before any event).
     """
     cancel = cancel or CancelToken()
+    prep = _prepare(volumes, label_table, spec, axis, init)
+    run, cfg, total = prep.run, prep.spec.training, prep.spec.training.steps
+    yield Started(
+        total,
+        str(run.device),
+        sum(p.numel() for p in run.net.parameters()),
+        len(prep.slices.labeled_images),
+        len(prep.slices.unlabeled_images),
+        prep.size,
+    )
+    start_time = time.perf_counter()
+    meter = _LossMeter()
+    steps_done = 0
+    run.net.train()
+    for step in range(total):
+        if cancel.cancelled:
+            break
+        meter.add(_one_step(run, prep.spec, StepSchedule(step, total, cfg)))
+        steps_done = step + 1
+        if steps_done % cfg.log_every == 0 or steps_done == total:
+            means = meter.means()
+            if not math.isfinite(means["total"]):
+                yield Failed(
+                    "The loss became NaN or infinite; retry with a smaller preset or "
+                    "check the image for extreme values.",
+                    steps_done,
+                )
+                return
+            elapsed = time.perf_counter() - start_time
+            eta = elapsed / steps_done * (total - steps_done)
+            yield Progress(steps_done, total, elapsed, eta, means, poly_lr(step, total, cfg))
+        if preview_slice is not None and _preview_due(steps_done, total, cfg.preview_every):
+            yield _preview(run, prep, volumes[0], axis, preview_slice, steps_done)
+            run.net.train()
+    path = Path(out_dir) / "model.pt"
+    save_checkpoint(path, _checkpoint(run, prep, volumes[0], label_table, axis, steps_done))
+    seconds = time.perf_counter() - start_time
+    yield Finished(str(path), steps_done, seconds, stopped_early=steps_done < total)
+
+
+@dataclass
+class _Prepared:
+    spec: RunSpec
+    run: _Run
+    slices: SliceSet
+    windows: list[IntensityWindow]
+    size: int
+
+
+def _prepare(
+    volumes: Sequence[TrainingVolume],
+    label_table: LabelTable,
+    spec: RunSpec,
+    axis: str,
+    init: str | Path | None,
+) -> _Prepared:
     cfg = spec.training
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -178,97 +239,62 @@ def train(
         resolve_window(v.image_zyx, resolve_mode(cfg.normalisation, v.modality), cfg.normalisation)
         for v in volumes
     ]
-    size = cfg.input_size or network_size(_slice_shapes(volumes, axis), cfg.max_input_size)
+    shapes = [take_slices(v.image_zyx, axis).shape[1:] for v in volumes]
+    size = cfg.input_size or network_size(shapes, cfg.max_input_size)
     slice_set = prepare_slices(volumes, windows, axis, size, label_table.num_classes)
-    data = DeviceSlices.from_slice_set(slice_set, device)
-    run = _build_run(spec, data, device, init_ckpt)
-    total = cfg.steps
-    yield Started(
-        total,
-        str(device),
-        sum(p.numel() for p in run.net.parameters()),
-        len(slice_set.labeled_images),
-        len(slice_set.unlabeled_images),
-        size,
-    )
-    start_time = time.perf_counter()
-    sums: dict[str, torch.Tensor] = {}
-    step, stopped = 0, False
-    run.net.train()
-    for step in range(total):
-        if cancel.cancelled:
-            stopped = True
-            break
-        losses = _one_step(run, spec, StepSchedule(step, total, cfg))
+    run = _build_run(spec, DeviceSlices.from_slice_set(slice_set, device), device, init_ckpt)
+    return _Prepared(spec, run, slice_set, windows, size)
+
+
+class _LossMeter:
+    """Sums loss tensors on the device; one host sync per log event."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, torch.Tensor] = {}
+        self._count = 0
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
         for key, value in losses.items():
-            sums[key] = sums.get(key, torch.zeros((), device=device)) + value
-        done = step + 1
-        if done % cfg.log_every == 0 or done == total:
-            count = cfg.log_every if done % cfg.log_every == 0 else done % cfg.log_every
-            means = {k: float(v.item()) / count for k, v in sums.items()}
-            sums = {}
-            if not math.isfinite(means["total"]):
-                yield Failed(
-                    "The loss became NaN or infinite; retry with a smaller preset or "
-                    "check the image for extreme values.",
-                    done,
-                )
-                return
-            elapsed = time.perf_counter() - start_time
-            yield Progress(
-                done,
-                total,
-                elapsed,
-                elapsed / done * (total - done),
-                means,
-                poly_lr(step, total, cfg),
-            )
-        if (
-            cfg.preview_every
-            and preview_slice is not None
-            and done % cfg.preview_every == 0
-            and done < total
-        ):
-            yield _preview(run, windows[0], volumes[0], axis, preview_slice, size, done)
-            run.net.train()
-    steps_done = step + (0 if stopped else 1)
-    ckpt = Checkpoint(
-        spec=spec,
+            self._sums[key] = self._sums[key] + value if key in self._sums else value
+        self._count += 1
+
+    def means(self) -> dict[str, float]:
+        out = {k: float(v.item()) / max(self._count, 1) for k, v in self._sums.items()}
+        self._sums, self._count = {}, 0
+        return out
+
+
+def _checkpoint(
+    run: _Run,
+    prep: _Prepared,
+    first: TrainingVolume,
+    label_table: LabelTable,
+    axis: str,
+    steps_done: int,
+) -> Checkpoint:
+    return Checkpoint(
+        spec=prep.spec,
         state_dict={k: v.detach().cpu() for k, v in run.net.state_dict().items()},
         bank_state={k: v.detach().cpu() for k, v in run.bank.state_dict().items()},
         label_table=label_table,
         axis=axis,
-        network_size=size,
-        window=windows[0],
+        network_size=prep.size,
+        window=prep.windows[0],
         step=run.start_step + steps_done,
         model_version=uuid.uuid4().hex[:8],
-        training_shape_zyx=volumes[0].image_zyx.shape,
-        training_spacing_zyx=volumes[0].spacing_zyx,
+        training_shape_zyx=first.image_zyx.shape,
+        training_spacing_zyx=first.spacing_zyx,
     )
-    path = Path(out_dir) / "model.pt"
-    save_checkpoint(path, ckpt)
-    yield Finished(str(path), steps_done, time.perf_counter() - start_time, stopped)
 
 
-def _slice_shapes(volumes: Sequence[TrainingVolume], axis: str) -> list[tuple[int, int]]:
-    from ugpcl_engine.data.slices import take_slices
-
-    return [tuple(take_slices(v.image_zyx, axis).shape[1:]) for v in volumes]
+def _preview_due(steps_done: int, total: int, every: int) -> bool:
+    return every > 0 and steps_done < total and steps_done % every == 0
 
 
 def _preview(
-    run: _Run,
-    window: IntensityWindow,
-    volume: TrainingVolume,
-    axis: str,
-    index: int,
-    size: int,
-    step: int,
+    run: _Run, prep: _Prepared, volume: TrainingVolume, axis: str, index: int, step: int
 ) -> Preview:
-    from ugpcl_engine.data.normalisation import apply_window
-    from ugpcl_engine.data.slices import take_slices
-
-    seg = TorchSegmenter(run.net, size, run.device)
-    image = apply_window(take_slices(volume.image_zyx, axis)[index], window)
+    seg = TorchSegmenter(run.net, prep.size, run.device)
+    image = apply_window(take_slices(volume.image_zyx, axis)[index], prep.windows[0])
     labels, entropy = seg.run_batch(image[None, None])
     return Preview(step, index, labels[0], entropy[0])
