@@ -1,0 +1,342 @@
+"""The assist loop's state (Qt-free): model versions, live training numbers, suggestions.
+
+One ``TrainingSession`` per document. It keeps each finished run as a ``ModelVersion`` (its
+number of labeled slices, a hash of the label snapshot, metrics and time), which version is
+current (warm starts and accepting come from it) and which one is compared, the loss curves of
+the running job, the latest live preview and the ranked suggestions of where to annotate next.
+Label edits made from a prediction live in ``app.state.prediction_edits``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.state.observable import Signal
+from ugpcl_engine.training.run_folder import PREDICTION_FILE, UNCERTAINTY_FILE
+from ugpcl_engine.volume import axis_index
+
+LOSS_KEYS = ("sup", "con", "contrast", "rot")
+HOLDOUT_MIN_LABELED = 4  # with fewer labeled slices every one of them is needed for training
+TILE = 32  # side of the square tiles an uncertain region is reported in (pixels)
+
+
+@dataclass
+class ModelVersion:
+    """One finished training run.
+
+    Attributes:
+        number: 1, 2, … in the order the runs finished.
+        run_dir: its run folder (checkpoint, prediction and uncertainty files).
+        preset: preset name it was trained with.
+        labeled_count: labeled slices it learned from.
+        label_hash: hash of the label snapshot (``run_folder.labeled_hash``).
+        metrics: numbers from the child (steps, seconds, held-out Dice, mean uncertainty).
+        created: local time the run finished, ``YYYY-MM-DD HH:MM``.
+        stopped_early: the user stopped it and kept the model.
+    """
+
+    number: int
+    run_dir: Path
+    preset: str
+    labeled_count: int
+    label_hash: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M"))
+    stopped_early: bool = False
+
+    @property
+    def checkpoint(self) -> Path:
+        """The model file of the run."""
+        return self.run_dir / "model.pt"
+
+    def prediction_zyx(self) -> np.ndarray:
+        """Predicted labels (Z, Y, X) uint8, memory-mapped read-only from the run folder."""
+        array: np.ndarray = np.load(self.run_dir / PREDICTION_FILE, mmap_mode="r")
+        return array
+
+    def uncertainty_zyx(self) -> np.ndarray:
+        """Entropy (Z, Y, X) float32 in nats, memory-mapped read-only from the run folder."""
+        array: np.ndarray = np.load(self.run_dir / UNCERTAINTY_FILE, mmap_mode="r")
+        return array
+
+    def summary(self) -> str:
+        """One line for the versions list."""
+        parts = [f"v{self.number}", self.preset, f"{self.labeled_count} labeled"]
+        if "holdout_dice" in self.metrics:
+            parts.append(f"held-out Dice {self.metrics['holdout_dice']:.2f}")
+        if "mean_uncertainty" in self.metrics:
+            parts.append(f"mean H {self.metrics['mean_uncertainty']:.3f}")
+        parts += [self.created, f"#{self.label_hash[:6]}"]
+        return " · ".join(parts) + (" (stopped early)" if self.stopped_early else "")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A slice worth annotating next.
+
+    Attributes:
+        slice_index: along the training axis.
+        score: mean entropy of the slice's most uncertain tiles (nats).
+        regions_rc: centres (row, col) of its most uncertain tiles, most uncertain first.
+    """
+
+    slice_index: int
+    score: float
+    regions_rc: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass
+class LivePreview:
+    """The latest preview from the running job (one slice, current weights).
+
+    Attributes:
+        step: training step; slice_index: along the training axis.
+        labels_rc: (H, W) uint8; entropy_rc: (H, W) float32 nats.
+    """
+
+    step: int
+    slice_index: int
+    labels_rc: np.ndarray
+    entropy_rc: np.ndarray
+
+
+class TrainingSession:
+    """Everything the assist loop remembers for one document.
+
+    Attributes:
+        versions: finished runs, oldest first.
+        current: index into ``versions`` of the model in use, or None.
+        compare: index of the version compared with ``current``, or None.
+        showing_compare: True while the compared version is the one displayed.
+        losses: per loss name a list of (step, value) of the running job.
+        preview: latest live preview, or None.
+        suggestions: ranked slices to annotate next.
+        accepted: slices filled from a prediction and not yet confirmed as labeled.
+        changed: emits what changed: ``"versions"``, ``"losses"``, ``"preview"``,
+            ``"suggestions"``, ``"accepted"``, ``"shown"``.
+    """
+
+    def __init__(self, axis: str = "z") -> None:
+        self.axis = axis
+        self.versions: list[ModelVersion] = []
+        self.current: int | None = None
+        self.compare: int | None = None
+        self.showing_compare = False
+        self.losses: dict[str, list[tuple[int, float]]] = {k: [] for k in LOSS_KEYS}
+        self.preview: LivePreview | None = None
+        self.suggestions: list[Suggestion] = []
+        self.accepted: set[int] = set()
+        self._last_jump: int | None = None
+        self.changed: Signal[str] = Signal()
+
+    # -- versions ----------------------------------------------------------------------------
+    @property
+    def current_version(self) -> ModelVersion | None:
+        """The model in use (warm starts, accepting), or None before the first run."""
+        return None if self.current is None else self.versions[self.current]
+
+    @property
+    def shown_version(self) -> ModelVersion | None:
+        """The version whose prediction is displayed (current, or compared while toggled)."""
+        if self.showing_compare and self.compare is not None:
+            return self.versions[self.compare]
+        return self.current_version
+
+    def add_version(self, version: ModelVersion) -> None:
+        """Append a finished run and make it current (the previous one becomes the comparison)."""
+        self.compare = self.current
+        self.versions.append(version)
+        self.current = len(self.versions) - 1
+        self.showing_compare = False
+        self.changed.emit("versions")
+
+    def next_number(self) -> int:
+        """Number the next version will get."""
+        return len(self.versions) + 1
+
+    def rollback(self, index: int) -> None:
+        """Make version ``index`` current (the one left becomes the comparison).
+
+        Raises:
+            IndexError: for an unknown index.
+        """
+        if not 0 <= index < len(self.versions):
+            raise IndexError(f"no model version {index}")
+        if index != self.current:
+            self.compare, self.current = self.current, index
+        self.showing_compare = False
+        self.changed.emit("versions")
+
+    def set_compare(self, index: int | None) -> None:
+        """Choose the version to compare with (None: none)."""
+        self.compare = index
+        self.showing_compare = self.showing_compare and index is not None
+        self.changed.emit("shown")
+
+    def toggle_shown(self) -> bool:
+        """Flip the display between the current and the compared version; return the new flag."""
+        self.showing_compare = self.compare is not None and not self.showing_compare
+        self.changed.emit("shown")
+        return self.showing_compare
+
+    def warm_start(self, preset: str) -> Path | None:
+        """Checkpoint to warm-start a run of ``preset`` from (same preset only), or None."""
+        version = self.current_version
+        if version is None or version.preset != preset or not version.checkpoint.is_file():
+            return None
+        return version.checkpoint
+
+    # -- a running job -----------------------------------------------------------------------
+    def begin_run(self) -> None:
+        """Forget the curves and preview of the previous job."""
+        self.losses = {k: [] for k in LOSS_KEYS}
+        self.preview = None
+        self.changed.emit("losses")
+
+    def record_losses(self, step: int, losses: dict[str, float]) -> None:
+        """Append one ``Progress`` event's losses (finite values only)."""
+        for key in LOSS_KEYS:
+            value = losses.get(key)
+            if value is not None and math.isfinite(value):
+                self.losses[key].append((step, float(value)))
+        self.changed.emit("losses")
+
+    def set_preview(self, preview: LivePreview) -> None:
+        """Keep the newest live preview."""
+        self.preview = preview
+        self.changed.emit("preview")
+
+    def set_suggestions(self, suggestions: list[Suggestion]) -> None:
+        """Replace the ranked suggestions."""
+        self.suggestions = suggestions
+        self._last_jump = None
+        self.changed.emit("suggestions")
+
+    def next_suggestion(self, here: int, labeled: np.ndarray) -> Suggestion | None:
+        """The next suggestion to visit (key N).
+
+        From the slice the previous call returned, the next one in rank order; from anywhere
+        else, the best one. Slices labeled since the ranking are skipped.
+
+        Args:
+            here: slice shown now.
+            labeled: bool (N,) current marks along the axis.
+
+        Returns:
+            A suggestion, or None when every suggested slice is labeled by now.
+        """
+        open_ = [s for s in self.suggestions if not labeled[s.slice_index]]
+        if not open_:
+            return None
+        indices = [s.slice_index for s in open_]
+        pick = open_[0]
+        if here == self._last_jump and here in indices:
+            pick = open_[(indices.index(here) + 1) % len(open_)]
+        self._last_jump = pick.slice_index
+        return pick
+
+
+def holdout_slice(labeled: np.ndarray, run_number: int) -> int | None:
+    """The labeled slice left out for the held-out check, rotating with the run number.
+
+    Args:
+        labeled: bool (N,) marks along the axis.
+        run_number: 1-based number of the coming run.
+
+    Returns:
+        A slice index, or None with fewer than ``HOLDOUT_MIN_LABELED`` labeled slices.
+    """
+    marked = np.flatnonzero(labeled)
+    if len(marked) < HOLDOUT_MIN_LABELED:
+        return None
+    return int(marked[(run_number - 1) % len(marked)])
+
+
+def rank_slices(
+    entropy_zyx: np.ndarray, labeled: np.ndarray, axis: str = "z", top: int = 10
+) -> list[Suggestion]:
+    """Rank unlabeled slices by uncertainty and locate their uncertain regions.
+
+    A slice's score is the mean entropy of its most uncertain quarter of ``TILE``×``TILE``
+    tiles, so a small uncertain structure is not drowned by confident background.
+
+    Args:
+        entropy_zyx: entropy (Z, Y, X) in nats.
+        labeled: bool (N,) marks along ``axis`` (labeled slices are never suggested).
+        axis: slicing axis.
+        top: suggestions returned.
+
+    Returns:
+        Up to ``top`` suggestions, most uncertain first, each with up to 3 region centres.
+    """
+    stack = np.moveaxis(np.asarray(entropy_zyx), axis_index(axis), 0)
+    out = []
+    for index in np.flatnonzero(~np.asarray(labeled, bool)):
+        tiles, centres = _tile_means(np.asarray(stack[index], np.float32))
+        order = np.argsort(tiles)[::-1]
+        keep = max(1, len(tiles) // 4)
+        score = float(tiles[order[:keep]].mean())
+        regions = tuple(centres[i] for i in order[:3] if tiles[i] > 0)
+        out.append(Suggestion(int(index), score, regions))
+    out.sort(key=lambda s: s.score, reverse=True)
+    return out[:top]
+
+
+def _tile_means(plane_rc: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    rows, cols = plane_rc.shape
+    means, centres = [], []
+    for r in range(0, rows, TILE):
+        for c in range(0, cols, TILE):
+            block = plane_rc[r : r + TILE, c : c + TILE]
+            means.append(float(block.mean()))
+            centres.append((r + block.shape[0] // 2, c + block.shape[1] // 2))
+    return np.asarray(means), centres
+
+
+def slice_scores(entropy_zyx: np.ndarray, axis: str = "z") -> np.ndarray:
+    """Mean entropy of every slice along ``axis`` (N,) float32, for the slice strip."""
+    stack = np.moveaxis(np.asarray(entropy_zyx), axis_index(axis), 0)
+    return np.asarray(stack.reshape(stack.shape[0], -1).mean(1), np.float32)
+
+
+def max_entropy(num_classes: int) -> float:
+    """Largest possible entropy of ``num_classes`` classes in nats (ln C)."""
+    return float(np.log(max(num_classes, 2)))
+
+
+def version_from_result(
+    number: int,
+    run_dir: Path,
+    preset: str,
+    labeled: np.ndarray,
+    label_hash: str,
+    finished: Any,
+) -> ModelVersion:
+    """Build a version from the child's final ``Finished`` event.
+
+    Args:
+        number: version number.
+        run_dir: the run folder.
+        preset: preset name.
+        labeled: bool marks the run trained on.
+        label_hash: hash of the label snapshot.
+        finished: the ``Finished`` event (``metrics``, ``stopped_early``).
+
+    Returns:
+        The version.
+    """
+    return ModelVersion(
+        number,
+        run_dir,
+        preset,
+        int(np.count_nonzero(labeled)),
+        label_hash,
+        dict(finished.metrics),
+        stopped_early=bool(finished.stopped_early),
+    )

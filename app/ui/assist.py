@@ -1,0 +1,538 @@
+"""The assist loop wired into the main window: ``install_assist(window) -> AssistController``.
+
+Adds the training dock, fills the Model menu (train, stop, accept, next suggestion N, label
+check, compare V), hooks the prediction/uncertainty/label-check layers into the slice views and
+colours the slice strips by uncertainty. Training runs in a spawned child (never torch here);
+results are memory-mapped from the run folder; label edits go through the ``LabelEditor``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMessageBox
+
+from app.jobs.tasks import TaskRunner
+from app.jobs.training_supervisor import ChildTarget, RunOutcome, TrainingSupervisor
+from app.state.document import Region
+from app.state.prediction_edits import AcceptOptions, accept_prediction, label_check, mark_labeled
+from app.state.training_session import (
+    LivePreview,
+    ModelVersion,
+    TrainingSession,
+    holdout_slice,
+    max_entropy,
+    rank_slices,
+    slice_scores,
+    version_from_result,
+)
+from app.ui import dialogs
+from app.ui.overlay import label_lut
+from app.ui.training_panel import SCOPES, TrainingPanel
+from app.ui.uncertainty_overlay import AssistOverlays, strip_colours
+from ugpcl_engine.config import preset
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.training.run_folder import RunRequest, default_threads, labeled_hash
+
+AXIS = "z"  # training and suggestions run along the axial axis
+PREVIEW_EVERY = {"quick": 10, "standard": 25, "paper": 100}
+CHECK_THRESHOLD = 0.1  # nats: "confidently" for the label check
+
+
+def ask_stop_training(parent: Any) -> bool:
+    """Ask whether to stop the running training and quit."""
+    answer = QMessageBox.question(
+        parent,
+        "Training is running",
+        "A model is being trained. Stop it and quit? (The run is discarded; your labels are "
+        "not affected.)",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+@dataclass
+class _Pending:
+    number: int
+    preset: str
+    labeled: np.ndarray
+    label_hash: str
+
+
+class AssistController(QObject):
+    """Owns the assist loop of one main window.
+
+    Args:
+        window: the ``MainWindow`` (uses its ``ws``, ``views``, ``menus``, ``add_side_panel``).
+        target: the training child's entry point (tests inject a scripted fake).
+        runs_root: where run folders go (a temporary folder when None).
+
+    Attributes:
+        session: the Qt-free state; supervisor: the child; panel: the dock widget;
+        overlays: the view layers; overrides: extra ``TrainingConfig`` fields for every run.
+
+    Signals:
+        result_ready(object): a new ``ModelVersion`` is shown on screen.
+        run_failed(str): a run failed (the message was shown to the user).
+    """
+
+    result_ready = Signal(object)
+    run_failed = Signal(str)
+
+    def __init__(
+        self, window: Any, target: ChildTarget | None = None, runs_root: Path | None = None
+    ) -> None:
+        super().__init__(window)
+        self.window, self.ws = window, window.ws
+        self.session = TrainingSession(AXIS)
+        kwargs = {} if target is None else {"target": target}
+        self.supervisor = TrainingSupervisor(self, **kwargs)
+        self.panel = TrainingPanel()
+        self.panel.loss_source = lambda: self.session.losses
+        self.dock = window.add_side_panel(self.panel, "Training")
+        self.overlays = AssistOverlays(window.views)
+        self.tasks = TaskRunner(self)
+        self.runs_root = runs_root or Path(tempfile.mkdtemp(prefix="ugpcl-runs-"))
+        self.overrides: dict[str, Any] = {}
+        self._pending: _Pending | None = None
+        self._colours: dict[str, np.ndarray] = {}
+        self._check_on = False
+        self._connect()
+        self._build_menu()
+        window.installEventFilter(self)
+
+    # -- wiring ------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        p, s = self.panel, self.supervisor
+        p.start_requested.connect(self.start_training)
+        p.stop_requested.connect(s.stop)
+        p.discard_requested.connect(s.cancel)
+        p.layer_changed.connect(self._layer_changed)
+        p.suggestion_chosen.connect(lambda row: self.go_to_suggestion(row))
+        p.next_requested.connect(self.next_suggestion)
+        p.accept_requested.connect(self._accept_from_panel)
+        p.confirm_requested.connect(self.confirm_accepted)
+        p.check_toggled.connect(self.set_label_check)
+        p.rollback_requested.connect(self._rollback)
+        p.compare_requested.connect(self._compare)
+        p.toggle_requested.connect(self.toggle_compare)
+        s.started.connect(self._started)
+        s.progress.connect(self._progress)
+        s.preview.connect(self._preview)
+        s.validation.connect(
+            lambda v: p.holdout.setText(f"Held-out slice {v.slice_index}: Dice {v.dice:.2f}")
+        )
+        s.stage.connect(lambda name: p.show_busy("Predicting the whole volume…"))
+        s.finished.connect(self._finished)
+        s.failed.connect(self._failed)
+        s.cancelled.connect(lambda: self._ended("Run discarded; the previous model stays."))
+        s.running_changed.connect(p.set_running)
+        self.session.changed.connect(self._session_changed)
+        self.ws.document_replaced.connect(lambda _: self._document_replaced())
+        self.ws.view.changed.connect(self._view_changed)
+
+    def _build_menu(self) -> None:
+        menu = self.window.menus["Model"]
+        menu.clear()
+        self._take_key("N")
+        self._take_key("V")
+        entries = (
+            ("Start training", lambda: self.start_training(*self._panel_choice()), "Ctrl+T"),
+            ("Stop and keep model", self.supervisor.stop, "Ctrl+Shift+T"),
+            ("Accept prediction on this slice", self.accept_current_slice, "Ctrl+Return"),
+            ("Next suggestion", self.next_suggestion, "N"),
+            ("Label check on / off", lambda: self._toggle_check_box(), "Ctrl+L"),
+            ("Show current / compared version", self.toggle_compare, "V"),
+        )
+        self.actions: dict[str, QAction] = {}
+        for text, slot, key in entries:
+            action = QAction(text, self.window)
+            action.setShortcut(QKeySequence(key))
+            action.triggered.connect(lambda _=False, f=slot: f())
+            menu.addAction(action)
+            self.actions[text] = action
+
+    def _take_key(self, key: str) -> None:
+        """Free ``key`` from older actions (issue 5 gives N to 'next suggestion')."""
+        wanted = QKeySequence(key)
+        for action in self.window.findChildren(QAction):
+            keys = action.shortcuts()
+            if wanted in keys:
+                action.setShortcuts([k for k in keys if k != wanted])
+
+    def _panel_choice(self) -> tuple[str, str]:
+        return self.panel.preset.currentText(), self.panel.device.currentText()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        closing = watched is self.window and event.type() == QEvent.Type.Close
+        if closing and self.supervisor.running:
+            if not ask_stop_training(self.window):
+                event.ignore()
+                return True
+            self.supervisor.shutdown()
+        return False
+
+    # -- training ----------------------------------------------------------------------------
+    def start_training(self, preset_name: str, device: str) -> bool:
+        """Snapshot the labels and start a run; return False (with a message) when not possible."""
+        doc = self.ws.doc
+        if doc is None:
+            dialogs.show_error(self.window, "Training", "Open an image and paint a few slices.")
+            return False
+        if self.supervisor.running:
+            return False
+        labeled = doc.item.labeled[AXIS].copy()
+        number = self.session.next_number()
+        overrides = {"device": device, "preview_every": PREVIEW_EVERY.get(preset_name, 20)}
+        spec = preset(preset_name, doc.table.num_classes, **{**overrides, **self.overrides})
+        init = self.session.warm_start(preset_name)
+        request = RunRequest(
+            spec,
+            doc.table,
+            AXIS,
+            doc.item.volume.modality,
+            None if init is None else str(init),
+            self.ws.view.slice_index(AXIS),
+            holdout_slice(labeled, number),
+            default_threads(),
+        )
+        run_dir = self._free_run_dir(number)
+        labels = doc.labels_zyx
+        try:
+            self.supervisor.start(run_dir, doc.item.volume.image_zyx, labels, labeled, request)
+        except InputError as err:
+            dialogs.show_error(self.window, "Training", str(err))
+            return False
+        self._pending = _Pending(number, preset_name, labeled, labeled_hash(labels, labeled, AXIS))
+        self.session.begin_run()
+        self.panel.holdout.setText("")
+        self.panel.show_busy("Starting the training process…")
+        warm = " (warm start from the current model)" if init else ""
+        self.panel.set_status(f"Training v{number}, preset {preset_name}{warm}…")
+        return True
+
+    def _free_run_dir(self, number: int) -> Path:
+        attempt = 1
+        while (self.runs_root / f"v{number:03d}-try{attempt}").exists():
+            attempt += 1
+        return self.runs_root / f"v{number:03d}-try{attempt}"
+
+    def _started(self, event: Any) -> None:
+        self.panel.set_status(
+            f"Training {event.total_steps} steps on {event.device}: {event.labeled} labeled + "
+            f"{event.unlabeled} unlabeled slices at {event.network_size}²."
+        )
+
+    def _progress(self, event: Any) -> None:
+        self.panel.show_progress(event.step, event.total, event.eta)
+        self.session.record_losses(event.step, event.losses)
+
+    def _preview(self, event: Any) -> None:
+        preview = LivePreview(event.step, event.slice_index, event.labels_hw, event.entropy_hw)
+        self.session.set_preview(preview)
+
+    def _finished(self, outcome: RunOutcome) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None or self.ws.doc is None:
+            return
+        version = version_from_result(
+            pending.number,
+            outcome.run_dir,
+            pending.preset,
+            pending.labeled,
+            pending.label_hash,
+            outcome.finished,
+        )
+        self.session.preview = None
+        self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
+        self.session.add_version(version)
+        self.panel.show_idle(f"v{version.number} ready")
+        stopped = " (stopped early)" if version.stopped_early else ""
+        self.panel.set_status(
+            f"Model v{version.number} ready{stopped}: prediction and uncertainty shown. "
+            "Press N for the most uncertain slice."
+        )
+        self.result_ready.emit(version)
+        entropy = version.uncertainty_zyx()
+        labeled = self.ws.doc.item.labeled[AXIS].copy()
+        self.tasks.submit(
+            "rank",
+            lambda: (rank_slices(entropy, labeled, AXIS), _scores(entropy)),
+            self._ranked,
+            lambda msg: self.panel.set_status(msg),
+        )
+
+    def _failed(self, message: str) -> None:
+        self._pending = None
+        self._ended("Training failed. " + message)
+        dialogs.show_error(self.window, "Training failed", message)
+        self.run_failed.emit(message)
+
+    def _ended(self, text: str) -> None:
+        self._pending = None
+        self.session.preview = None
+        self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
+        self.panel.show_idle("idle")
+        self.panel.set_status(text)
+        self._redraw()
+
+    def _ranked(self, result: Any) -> None:
+        suggestions, scores = result
+        self._colours = {axis: strip_colours(s, self._max_nats()) for axis, s in scores.items()}
+        self.session.set_suggestions(suggestions)
+        self._paint_strips()
+
+    # -- state -> screen ---------------------------------------------------------------------
+    def _session_changed(self, what: str) -> None:
+        s = self.session
+        if what == "losses":
+            self.panel.mark_losses_dirty()
+        elif what == "preview" and s.preview is not None:
+            p = s.preview
+            self.overlays.set_preview(p.slice_index, p.labels_rc, p.entropy_rc)
+            self.overlays.redraw_view(AXIS, self.ws.view.slice_index(AXIS))
+        elif what in ("versions", "shown"):
+            self._show_version()
+            self.panel.set_versions([v.summary() for v in s.versions], s.current, s.compare)
+        elif what == "suggestions":
+            self.panel.set_suggestions(
+                [
+                    f"slice {g.slice_index}: {g.score:.3f} nats, {len(g.regions_rc)} regions"
+                    for g in s.suggestions
+                ]
+            )
+
+    def _show_version(self) -> None:
+        doc, version = self.ws.doc, self.session.shown_version
+        if doc is None:
+            return
+        lut = label_lut(doc.table, doc.hidden, 1.0)
+        if version is None:
+            self.overlays.set_result(None, None, lut, self._max_nats())
+        else:
+            pred, entropy = version.prediction_zyx(), version.uncertainty_zyx()
+            self.overlays.set_result(pred, entropy, lut, self._max_nats())
+            which = "compared" if self.session.showing_compare else "current"
+            self.panel.set_shown(f"Showing v{version.number} ({which}).")
+        self._refresh_check()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self.ws.doc is not None:
+            self.overlays.redraw({a: self.ws.view.slice_index(a) for a in self.window.views})
+
+    def _paint_strips(self) -> None:
+        doc = self.ws.doc
+        if doc is None or not self._colours:
+            return
+        for axis, view in self.window.views.items():
+            view.set_marks(doc.item.labeled[axis], self._colours.get(axis))
+
+    def _view_changed(self, what: str) -> None:
+        if what != "cursor" or self.ws.doc is None:
+            return
+        self.supervisor.set_preview_slice(self.ws.view.slice_index(AXIS))
+        self._redraw()
+        self._paint_strips()
+
+    def _document_replaced(self) -> None:
+        self.supervisor.cancel()
+        self.session.changed.disconnect(self._session_changed)
+        self.session = TrainingSession(AXIS)
+        self.session.changed.connect(self._session_changed)
+        self._colours, self._check_on = {}, False
+        self.overlays.set_result(None, None, np.zeros((256, 4), np.uint8), 1.0)
+        self.overlays.set_check(None)
+        self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
+        self.panel.set_versions([], None, None)
+        self.panel.set_suggestions([])
+        self.panel.set_accepted_count(0)
+        doc = self.ws.doc
+        if doc is not None:
+            self.panel.set_slice_count(doc.slice_count(AXIS))
+            self.panel.legend.set_range(self._max_nats())
+            doc.marks_changed.connect(lambda _: self._paint_strips())
+            doc.labels_changed.connect(self._labels_changed)
+        self._redraw()
+
+    def _max_nats(self) -> float:
+        return max_entropy(self.ws.doc.table.num_classes if self.ws.doc else 2)
+
+    def _layer_changed(self, name: str, visible: bool, opacity: float) -> None:
+        self.overlays.set_layer(name, visible, opacity)
+        self._redraw()
+
+    # -- suggestions -------------------------------------------------------------------------
+    def go_to_suggestion(self, row: int) -> None:
+        """Move the crosshair to suggestion ``row`` (its most uncertain region)."""
+        if self.ws.doc is None or not 0 <= row < len(self.session.suggestions):
+            return
+        self._jump(self.session.suggestions[row])
+
+    def next_suggestion(self) -> None:
+        """Jump to the best unlabeled suggestion after the slice shown (key N)."""
+        doc = self.ws.doc
+        if doc is None:
+            return
+        here = self.ws.view.slice_index(AXIS)
+        suggestion = self.session.next_suggestion(here, doc.item.labeled[AXIS])
+        if suggestion is None:
+            self.panel.set_status("No suggestion left: train again to get new ones.")
+            return
+        self._jump(suggestion)
+
+    def _jump(self, suggestion: Any) -> None:
+        doc = self.ws.doc
+        assert doc is not None
+        _, y, x = self.ws.view.cursor_zyx
+        if suggestion.regions_rc:
+            y, x = suggestion.regions_rc[0]
+        shape = doc.item.volume.geometry.shape_zyx
+        self.ws.view.set_cursor((suggestion.slice_index, y, x), shape)
+        self.panel.set_status(
+            f"Slice {suggestion.slice_index}: uncertainty {suggestion.score:.3f} nats."
+        )
+
+    # -- accepting ---------------------------------------------------------------------------
+    def accept(self, indices: list[int], options: AcceptOptions) -> int:
+        """Accept the shown prediction on axial ``indices`` as one undo step; voxels changed."""
+        version, editor = self.session.shown_version, self.ws.editor
+        if version is None or editor is None:
+            self.panel.set_status("Train a model first: there is no prediction to accept.")
+            return 0
+        result = accept_prediction(
+            editor, version.prediction_zyx(), version.uncertainty_zyx(), AXIS, indices, options
+        )
+        if result is None:
+            self.panel.set_status("Nothing to accept there with these settings.")
+            return 0
+        self.session.accepted.update(result.slices)
+        self.panel.set_accepted_count(len(self.session.accepted))
+        self.panel.set_status(
+            f"Accepted {result.voxels} voxels on {len(result.slices)} slice(s); Ctrl+Z undoes. "
+            "Mark them labeled once you have checked them."
+        )
+        self.window.views[AXIS].flush()
+        return result.voxels
+
+    def accept_current_slice(self) -> int:
+        """Accept on the axial slice shown with the panel's options."""
+        return self.accept([self.ws.view.slice_index(AXIS)], self._options())
+
+    def _options(self) -> AcceptOptions:
+        p = self.panel
+        return AcceptOptions(p.confident.isChecked(), p.threshold.value(), p.overwrite.isChecked())
+
+    def _accept_from_panel(
+        self, scope: str, lo: int, hi: int, confident: bool, threshold: float, overwrite: bool
+    ) -> None:
+        doc = self.ws.doc
+        if doc is None:
+            return
+        if scope == SCOPES[0]:
+            indices = [self.ws.view.slice_index(AXIS)]
+        elif scope == SCOPES[1]:
+            indices = list(range(min(lo, hi), max(lo, hi) + 1))
+        else:
+            indices = list(range(doc.slice_count(AXIS)))
+        self.accept(indices, AcceptOptions(confident, threshold, overwrite))
+
+    def confirm_accepted(self) -> None:
+        """Mark the accepted slices labeled (one undo step)."""
+        if self.ws.editor is not None and self.session.accepted:
+            mark_labeled(self.ws.editor, AXIS, sorted(self.session.accepted))
+            self.session.accepted.clear()
+            self.panel.set_accepted_count(0)
+
+    # -- label check and versions ------------------------------------------------------------
+    def set_label_check(self, on: bool) -> None:
+        """Show (or hide) voxels where the model confidently disagrees with the user's paint."""
+        self._check_on = on
+        self.overlays.set_layer("check", visible=on)
+        self._refresh_check()
+        self._redraw()
+
+    def _toggle_check_box(self) -> None:
+        box = self.panel.layer_boxes["check"][0]
+        box.setChecked(not box.isChecked())
+
+    def _refresh_check(self) -> None:
+        doc, version = self.ws.doc, self.session.shown_version
+        if not self._check_on or doc is None or version is None:
+            self.overlays.set_check(None)
+            self.panel.set_check_count("")
+            return
+        mask = label_check(
+            doc.labels_zyx,
+            doc.item.labeled[AXIS],
+            version.prediction_zyx(),
+            version.uncertainty_zyx(),
+            AXIS,
+            CHECK_THRESHOLD,
+        )
+        self.overlays.set_check(mask)
+        slices = np.flatnonzero(mask.any(axis=(1, 2)))
+        self.panel.set_check_count(
+            f"{int(mask.sum())} voxels on {len(slices)} slice(s) disagree confidently"
+            + (f": {', '.join(str(i) for i in slices[:8])}" if len(slices) else "")
+        )
+        if self.ws.doc is not None:
+            self._redraw()
+
+    def _labels_changed(self, region: Region) -> None:
+        """Keep the label check current where the user painted (only that box)."""
+        doc, version, mask = self.ws.doc, self.session.shown_version, self.overlays.check_zyx
+        if not self._check_on or doc is None or version is None or mask is None:
+            return
+        box = region.slices()
+        mask[box] = label_check(
+            doc.labels_zyx[box],
+            doc.item.labeled[AXIS][box[0]],
+            version.prediction_zyx()[box],
+            version.uncertainty_zyx()[box],
+            AXIS,
+            CHECK_THRESHOLD,
+        )
+        for axis in self.window.views:
+            if region.meets(axis, self.ws.view.slice_index(axis)):
+                self.overlays.redraw_view(axis, self.ws.view.slice_index(axis))
+
+    def _rollback(self, row: int) -> None:
+        if 0 <= row < len(self.session.versions):
+            self.session.rollback(row)
+
+    def _compare(self, row: int) -> None:
+        if 0 <= row < len(self.session.versions):
+            self.session.set_compare(row)
+
+    def toggle_compare(self) -> None:
+        """Flip the overlays between the current and the compared version (key V)."""
+        if self.session.compare is None:
+            self.panel.set_status("Choose a version to compare with in the Versions tab.")
+            return
+        self.session.toggle_shown()
+
+    @property
+    def shown_version(self) -> ModelVersion | None:
+        """The version whose prediction is on screen."""
+        return self.session.shown_version
+
+
+def _scores(entropy_zyx: np.ndarray) -> dict[str, np.ndarray]:
+    return {axis: slice_scores(entropy_zyx, axis) for axis in ("z", "y", "x")}
+
+
+def install_assist(window: Any, **kwargs: Any) -> AssistController:
+    """Add the assist loop to a ``MainWindow``; keyword arguments go to ``AssistController``."""
+    controller = AssistController(window, **kwargs)
+    window.assist = controller
+    if window.ws.doc is not None:
+        controller._document_replaced()
+    return controller

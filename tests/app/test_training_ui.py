@@ -1,0 +1,191 @@
+"""The assist loop in the window with a scripted child: progress, preview, results, review."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from training_fakes import HIGH, UNCERTAIN_SLICE, fake_child
+
+from app.state.document import Document, VolumeItem
+from app.state.prediction_edits import AcceptOptions
+from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
+
+LABELED = (2, 5, 9)
+
+
+def small_document() -> Document:
+    """12×40×50 CT-like volume: a bright box (slices 3..8); labels on three slices."""
+    image = np.full((12, 40, 50), -800, np.int16)
+    image[3:9, 10:30, 10:40] = 60
+    geometry = VolumeGeometry(image.shape, (2.0, 1.0, 1.0))
+    labels = np.zeros(image.shape, np.uint8)
+    for z in LABELED:
+        labels[z] = image[z] > 0
+    item = VolumeItem.new(
+        Volume(image, geometry, "box", "CT"), LabelMap(labels, geometry, LabelTable.default(2))
+    )
+    item.labeled["z"][list(LABELED)] = True
+    return Document([item])
+
+
+@pytest.fixture
+def assist(window, tmp_path: Path, monkeypatch):
+    """The window with the assist loop on a scripted child and the small document open."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.ui import dialogs
+    from app.ui.assist import install_assist
+
+    # closing the window at teardown must never wait for an answer
+    monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
+
+    controller = install_assist(window, target=fake_child, runs_root=tmp_path / "runs")
+    (tmp_path / "runs").mkdir()
+    window.ws.set_document(small_document())
+    yield controller
+    controller.supervisor.shutdown(2)
+
+
+def script(controller, text: str) -> None:
+    (controller.runs_root / "script.txt").write_text(text)
+
+
+def train_once(qtbot, controller, text: str = "ok"):
+    from PySide6.QtCore import Qt
+
+    script(controller, text)
+    with qtbot.waitSignal(controller.result_ready, timeout=20000) as blocker:
+        qtbot.mouseClick(controller.panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(controller.session.suggestions), timeout=5000)
+    return blocker.args[0]
+
+
+def test_a_run_shows_progress_curves_preview_and_result(qtbot, assist, window) -> None:
+    window.ws.view.set_slice("z", 4, 12)
+    previews = []
+    assist.supervisor.preview.connect(previews.append)
+    version = train_once(qtbot, assist)
+    assert version.number == 1 and version.labeled_count == 3
+    assert len(version.label_hash) == 12
+    assert version.prediction_zyx().shape == (12, 40, 50)
+    assert previews and previews[0].slice_index == 4  # the slice the user looked at
+    assert [s for s, _ in assist.session.losses["sup"]] == [1, 2, 3, 4, 5, 6]
+    assist.panel.redraw_losses()
+    xs, _ys = assist.panel.curves["sup"].getData()
+    assert list(xs) == [1, 2, 3, 4, 5, 6]
+    assert assist.panel.start_button.isEnabled() and not assist.panel.stop_button.isEnabled()
+    z_items = assist.overlays.items["z"]
+    assert z_items["prediction"].isVisible() and z_items["uncertainty"].isVisible()
+    assert "v1" in assist.panel.versions.item(0).text()
+
+
+def test_suggestions_rank_the_uncertain_slice_first_and_n_jumps(qtbot, assist, window) -> None:
+    train_once(qtbot, assist)
+    first = assist.session.suggestions[0]
+    assert first.slice_index == UNCERTAIN_SLICE
+    assert first.score == pytest.approx(HIGH, rel=1e-3)
+    assert all(s.slice_index not in LABELED for s in assist.session.suggestions)
+    assert assist.panel.suggestions.count() == len(assist.session.suggestions)
+    window.ws.view.set_slice("z", 0, 12)
+    assist.actions["Next suggestion"].trigger()
+    assert window.ws.view.slice_index("z") == UNCERTAIN_SLICE
+    colours = window.views["z"].strip._colors
+    assert colours is not None and colours.shape == (12, 4)
+    assert colours[UNCERTAIN_SLICE, 0] > colours[0, 0]  # hotter where unsure
+
+
+def test_accept_keeps_painted_voxels_and_is_one_undo_step(qtbot, assist, window) -> None:
+    train_once(qtbot, assist)
+    doc = window.ws.doc
+    before = doc.labels_zyx.copy()
+    window.ws.view.set_slice("z", 4, 12)
+    assert assist.accept_current_slice() == 20 * 30  # the bright box of slice 4
+    assert (doc.labels_zyx[4] == (doc.item.volume.image_zyx[4] > 0)).all()
+    assert not doc.is_labeled("z", 4)  # labeled only when the user confirms
+    assert (doc.labels_zyx[LABELED[0]] == before[LABELED[0]]).all()
+    window.undo()
+    assert (doc.labels_zyx == before).all()
+    # confident only: the uncertain slice is left alone
+    assert assist.accept([UNCERTAIN_SLICE], AcceptOptions(True, 0.3, False)) == 0
+    assert assist.accept([UNCERTAIN_SLICE], AcceptOptions(False, 0.3, False)) == 600
+    assert assist.panel.confirm_button.isEnabled()
+    assist.confirm_accepted()
+    assert doc.is_labeled("z", UNCERTAIN_SLICE)
+
+
+def test_label_check_flags_confident_disagreement(qtbot, assist, window) -> None:
+    train_once(qtbot, assist)
+    doc = window.ws.doc
+    doc.labels_zyx[5, 0:2, 0:3] = 1  # a painting mistake on labeled slice 5
+    assist.set_label_check(True)
+    mask = assist.overlays.check_zyx
+    assert mask is not None and int(mask.sum()) == 6 and mask[5, 0:2, 0:3].all()
+    assert "6 voxels" in assist.panel.check_count.text()
+    window.ws.view.set_slice("z", 5, 12)
+    assert assist.overlays.items["z"]["check"].isVisible()
+    assist.set_label_check(False)
+    assert not assist.overlays.items["z"]["check"].isVisible()
+
+
+def test_failure_is_reported_and_labels_untouched(qtbot, assist, window, dialogs_log) -> None:
+    from PySide6.QtCore import Qt
+
+    before = window.ws.doc.labels_zyx.copy()
+    script(assist, "fail")
+    with qtbot.waitSignal(assist.run_failed, timeout=20000) as blocker:
+        qtbot.mouseClick(assist.panel.start_button, Qt.MouseButton.LeftButton)
+    assert "NaN" in blocker.args[0]
+    assert any("NaN" in m for m in dialogs_log["errors"])
+    assert "smaller preset" in assist.panel.status.text()
+    assert (window.ws.doc.labels_zyx == before).all()
+    assert assist.panel.start_button.isEnabled()  # the user can retry
+    script(assist, "crash")
+    with qtbot.waitSignal(assist.run_failed, timeout=20000) as blocker:
+        assist.start_training("quick", "cpu")
+    assert "exit code 3" in blocker.args[0]
+
+
+def test_versions_roll_back_compare_and_warm_start(qtbot, assist, window) -> None:
+    first = train_once(qtbot, assist)
+    second = train_once(qtbot, assist)
+    session = assist.session
+    assert [v.number for v in session.versions] == [1, 2]
+    assert session.current == 1 and session.compare == 0
+    request = (second.run_dir / "request.json").read_text()
+    assert str(first.checkpoint) in request  # retrain warm-starts from the previous model
+    assist.actions["Show current / compared version"].trigger()
+    assert assist.shown_version is first
+    assist.panel.versions.setCurrentRow(0)
+    assist.panel.rollback_button.click()
+    assert session.current_version is first and assist.shown_version is first
+
+
+def test_stop_keeps_the_model(qtbot, assist) -> None:
+    script(assist, "wait")
+    with qtbot.waitSignal(assist.supervisor.progress, timeout=20000):
+        assist.start_training("quick", "cpu")
+    with qtbot.waitSignal(assist.result_ready, timeout=20000) as blocker:
+        assist.panel.stop_button.click()
+    assert blocker.args[0].stopped_early
+    assert "stopped early" in assist.panel.versions.item(0).text()
+
+
+def test_quit_during_training_asks_then_stops(qtbot, assist, window, monkeypatch) -> None:
+    from app.ui import assist as assist_module
+
+    answers = [False, True]
+    monkeypatch.setattr(assist_module, "ask_stop_training", lambda _p: answers.pop(0))
+    script(assist, "sleep")
+    assist.start_training("quick", "cpu")
+    pid = assist.supervisor.pid
+    assert not window.close()  # asked, the user said no
+    assert assist.supervisor.running
+    window.ws.doc.modified = False
+    assert window.close()
+    assert not assist.supervisor.running and pid is not None
