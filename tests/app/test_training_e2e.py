@@ -1,0 +1,71 @@
+"""The real training child on the chest CT sample, through the window (tiny budgets)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TINY = {"steps": 3, "log_every": 1, "max_input_size": 64, "batch_labeled": 2, "batch_unlabeled": 2}
+
+
+@pytest.fixture
+def sample_assist(window, tmp_path: Path, monkeypatch):
+    """The window with the real assist loop and the sample chest CT open."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.state.files import load_sample
+    from app.ui import dialogs
+    from app.ui.assist import install_assist
+
+    monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
+    controller = install_assist(window, runs_root=tmp_path / "runs")
+    window.ws.set_document(load_sample())
+    yield controller
+    controller.supervisor.shutdown(5)
+
+
+def test_train_on_the_chest_ct_then_accept_and_undo(qtbot, window, sample_assist) -> None:
+    from PySide6.QtCore import Qt
+
+    sample_assist.overrides = dict(TINY)
+    doc = window.ws.doc
+    with qtbot.waitSignal(sample_assist.result_ready, timeout=60000) as blocker:
+        qtbot.mouseClick(sample_assist.panel.start_button, Qt.MouseButton.LeftButton)
+    version = blocker.args[0]
+    pred, entropy = version.prediction_zyx(), version.uncertainty_zyx()
+    assert pred.shape == entropy.shape == doc.labels_zyx.shape == (34, 128, 128)
+    assert pred.dtype == np.uint8 and entropy.dtype == np.float32
+    top = math.log(doc.table.num_classes)  # entropy is in nats, at most ln C
+    assert 0.0 <= float(entropy.min()) and float(entropy.max()) <= top + 1e-3
+    assert version.metrics["steps"] == 3.0
+    assert sample_assist.overlays.items["z"]["uncertainty"].isVisible()
+    before = doc.labels_zyx.copy()
+    unlabeled = np.flatnonzero(~doc.item.labeled["z"])
+    z = int(unlabeled[np.argmax([(pred[i] != 0).sum() for i in unlabeled])])
+    window.ws.view.set_slice("z", z, 34)
+    sample_assist.panel.confident.setChecked(False)
+    assert sample_assist.accept_current_slice() > 0
+    assert (doc.labels_zyx[z] == pred[z]).all()
+    window.undo()
+    assert (doc.labels_zyx == before).all()
+
+
+def test_a_killed_child_is_reported_and_labels_stay(qtbot, window, sample_assist) -> None:
+    sample_assist.overrides = {**TINY, "steps": 100_000}
+    before = window.ws.doc.labels_zyx.copy()
+    with qtbot.waitSignal(sample_assist.supervisor.started, timeout=60000):
+        assert sample_assist.start_training("quick", "cpu")
+    pid = sample_assist.supervisor.pid
+    assert pid is not None
+    with qtbot.waitSignal(sample_assist.run_failed, timeout=20000) as blocker:
+        os.kill(pid, signal.SIGKILL)
+    assert "killed" in blocker.args[0] and "labels are unchanged" in blocker.args[0]
+    assert not sample_assist.supervisor.running
+    assert sample_assist.panel.start_button.isEnabled()
+    assert (window.ws.doc.labels_zyx == before).all()
+    assert sample_assist.session.versions == []

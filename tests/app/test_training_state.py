@@ -1,0 +1,177 @@
+"""Qt-free assist state: versions, suggestions, accept rules, label check, run folders."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.state.document import Document, VolumeItem
+from app.state.editor import LabelEditor
+from app.state.prediction_edits import AcceptOptions, accept_prediction, label_check, mark_labeled
+from app.state.training_session import (
+    ModelVersion,
+    TrainingSession,
+    holdout_slice,
+    rank_slices,
+)
+from app.state.undo import UndoStack
+from app.state.view_state import ToolState
+from ugpcl_engine.config import preset
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.training.run_folder import (
+    RunRequest,
+    labeled_hash,
+    read_snapshot,
+    write_snapshot,
+)
+from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
+
+
+def editor_on(labels: np.ndarray, labeled: tuple[int, ...] = ()) -> LabelEditor:
+    geometry = VolumeGeometry(labels.shape, (1.0, 1.0, 1.0))
+    item = VolumeItem.new(
+        Volume(np.zeros(labels.shape, np.int16), geometry),
+        LabelMap(labels, geometry, LabelTable.default(3)),
+    )
+    item.labeled["z"][list(labeled)] = True
+    return LabelEditor(Document([item]), ToolState(), UndoStack())
+
+
+def version(n: int, tmp_path: Path, preset_name: str = "quick") -> ModelVersion:
+    run = tmp_path / f"v{n}"
+    run.mkdir()
+    (run / "model.pt").write_bytes(b"x")
+    return ModelVersion(n, run, preset_name, 3, "abc123def456", {"holdout_dice": 0.75})
+
+
+def test_versions_compare_rollback_and_warm_start(tmp_path: Path) -> None:
+    session = TrainingSession()
+    seen: list[str] = []
+    session.changed.connect(seen.append)
+    assert session.warm_start("quick") is None
+    session.add_version(version(1, tmp_path))
+    session.add_version(version(2, tmp_path, "standard"))
+    assert (session.current, session.compare) == (1, 0)
+    assert session.warm_start("standard") == tmp_path / "v2" / "model.pt"
+    assert session.warm_start("quick") is None  # another architecture: from scratch
+    assert session.toggle_shown() and session.shown_version is session.versions[0]
+    session.rollback(0)
+    assert session.current_version is session.versions[0] and session.compare == 1
+    assert not session.showing_compare
+    with pytest.raises(IndexError):
+        session.rollback(5)
+    assert "held-out Dice 0.75" in session.versions[0].summary()
+    assert seen.count("versions") == 3
+
+
+def test_losses_skip_non_finite_values() -> None:
+    session = TrainingSession()
+    session.record_losses(10, {"sup": 0.5, "con": float("nan"), "rot": 0.1})
+    assert session.losses["sup"] == [(10, 0.5)] and session.losses["con"] == []
+
+
+def test_holdout_rotates_only_with_enough_labeled_slices() -> None:
+    few = np.zeros(10, bool)
+    few[[1, 2, 3]] = True
+    assert holdout_slice(few, 1) is None
+    many = few.copy()
+    many[7] = True
+    assert [holdout_slice(many, n) for n in (1, 2, 5)] == [1, 2, 1]
+
+
+def test_ranking_skips_labeled_and_finds_the_uncertain_region() -> None:
+    entropy = np.zeros((4, 64, 64), np.float32)
+    entropy[1, 40:56, 5:21] = 1.0  # a small uncertain structure
+    entropy[2] = 0.1  # mildly unsure everywhere
+    entropy[3] = 2.0  # very unsure but labeled
+    labeled = np.array([False, False, False, True])
+    ranked = rank_slices(entropy, labeled)
+    assert [s.slice_index for s in ranked] == [1, 2, 0]
+    assert ranked[0].regions_rc[0] == (48, 16)  # the tile holding most of it
+
+
+def test_next_suggestion_walks_the_ranking_and_skips_new_labels() -> None:
+    session = TrainingSession()
+    entropy = np.zeros((5, 8, 8), np.float32)
+    for z, value in enumerate((0.1, 0.5, 0.3, 0.4, 0.2)):
+        entropy[z] = value
+    labeled = np.zeros(5, bool)
+    session.set_suggestions(rank_slices(entropy, labeled))
+    order = [session.next_suggestion(0, labeled).slice_index]
+    for _ in range(2):
+        order.append(session.next_suggestion(order[-1], labeled).slice_index)
+    assert order == [1, 3, 2]
+    labeled[1] = True
+    assert session.next_suggestion(4, labeled).slice_index == 3
+
+
+def test_accept_respects_paint_marks_locks_and_confidence() -> None:
+    labels = np.zeros((3, 4, 4), np.uint8)
+    labels[0, 0, 0] = 2  # painted on an unmarked slice
+    editor = editor_on(labels, labeled=(2,))
+    pred = np.ones((3, 4, 4), np.uint8)
+    entropy = np.zeros((3, 4, 4), np.float32)
+    entropy[0, 3, 3] = 0.9
+    options = AcceptOptions(confident_only=True, threshold=0.3)
+    result = accept_prediction(editor, pred, entropy, "z", [0, 1, 2], options)
+    assert result is not None and result.slices == (0, 1)
+    assert result.voxels == 16 + 16 - 1 - 1  # minus the painted and the unsure voxel
+    assert labels[0, 0, 0] == 2 and labels[0, 3, 3] == 0 and (labels[2] == 0).all()
+    assert len(editor.undo_stack) == 1 and not editor.doc.is_labeled("z", 0)
+    editor.undo()
+    assert labels.sum() == 2
+    editor.doc.locked.add(2)
+    everything = AcceptOptions(confident_only=False, overwrite_painted=True)
+    accept_prediction(editor, pred, entropy, "z", [0, 2], everything)
+    assert labels[0, 0, 0] == 2 and (labels[2] == 1).all()  # locked label kept
+    with pytest.raises(ValueError):
+        AcceptOptions(threshold=-1.0)
+
+
+def test_confirming_accepted_slices_is_one_undo_step() -> None:
+    editor = editor_on(np.zeros((4, 2, 2), np.uint8), labeled=(0,))
+    assert mark_labeled(editor, "z", [0, 1, 3]) is not None
+    assert list(editor.doc.item.labeled["z"]) == [True, True, False, True]
+    editor.undo()
+    assert list(editor.doc.item.labeled["z"]) == [True, False, False, False]
+    assert mark_labeled(editor, "z", [0]) is None
+
+
+def test_label_check_is_confident_disagreement_with_paint() -> None:
+    labels = np.zeros((2, 3, 3), np.uint8)
+    labels[1, 0, 0] = 1  # paint on an unlabeled slice
+    pred = np.ones((2, 3, 3), np.uint8)
+    entropy = np.zeros((2, 3, 3), np.float32)
+    entropy[0, 2, 2] = 0.5  # unsure: not flagged
+    mask = label_check(labels, np.array([True, False]), pred, entropy, "z", 0.1)
+    assert mask[0].sum() == 8 and not mask[0, 2, 2]
+    assert not mask[1].any()  # agrees with the paint; unlabeled background is no paint
+
+
+def test_snapshot_round_trip_and_hash(tmp_path: Path) -> None:
+    image = np.arange(2 * 3 * 4, dtype=np.int16).reshape(2, 3, 4)
+    labels = np.zeros(image.shape, np.uint8)
+    labeled = np.array([True, False])
+    request = RunRequest(preset("quick", 3, steps=5), LabelTable.default(3), holdout_slice=None)
+    write_snapshot(tmp_path / "run", image, labels, labeled, request)
+    img, lab, marks, back = read_snapshot(tmp_path / "run")
+    assert (img == image).all() and img.dtype == np.int16 and (marks == labeled).all()
+    assert back == request and lab.dtype == np.uint8
+    changed = labels.copy()
+    changed[1, 0, 0] = 1  # an unlabeled slice: not part of what training learns
+    assert labeled_hash(changed, labeled) == labeled_hash(labels, labeled)
+    changed[0, 0, 0] = 1
+    assert labeled_hash(changed, labeled) != labeled_hash(labels, labeled)
+    with pytest.raises(InputError, match="No slice is marked"):
+        write_snapshot(tmp_path / "r2", image, labels, np.zeros(2, bool), request)
+
+
+def test_death_messages_say_what_happened() -> None:
+    from app.jobs.training_supervisor import death_message
+
+    assert "out of memory" in death_message(-signal.SIGKILL)
+    assert "SIGTERM" in death_message(-signal.SIGTERM)
+    assert "exit code 3" in death_message(3)
