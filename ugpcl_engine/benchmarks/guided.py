@@ -1,0 +1,197 @@
+"""Benchmark ``guided`` (BENCHMARKS.md §1): do the app's suggestions save painted slices?
+
+On the chest CT (7 classes) and the MNI brain template (3 tissues, 2 mm), axis z, UGPCL:
+
+- ``guided`` (``ugpcl_engine.guided``): 2 uniform slices, then each round adds the slice that
+  ``rank_slices`` puts first and warm-starts a retrain of half the steps, up to k = 8;
+- ``uniform``: k evenly spaced slices, one training from scratch per k;
+- ``random``: k seeded random slices, seeds 0, 1, 2, one training per k and seed (mean
+  reported, each seed in ``details``).
+
+Score: mean foreground Dice in 3-D over the slices not labeled (``guided.mean_dice``). The guided
+round at k = 2 *is* the uniform run at k = 2 (same slices, spec and seed), so it is reused.
+The quick budget trains every baseline with ``QUICK`` settings (a 96² network input, batch
+4+4, 160 steps, warm rounds 80) at k ∈ {2, 3, 5, 8} to fit ~40 min on a shared 2-core CPU;
+``full`` uses the quick preset unchanged (400 steps, native input size) at every k in 2..8.
+
+``slices_to_match_uniform8_<volume>``: the smallest k at which guided reaches the Dice of uniform
+at k = 8 (``K_MAX + 1`` = 9 when it never does). The learning-curve figure is drawn from the
+JSON by ``python -m app.benchmarks.learning_curve`` (Qt lives in the app, not the engine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ugpcl_engine.baselines.selection import select_slices
+from ugpcl_engine.benchmarks import BenchmarkResult, format_table
+from ugpcl_engine.benchmarks.volumes import VOLUMES, LabeledVolume, load_volume
+from ugpcl_engine.config import RunSpec, preset
+from ugpcl_engine.guided import guided_selection, mean_dice, train_and_segment
+from ugpcl_engine.training.trainer import TrainingVolume
+
+K_START, K_MAX = 2, 8
+SEEDS = (0, 1, 2)
+QUICK_KS = (2, 3, 5, 8)
+QUICK = {"steps": 160, "input_size": 96}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one benchmark run trains.
+
+    Attributes:
+        ks: k values of the uniform and random baselines.
+        spec_overrides: ``TrainingConfig`` fields replaced in the quick preset.
+        warm_steps: steps of each guided warm-start round.
+    """
+
+    ks: tuple[int, ...]
+    spec_overrides: dict[str, Any]
+    warm_steps: int
+
+
+def plan_for(budget: str) -> Plan:
+    """The quick or full plan (see the module docstring)."""
+    if budget == "quick":
+        return Plan(QUICK_KS, dict(QUICK), int(QUICK["steps"]) // 2)
+    return Plan(tuple(range(K_START, K_MAX + 1)), {}, 200)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _run_guided(
+    vol: LabeledVolume, spec: RunSpec, plan: Plan, folder: Path
+) -> list[dict[str, Any]]:
+    rounds = []
+    for r in guided_selection(
+        vol.image_zyx,
+        vol.labels_zyx,
+        vol.table,
+        spec,
+        folder / "guided",
+        spacing_zyx=vol.spacing_zyx,
+        modality=vol.modality,
+        k_start=K_START,
+        k_max=K_MAX,
+        warm_steps=plan.warm_steps,
+    ):
+        _log(f"[guided] {vol.name} k={r.k} added={r.added} dice={r.dice:.4f} {r.seconds:.0f}s")
+        rounds.append(
+            {
+                "k": r.k,
+                "slices": list(r.labeled),
+                "added": r.added,
+                "dice": r.dice,
+                "steps": r.steps,
+                "seconds": r.seconds,
+                "next_suggestions": [[s.index, s.score] for s in r.suggestions],
+            }
+        )
+    return rounds
+
+
+def _run_fixed(
+    vol: LabeledVolume, spec: RunSpec, strategy: str, k: int, seed: int, folder: Path
+) -> dict[str, Any]:
+    slices = select_slices(vol.labels_zyx, k, strategy, "z", seed)
+    start = time.perf_counter()
+    training = TrainingVolume(vol.image_zyx, vol.labels_zyx, slices, vol.modality)
+    pred, _, _ = train_and_segment(training, vol.table, spec, folder / f"{strategy}{k}_{seed}")
+    dice = mean_dice(pred, vol.labels_zyx, vol.spacing_zyx, slices, vol.table)
+    seconds = time.perf_counter() - start
+    _log(f"[{strategy}] {vol.name} k={k} seed={seed} {slices} dice={dice:.4f} {seconds:.0f}s")
+    return {"k": k, "seed": seed, "slices": slices, "dice": dice, "seconds": seconds}
+
+
+def run_volume(vol: LabeledVolume, plan: Plan, device: str) -> dict[str, Any]:
+    """All strategies on one volume.
+
+    Returns:
+        ``{"guided": [round...], "uniform": [run...], "random": [run...]}``.
+    """
+    spec = preset("quick", vol.table.num_classes, device=device, **plan.spec_overrides)
+    with tempfile.TemporaryDirectory(prefix="ugpcl-guided-") as tmp:
+        folder = Path(tmp)
+        guided = _run_guided(vol, spec, plan, folder)
+        first = guided[0]
+        uniform = [
+            {
+                "k": K_START,
+                "seed": 0,
+                "slices": first["slices"],
+                "dice": first["dice"],
+                "seconds": first["seconds"],
+                "reused": "guided k=2",
+            }
+        ]
+        uniform += [_run_fixed(vol, spec, "uniform", k, 0, folder) for k in plan.ks if k != K_START]
+        random = [
+            _run_fixed(vol, spec, "random", k, seed, folder) for k in plan.ks for seed in SEEDS
+        ]
+    return {"guided": guided, "uniform": uniform, "random": random}
+
+
+def curves(runs: dict[str, Any]) -> dict[str, dict[int, float]]:
+    """Dice by k per strategy (random: mean over seeds)."""
+    out: dict[str, dict[int, float]] = {}
+    for strategy, items in runs.items():
+        by_k: dict[int, list[float]] = {}
+        for item in items:
+            by_k.setdefault(int(item["k"]), []).append(float(item["dice"]))
+        out[strategy] = {k: sum(v) / len(v) for k, v in sorted(by_k.items())}
+    return out
+
+
+def slices_to_match(curve: dict[str, dict[int, float]]) -> int:
+    """Smallest k where guided reaches uniform at ``K_MAX`` (``K_MAX + 1`` if never)."""
+    target = curve["uniform"][K_MAX]
+    hits = [k for k, dice in curve["guided"].items() if dice >= target]
+    return min(hits) if hits else K_MAX + 1
+
+
+def run(args: argparse.Namespace) -> BenchmarkResult:
+    """Run every strategy on both volumes; see the module docstring."""
+    budget = getattr(args, "budget", "quick")
+    plan = plan_for(budget)
+    device = getattr(args, "device", "auto")
+    summary: dict[str, float] = {}
+    rows: list[list[Any]] = []
+    details: dict[str, Any] = {
+        "budget": budget,
+        "plan": plan.__dict__,
+        "seeds": list(SEEDS),
+        "volumes": {},
+    }
+    for name in VOLUMES:
+        vol = load_volume(name)
+        runs = run_volume(vol, plan, device)
+        curve = curves(runs)
+        for strategy, by_k in curve.items():
+            for k, dice in by_k.items():
+                summary[f"dice_{strategy}_{name}_k{k}"] = round(dice, 4)
+                rows.append([name, strategy, k, dice])
+        summary[f"slices_to_match_uniform8_{name}"] = slices_to_match(curve)
+        details["volumes"][name] = {
+            "shape_zyx": list(vol.image_zyx.shape),
+            "spacing_zyx": list(vol.spacing_zyx),
+            "classes": list(vol.table.names),
+            "curves": curve,
+            "runs": runs,
+        }
+    table = format_table(["volume", "strategy", "k", "mean Dice"], rows)
+    header = (
+        f"guided vs uniform vs random (mean of {len(SEEDS)} seeds), UGPCL quick preset "
+        f"{plan.spec_overrides or '(as is)'}, warm rounds {plan.warm_steps} steps\n"
+    )
+    matches = "  ".join(f"{v}: {summary[f'slices_to_match_uniform8_{v}']}" for v in VOLUMES)
+    footer = f"\nslices for guided to match uniform@{K_MAX}: {matches}"
+    return BenchmarkResult(header + table + footer, summary, details)
