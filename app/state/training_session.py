@@ -259,7 +259,11 @@ def holdout_slice(labeled: np.ndarray, run_number: int) -> int | None:
 
 
 def rank_slices(
-    entropy_zyx: np.ndarray, labeled: np.ndarray, axis: str = "z", top: int = 10
+    entropy_zyx: np.ndarray,
+    labeled: np.ndarray,
+    axis: str = "z",
+    top: int = 10,
+    min_gap: int = 2,
 ) -> list[Suggestion]:
     """Rank unlabeled slices by uncertainty and locate their uncertain regions.
 
@@ -271,6 +275,8 @@ def rank_slices(
         labeled: bool (N,) marks along ``axis`` (labeled slices are never suggested).
         axis: slicing axis.
         top: suggestions returned.
+        min_gap: a slice closer than this to a better suggestion is left out (neighbours of
+            an uncertain slice are nearly as uncertain; annotating one teaches the others).
 
     Returns:
         Up to ``top`` suggestions, most uncertain first, each with up to 3 region centres.
@@ -285,7 +291,11 @@ def rank_slices(
         regions = tuple(centres[i] for i in order[:3] if tiles[i] > 0)
         out.append(Suggestion(int(index), score, regions))
     out.sort(key=lambda s: s.score, reverse=True)
-    return out[:top]
+    picked: list[Suggestion] = []
+    for suggestion in out:
+        if all(abs(suggestion.slice_index - p.slice_index) >= min_gap for p in picked):
+            picked.append(suggestion)
+    return picked[:top]
 
 
 def _tile_means(plane_rc: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:

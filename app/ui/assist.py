@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import ChildTarget, RunOutcome, TrainingSupervisor
@@ -94,6 +94,7 @@ class AssistController(ReviewActions, QObject):
         self.panel = TrainingPanel()
         self.panel.loss_source = lambda: self.session.losses
         self.dock = window.add_side_panel(self.panel, "Training")
+        self._place_dock()
         self.overlays = AssistOverlays(window.views)
         self.tasks = TaskRunner(self)
         self.runs_root = runs_root or Path(tempfile.mkdtemp(prefix="ugpcl-runs-"))
@@ -106,6 +107,12 @@ class AssistController(ReviewActions, QObject):
         window.installEventFilter(self)
 
     # -- wiring ------------------------------------------------------------------------------
+    def _place_dock(self) -> None:
+        """Give the training dock its own column beside the tool and label panels."""
+        docks = [d for d in self.window.findChildren(QDockWidget) if d is not self.dock]
+        if docks:
+            self.window.splitDockWidget(docks[0], self.dock, Qt.Orientation.Horizontal)
+
     def _connect(self) -> None:
         p, s = self.panel, self.supervisor
         p.start_requested.connect(self.start_training)
@@ -301,7 +308,12 @@ class AssistController(ReviewActions, QObject):
         elif what == "suggestions":
             self.panel.set_suggestions(
                 [
-                    f"slice {g.slice_index}: {g.score:.3f} nats, {len(g.regions_rc)} regions"
+                    f"slice {g.slice_index} · {g.score:.3f} nats"
+                    + (
+                        f" · most unsure near row {g.regions_rc[0][0]}, col {g.regions_rc[0][1]}"
+                        if g.regions_rc
+                        else ""
+                    )
                     for g in s.suggestions
                 ]
             )

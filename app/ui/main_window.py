@@ -30,6 +30,7 @@ from app.state.view_state import AUTO_PRESET, CT_PRESETS, VIEW_AXES, auto_window
 from app.state.workspace import Workspace
 from app.ui import dialogs
 from app.ui.actions import build_menus
+from app.ui.assist import install_assist
 from app.ui.file_actions import FileActions
 from app.ui.label_panel import LabelPanel
 from app.ui.slice_view import SliceView
@@ -303,6 +304,7 @@ def main(args: list[str]) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     window = MainWindow()
+    install_assist(window)  # training dock, Model menu, overlays (issue 5)
     app.installEventFilter(SpacePan(window))
     window.show()
     sys.excepthook = _unexpected_error_dialog(window)

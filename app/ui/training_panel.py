@@ -176,6 +176,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(layers)
         layout.addWidget(QLabel("Where to annotate next (most uncertain first):"))
         self.suggestions = QListWidget()
+        self.suggestions.setMinimumHeight(140)
         self.suggestions.itemClicked.connect(
             lambda item: self.suggestion_chosen.emit(self.suggestions.row(item))
         )

@@ -36,7 +36,8 @@ def heat_lut(size: int = 256) -> np.ndarray:
     lut = np.zeros((size, 4), np.uint8)
     for ch in range(3):
         lut[:, ch] = np.interp(x, stops, colours[:, ch]).round()
-    lut[:, 3] = (255 * np.clip(x * 1.6, 0.0, 1.0)).round()
+    # nearly certain voxels stay clear; the rest fade in up to 85 % so anatomy shows through
+    lut[:, 3] = (255 * np.clip((x - 0.04) * 1.4, 0.0, 0.85)).round()
     return lut
 
 

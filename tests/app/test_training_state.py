@@ -88,9 +88,11 @@ def test_ranking_skips_labeled_and_finds_the_uncertain_region() -> None:
     entropy[2] = 0.1  # mildly unsure everywhere
     entropy[3] = 2.0  # very unsure but labeled
     labeled = np.array([False, False, False, True])
-    ranked = rank_slices(entropy, labeled)
+    ranked = rank_slices(entropy, labeled, min_gap=0)
     assert [s.slice_index for s in ranked] == [1, 2, 0]
     assert ranked[0].regions_rc[0] == (48, 16)  # the tile holding most of it
+    spread = rank_slices(entropy, labeled, min_gap=2)  # slice 2 is slice 1's neighbour
+    assert [s.slice_index for s in spread] == [1]
 
 
 def test_next_suggestion_walks_the_ranking_and_skips_new_labels() -> None:
@@ -99,7 +101,7 @@ def test_next_suggestion_walks_the_ranking_and_skips_new_labels() -> None:
     for z, value in enumerate((0.1, 0.5, 0.3, 0.4, 0.2)):
         entropy[z] = value
     labeled = np.zeros(5, bool)
-    session.set_suggestions(rank_slices(entropy, labeled))
+    session.set_suggestions(rank_slices(entropy, labeled, min_gap=0))
     order = [session.next_suggestion(0, labeled).slice_index]
     for _ in range(2):
         order.append(session.next_suggestion(order[-1], labeled).slice_index)
