@@ -10,6 +10,11 @@ The protocol of ``design/BENCHMARKS.md`` §1, strategy ``guided``:
 4. retrain from the previous model (warm start, ``warm_steps`` steps, a fresh learning-rate
    schedule) and go back to 2, until ``k_max`` slices are labeled.
 
+``chooser="farthest"`` runs the same loop (same warm starts, same step budget) but adds the
+slice farthest from every labeled one within the foreground extent, ignoring the model: the
+control that separates the value of the uncertainty ranking from that of the accumulated
+warm-start training.
+
 Each round is scored like the other strategies: mean foreground Dice in 3-D over the slices
 that are not labeled in that round. Note on fairness: the model of round ``k`` has seen
 ``steps + (k - k_start) * warm_steps`` optimiser steps in total, more than a single run at the
@@ -25,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ugpcl_engine.baselines.selection import select_slices
+from ugpcl_engine.baselines.selection import foreground_extent, select_slices
 from ugpcl_engine.config import RunSpec
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.metrics import evaluate_segmentation
@@ -34,6 +39,8 @@ from ugpcl_engine.training.events import Failed, Finished
 from ugpcl_engine.training.trainer import TrainingVolume, resolve_device, train
 from ugpcl_engine.uncertainty import SliceSuggestion, rank_slices
 from ugpcl_engine.volume import LabelTable
+
+CHOOSERS = ("uncertainty", "farthest")
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,27 @@ def train_and_segment(
     return pred, entropy, last.checkpoint
 
 
+def farthest_slices(labeled: Sequence[int], extent: tuple[int, int]) -> list[SliceSuggestion]:
+    """The slice of ``extent`` (inclusive) farthest from every labeled slice.
+
+    Args:
+        labeled: labeled slice indices (at least one).
+        extent: ``(lo, hi)`` range of candidate slices.
+
+    Returns:
+        One suggestion (score = its distance in slices; ties: the one nearest the centre of
+        the extent, then the lowest index), or none when every slice of the extent is labeled.
+    """
+    candidates = np.arange(extent[0], extent[1] + 1)
+    taken = np.asarray(list(labeled), dtype=np.int64)
+    distance = np.abs(candidates[:, None] - taken[None, :]).min(axis=1)
+    off_centre = np.abs(candidates - 0.5 * (extent[0] + extent[1]))
+    best = int(np.lexsort((candidates, off_centre, -distance))[0])
+    if distance[best] == 0:
+        return []
+    return [SliceSuggestion(int(candidates[best]), float(distance[best]))]
+
+
 def mean_dice(
     pred_zyx: np.ndarray,
     ref_zyx: np.ndarray,
@@ -137,6 +165,7 @@ def guided_selection(
     warm_steps: int | None = None,
     axis: str = "z",
     min_gap: int = 2,
+    chooser: str = "uncertainty",
 ) -> Iterator[GuidedRound]:
     """Run the guided loop (module docstring), yielding one round per ``k``.
 
@@ -153,16 +182,20 @@ def guided_selection(
         warm_steps: steps of each warm-start round; ``None`` → half of ``spec``'s steps.
         axis: slicing axis.
         min_gap: ``rank_slices``' least distance between a suggestion and a labeled slice.
+        chooser: ``"uncertainty"`` (``rank_slices``) or ``"farthest"`` (the control).
 
     Yields:
         ``GuidedRound`` for k = k_start, ..., k_max (fewer when no slice is left to suggest).
 
     Raises:
         InputError: bad data (see ``train`` and ``select_slices``); ValueError when
-            ``k_max < k_start``.
+            ``k_max < k_start`` or an unknown ``chooser``.
     """
     if k_max < k_start:
         raise ValueError(f"k_max ({k_max}) must be >= k_start ({k_start})")
+    if chooser not in CHOOSERS:
+        raise ValueError(f"chooser must be one of {', '.join(CHOOSERS)}, got {chooser!r}")
+    extent = foreground_extent(reference_zyx, axis)
     warm = max(1, spec.training.steps // 2) if warm_steps is None else warm_steps
     warm_spec = replace(spec, training=replace(spec.training, steps=warm))
     labeled = select_slices(reference_zyx, k_start, "uniform", axis)
@@ -175,7 +208,10 @@ def guided_selection(
         pred, entropy, init = train_and_segment(
             volume, table, round_spec, Path(out_dir) / f"k{k}", axis, init
         )
-        suggestions = rank_slices(entropy, pred, labeled, axis, top=5, min_gap=min_gap)
+        if chooser == "farthest":
+            suggestions = farthest_slices(labeled, extent)
+        else:
+            suggestions = rank_slices(entropy, pred, labeled, axis, top=5, min_gap=min_gap)
         if not suggestions:  # the gap rule left nothing: fall back to any unlabeled slice
             suggestions = rank_slices(entropy, pred, labeled, axis, top=5, min_gap=1)
         dice = mean_dice(pred, reference_zyx, spacing_zyx, labeled, table, axis)

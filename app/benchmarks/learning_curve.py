@@ -18,6 +18,11 @@ STYLE = {  # strategy: (colour, pen style name, symbol)
     "uniform": ((40, 90, 200), "solid", "s"),
     "random": ((120, 120, 120), "dash", "t"),
     "guided": ((220, 70, 30), "solid", "o"),
+    "farthest": ((30, 150, 70), "dashdot", "d"),
+}
+LABELS = {
+    "random": "random (mean of 3 seeds)",
+    "farthest": "farthest slice, warm starts (control)",
 }
 
 
@@ -41,9 +46,11 @@ def _panel(layout: Any, name: str, data: dict[str, Any]) -> None:
         plot.addItem(line)
     for strategy, (colour, style, symbol) in STYLE.items():
         points = sorted((int(k), float(v)) for k, v in curves[strategy].items())
-        pen_style = Qt.DashLine if style == "dash" else Qt.SolidLine
+        if strategy not in curves:
+            continue
+        pen_style = {"dash": Qt.DashLine, "dashdot": Qt.DashDotLine}.get(style, Qt.SolidLine)
         width = 3 if strategy == "guided" else 2
-        label = "random (mean of 3 seeds)" if strategy == "random" else strategy
+        label = LABELS.get(strategy, strategy)
         plot.plot(
             [p[0] for p in points],
             [p[1] for p in points],

@@ -12,7 +12,7 @@ from ugpcl_engine.benchmarks import guided as bench
 from ugpcl_engine.benchmarks import volumes
 from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.guided import guided_selection
+from ugpcl_engine.guided import farthest_slices, guided_selection
 from ugpcl_engine.uncertainty import rank_slices
 
 HAS_NILEARN = importlib.util.find_spec("nilearn") is not None
@@ -124,6 +124,24 @@ def test_guided_loop_rejects_k_max_below_start(tmp_path: Path) -> None:
         next(
             guided_selection(
                 vol.image_zyx, vol.labels_zyx, vol.table, tiny_spec(8), tmp_path, k_start=3, k_max=2
+            )
+        )
+
+
+def test_farthest_slice_control() -> None:
+    assert farthest_slices([8, 25], (0, 33)) == farthest_slices([25, 8], (0, 33))
+    best = farthest_slices([8, 25], (0, 33))[0]
+    assert (best.index, best.score) == (16, 8.0)  # 0, 16, 17, 33 are 8 away: 16 is central
+    assert farthest_slices([10], (5, 30))[0].index == 30
+    assert farthest_slices([0, 1, 2], (0, 2)) == []
+
+
+def test_guided_loop_rejects_an_unknown_chooser(tmp_path: Path) -> None:
+    vol = volumes.load_chest()
+    with pytest.raises(ValueError, match="chooser"):
+        next(
+            guided_selection(
+                vol.image_zyx, vol.labels_zyx, vol.table, tiny_spec(8), tmp_path, chooser="x"
             )
         )
 

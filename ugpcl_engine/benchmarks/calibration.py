@@ -12,12 +12,13 @@ so that both uncertainty estimates come from the same network trained the same w
 Measured on the voxels of the slices that were NOT labeled: AUROC of the entropy as a detector
 of wrong labels, expected calibration error (15 bins) of the confidence (largest mean
 probability), a reliability curve (in ``details``), and the wall time of each over the whole
-volume (same run, same machine: compare the ratio).
+volume after one untimed warm-up pass (same run, same machine: compare the ratio).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -137,6 +138,7 @@ def calibrate(
     }
     results = {}
     for name, model in models.items():
+        predict_volume(model, vol.image_zyx, window, "z", device=device)  # warm-up, untimed
         torch.manual_seed(0)
         start = time.perf_counter()
         labels, entropy, conf = predict_volume(model, vol.image_zyx, window, "z", device=device)
@@ -173,6 +175,8 @@ def run(args: argparse.Namespace) -> BenchmarkResult:
         "dropout": DROPOUT,
         "passes": PASSES,
         "budget": budget,
+        "torch_threads": torch.get_num_threads(),
+        "load_average": list(os.getloadavg()),
         "training": {"preset": "quick", **overrides},
         "scores": {name: r.__dict__ for name, r in results.items()},
     }
