@@ -39,6 +39,7 @@ from ugpcl_engine.config import preset
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.training.run_folder import RunRequest, default_threads, labeled_hash
 
+QUIT_WAIT_S = 2.0  # a quitting user waits at most this long for the child to stop
 PREVIEW_EVERY = {"quick": 10, "standard": 25, "paper": 100}
 
 
@@ -180,7 +181,7 @@ class AssistController(ReviewActions, QObject):
             if not ask_stop_training(self.window):
                 event.ignore()
                 return True
-            self.supervisor.shutdown()
+            self.supervisor.shutdown(QUIT_WAIT_S)
         return False
 
     # -- training ----------------------------------------------------------------------------

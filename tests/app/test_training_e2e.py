@@ -41,7 +41,7 @@ def test_train_on_the_chest_ct_then_accept_and_undo(qtbot, window, sample_assist
     assert pred.shape == entropy.shape == doc.labels_zyx.shape == (34, 128, 128)
     assert pred.dtype == np.uint8 and entropy.dtype == np.float32
     top = math.log(doc.table.num_classes)  # entropy is in nats, at most ln C
-    assert 0.0 <= float(entropy.min()) and float(entropy.max()) <= top + 1e-3
+    assert float(entropy.min()) >= 0.0 and float(entropy.max()) <= top + 1e-3
     assert version.metrics["steps"] == 3.0
     assert sample_assist.overlays.items["z"]["uncertainty"].isVisible()
     before = doc.labels_zyx.copy()
