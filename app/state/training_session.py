@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from app.state.observable import Signal
+from ugpcl_engine import uncertainty
 from ugpcl_engine.training.run_folder import PREDICTION_FILE, UNCERTAINTY_FILE
 from ugpcl_engine.volume import axis_index
 
 LOSS_KEYS = ("sup", "con", "contrast", "rot")
 HOLDOUT_MIN_LABELED = 4  # with fewer labeled slices every one of them is needed for training
-TILE = 32  # side of the square tiles an uncertain region is reported in (pixels)
 
 
 @dataclass
@@ -82,13 +82,15 @@ class Suggestion:
 
     Attributes:
         slice_index: along the training axis.
-        score: mean entropy of the slice's most uncertain tiles (nats).
-        regions_rc: centres (row, col) of its most uncertain tiles, most uncertain first.
+        score: ranking score in [0, 1] (``ugpcl_engine.uncertainty.slice_scores``).
+        regions_rc: centres (row, col) of its uncertain regions, most uncertainty first.
+        region_nats: mean entropy of the first region (nats; the slice mean without one).
     """
 
     slice_index: int
     score: float
     regions_rc: tuple[tuple[int, int], ...] = ()
+    region_nats: float = 0.0
 
 
 @dataclass
@@ -258,55 +260,44 @@ def holdout_slice(labeled: np.ndarray, run_number: int) -> int | None:
     return int(marked[(run_number - 1) % len(marked)])
 
 
-def rank_slices(
+def suggest_slices(
     entropy_zyx: np.ndarray,
+    pred_zyx: np.ndarray,
     labeled: np.ndarray,
     axis: str = "z",
     top: int = 10,
     min_gap: int = 2,
 ) -> list[Suggestion]:
-    """Rank unlabeled slices by uncertainty and locate their uncertain regions.
+    """Rank slices to annotate next with the engine's ranking, and locate uncertain regions.
 
-    A slice's score is the mean entropy of its most uncertain quarter of ``TILE``×``TILE``
-    tiles, so a small uncertain structure is not drowned by confident background.
+    Uses ``ugpcl_engine.uncertainty``: slices scored by foreground uncertainty and uncertain
+    area, spread at least ``min_gap`` slices from each other and from labeled slices; regions
+    are connected areas above half the largest entropy.
 
     Args:
         entropy_zyx: entropy (Z, Y, X) in nats.
+        pred_zyx: predicted labels (Z, Y, X).
         labeled: bool (N,) marks along ``axis`` (labeled slices are never suggested).
         axis: slicing axis.
         top: suggestions returned.
-        min_gap: a slice closer than this to a better suggestion is left out (neighbours of
-            an uncertain slice are nearly as uncertain; annotating one teaches the others).
+        min_gap: least distance in slices between suggestions and labeled slices.
 
     Returns:
-        Up to ``top`` suggestions, most uncertain first, each with up to 3 region centres.
+        Up to ``top`` suggestions, best first, each with up to 3 region centres.
     """
-    stack = np.moveaxis(np.asarray(entropy_zyx), axis_index(axis), 0)
+    entropy = np.asarray(entropy_zyx)
+    ranked = uncertainty.rank_slices(
+        entropy, np.asarray(pred_zyx), np.flatnonzero(labeled).tolist(), axis, top, min_gap
+    )
+    threshold = uncertainty.default_threshold(entropy)
+    stack = np.moveaxis(entropy, axis_index(axis), 0)
     out = []
-    for index in np.flatnonzero(~np.asarray(labeled, bool)):
-        tiles, centres = _tile_means(np.asarray(stack[index], np.float32))
-        order = np.argsort(tiles)[::-1]
-        keep = max(1, len(tiles) // 4)
-        score = float(tiles[order[:keep]].mean())
-        regions = tuple(centres[i] for i in order[:3] if tiles[i] > 0)
-        out.append(Suggestion(int(index), score, regions))
-    out.sort(key=lambda s: s.score, reverse=True)
-    picked: list[Suggestion] = []
-    for suggestion in out:
-        if all(abs(suggestion.slice_index - p.slice_index) >= min_gap for p in picked):
-            picked.append(suggestion)
-    return picked[:top]
-
-
-def _tile_means(plane_rc: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    rows, cols = plane_rc.shape
-    means, centres = [], []
-    for r in range(0, rows, TILE):
-        for c in range(0, cols, TILE):
-            block = plane_rc[r : r + TILE, c : c + TILE]
-            means.append(float(block.mean()))
-            centres.append((r + block.shape[0] // 2, c + block.shape[1] // 2))
-    return np.asarray(means), centres
+    for pick in ranked:
+        regions = uncertainty.uncertain_regions(stack[pick.index], threshold)[:3]
+        centres = tuple((round(r.centroid[0]), round(r.centroid[1])) for r in regions)
+        nats = regions[0].score if regions else float(stack[pick.index].mean())
+        out.append(Suggestion(pick.index, pick.score, centres, float(nats)))
+    return out
 
 
 def slice_scores(entropy_zyx: np.ndarray, axis: str = "z") -> np.ndarray:

@@ -26,8 +26,8 @@ from app.state.training_session import (
     TrainingSession,
     holdout_slice,
     max_entropy,
-    rank_slices,
     slice_scores,
+    suggest_slices,
     version_from_result,
 )
 from app.ui import dialogs
@@ -265,11 +265,11 @@ class AssistController(ReviewActions, QObject):
             "Press N for the most uncertain slice."
         )
         self.result_ready.emit(version)
-        entropy = version.uncertainty_zyx()
+        entropy, pred = version.uncertainty_zyx(), version.prediction_zyx()
         labeled = self.ws.doc.item.labeled[AXIS].copy()
         self.tasks.submit(
             "rank",
-            lambda: (rank_slices(entropy, labeled, AXIS), _scores(entropy)),
+            lambda: (suggest_slices(entropy, pred, labeled, AXIS), _scores(entropy)),
             self._ranked,
             lambda msg: self.panel.set_status(msg),
         )
@@ -309,9 +309,10 @@ class AssistController(ReviewActions, QObject):
         elif what == "suggestions":
             self.panel.set_suggestions(
                 [
-                    f"slice {g.slice_index} · {g.score:.3f} nats"
+                    f"slice {g.slice_index} · score {g.score:.2f}"
                     + (
-                        f" · most unsure near row {g.regions_rc[0][0]}, col {g.regions_rc[0][1]}"
+                        f" · unsure region at row {g.regions_rc[0][0]}, col {g.regions_rc[0][1]}"
+                        f" ({g.region_nats:.2f} nats)"
                         if g.regions_rc
                         else ""
                     )

@@ -61,7 +61,8 @@ class ReviewActions:
         shape = doc.item.volume.geometry.shape_zyx
         self.ws.view.set_cursor((suggestion.slice_index, y, x), shape)
         self.panel.set_status(
-            f"Slice {suggestion.slice_index}: uncertainty {suggestion.score:.3f} nats."
+            f"Slice {suggestion.slice_index}: score {suggestion.score:.2f}, uncertain region "
+            f"{suggestion.region_nats:.2f} nats."
         )
 
     # -- accepting ---------------------------------------------------------------------------

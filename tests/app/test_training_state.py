@@ -13,9 +13,10 @@ from app.state.editor import LabelEditor
 from app.state.prediction_edits import AcceptOptions, accept_prediction, label_check, mark_labeled
 from app.state.training_session import (
     ModelVersion,
+    Suggestion,
     TrainingSession,
     holdout_slice,
-    rank_slices,
+    suggest_slices,
 )
 from app.state.undo import UndoStack
 from app.state.view_state import ToolState
@@ -82,26 +83,26 @@ def test_holdout_rotates_only_with_enough_labeled_slices() -> None:
     assert [holdout_slice(many, n) for n in (1, 2, 5)] == [1, 2, 1]
 
 
-def test_ranking_skips_labeled_and_finds_the_uncertain_region() -> None:
-    entropy = np.zeros((4, 64, 64), np.float32)
-    entropy[1, 40:56, 5:21] = 1.0  # a small uncertain structure
-    entropy[2] = 0.1  # mildly unsure everywhere
-    entropy[3] = 2.0  # very unsure but labeled
-    labeled = np.array([False, False, False, True])
-    ranked = rank_slices(entropy, labeled, min_gap=0)
-    assert [s.slice_index for s in ranked] == [1, 2, 0]
-    assert ranked[0].regions_rc[0] == (48, 16)  # the tile holding most of it
-    spread = rank_slices(entropy, labeled, min_gap=2)  # slice 2 is slice 1's neighbour
-    assert [s.slice_index for s in spread] == [1]
+def test_suggestions_skip_labeled_slices_and_locate_regions() -> None:
+    entropy = np.zeros((8, 64, 64), np.float32)
+    pred = np.zeros((8, 64, 64), np.uint8)
+    entropy[1, 40:56, 5:21] = 1.0  # an uncertain structure, centre (47.5, 12.5)
+    entropy[4, :, :] = 0.3  # mildly unsure everywhere
+    entropy[7] = 1.5  # very unsure but labeled
+    labeled = np.zeros(8, bool)
+    labeled[7] = True
+    ranked = suggest_slices(entropy, pred, labeled, min_gap=2)
+    assert ranked[0].slice_index == 1 and ranked[0].regions_rc[0] in ((47, 12), (48, 12))
+    assert ranked[0].region_nats == pytest.approx(1.0)
+    indices = [s.slice_index for s in ranked]
+    assert 7 not in indices and 6 not in indices  # labeled, and too close to labeled
+    assert all(abs(a - b) >= 2 for a in indices for b in indices if a != b)
 
 
 def test_next_suggestion_walks_the_ranking_and_skips_new_labels() -> None:
     session = TrainingSession()
-    entropy = np.zeros((5, 8, 8), np.float32)
-    for z, value in enumerate((0.1, 0.5, 0.3, 0.4, 0.2)):
-        entropy[z] = value
+    session.set_suggestions([Suggestion(z, 1.0 - 0.1 * k) for k, z in enumerate((1, 3, 2))])
     labeled = np.zeros(5, bool)
-    session.set_suggestions(rank_slices(entropy, labeled, min_gap=0))
     order = [session.next_suggestion(0, labeled).slice_index]
     for _ in range(2):
         order.append(session.next_suggestion(order[-1], labeled).slice_index)

@@ -89,7 +89,7 @@ def test_suggestions_rank_the_uncertain_slice_first_and_n_jumps(qtbot, assist, w
     train_once(qtbot, assist)
     first = assist.session.suggestions[0]
     assert first.slice_index == UNCERTAIN_SLICE
-    assert first.score == pytest.approx(HIGH, rel=1e-3)
+    assert first.region_nats == pytest.approx(HIGH, rel=1e-3)
     assert all(s.slice_index not in LABELED for s in assist.session.suggestions)
     assert assist.panel.suggestions.count() == len(assist.session.suggestions)
     window.ws.view.set_slice("z", 0, 12)
