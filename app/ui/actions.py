@@ -102,7 +102,7 @@ def _tools_menu(w: MainWindow, menu: QMenu) -> None:
         (Tool.FILL, "Fill", "F"),
         (Tool.POLYGON, "Polygon / lasso", "P"),
         (Tool.PICKER, "Pick label", "K"),
-        (Tool.NAVIGATE, "Navigate", "N"),
+        (Tool.NAVIGATE, "Navigate", "Q"),
     ):
         _action(w, menu, text, lambda t=tool: tools.update(tool=t), (key,))
     menu.addSeparator()

@@ -146,8 +146,6 @@ class AssistController(ReviewActions, QObject):
     def _build_menu(self) -> None:
         menu = self.window.menus["Model"]
         menu.clear()
-        self._take_key("N")
-        self._take_key("V")
         entries = (
             ("Start training", lambda: self.start_training(*self._panel_choice()), "Ctrl+T"),
             ("Stop and keep model", self.supervisor.stop, "Ctrl+Shift+T"),
@@ -163,14 +161,6 @@ class AssistController(ReviewActions, QObject):
             action.triggered.connect(lambda _=False, f=slot: f())
             menu.addAction(action)
             self.actions[text] = action
-
-    def _take_key(self, key: str) -> None:
-        """Free ``key`` from older actions (issue 5 gives N to 'next suggestion')."""
-        wanted = QKeySequence(key)
-        for action in self.window.findChildren(QAction):
-            keys = action.shortcuts()
-            if wanted in keys:
-                action.setShortcuts([k for k in keys if k != wanted])
 
     def _panel_choice(self) -> tuple[str, str]:
         return self.panel.preset.currentText(), self.panel.device.currentText()

@@ -26,7 +26,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("F", "Flood fill in the slice"),
     ("P", "Polygon (click points, double-click or Enter to close, Esc to cancel) or lasso (drag)"),
     ("K", "Pick the label under the mouse"),
-    ("N", "Navigate (click or drag moves the crosshair)"),
+    ("Q", "Navigate (click or drag moves the crosshair)"),
     ("[ and ]", "Smaller / larger brush"),
     ("1 – 9", "Choose label 1 to 9"),
     ("M / Shift+M", "Mark / unmark the slice under the mouse as labeled"),
@@ -40,6 +40,11 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Right drag", "Window / level (left-right: width, up-down: level)"),
     ("R", "Reset zoom"),
     ("L", "Toggle 1×3 / single-view layout"),
+    ("Ctrl+T / Ctrl+Shift+T", "Start training / stop and keep the model"),
+    ("N", "Jump to the next suggested slice (most useful to annotate)"),
+    ("Ctrl+Return", "Accept the prediction on this slice (one undo step)"),
+    ("Ctrl+L", "Label check: show where the model confidently disagrees with your paint"),
+    ("V", "Toggle between the current and the compared model version"),
     ("F1", "This list"),
 )
 

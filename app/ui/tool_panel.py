@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.state.view_state import AUTO_PRESET, CT_PRESETS, PaintOver, Tool, ToolState, ViewState
 
 TOOL_BUTTONS = (
-    (Tool.NAVIGATE, "Navigate", "N"),
+    (Tool.NAVIGATE, "Navigate", "Q"),
     (Tool.BRUSH, "Brush", "B"),
     (Tool.ERASER, "Eraser", "E"),
     (Tool.FILL, "Fill", "F"),
