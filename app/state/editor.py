@@ -186,7 +186,7 @@ class LabelEditor:
         )
         delta.marks.append((axis, index, bool(marks[index]), labeled))
         marks[index] = labeled
-        self._push(delta)
+        self.push_delta(delta)
         self.doc.marks_changed.emit(axis)
         return delta
 
@@ -337,10 +337,18 @@ class LabelEditor:
             delta.marks.append((axis, index, False, True))
             marks[index] = True
             self.doc.marks_changed.emit(axis)
-        self._push(delta)
+        self.push_delta(delta)
         return delta
 
-    def _push(self, delta: LabelDelta) -> None:
+    def push_delta(self, delta: LabelDelta) -> None:
+        """Record an edit already applied to the document as one undo step.
+
+        Used by writers that compute their own box (accepting a prediction): the undo stack,
+        the modified flag and the autosave journal stay in step with every other edit.
+
+        Args:
+            delta: before/after values of the box; its "after" is already in the labels.
+        """
         self.undo_stack.push(delta)
         self.doc.modified = True
         self._journal(delta.volume_index, delta.region)

@@ -159,8 +159,7 @@ def write_box(
     target = doc.labels_zyx[region.slices()]
     delta = LabelDelta.capture(doc.current, region, target.copy(), values_zyx, description)
     target[...] = values_zyx
-    # the editor's own push keeps undo, the modified flag and the autosave journal in step
-    editor._push(delta)
+    editor.push_delta(delta)
     doc.labels_changed.emit(region)
     return delta
 
@@ -184,7 +183,7 @@ def mark_labeled(editor: LabelEditor, axis: str, indices: Sequence[int]) -> Labe
     for index in new:
         delta.marks.append((axis, index, False, True))
         marks[index] = True
-    editor._push(delta)
+    editor.push_delta(delta)
     doc.marks_changed.emit(axis)
     return delta
 
