@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import SimpleITK as sitk  # noqa: N813
+import SimpleITK as sitk
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io.label_tables import table_from_entries

@@ -164,7 +164,7 @@ def test_order_comes_from_positions_even_if_the_file_list_is_not(
     ramp_zyx: np.ndarray,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import SimpleITK as sitk  # noqa: N813
+    import SimpleITK as sitk
 
     make_dicom_series(tmp_path / "s", ramp_zyx, oblique_geometry)
     by_name = sorted(str(p) for p in (tmp_path / "s").iterdir())

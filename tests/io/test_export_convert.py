@@ -124,7 +124,7 @@ def test_convert_dicom_folder_and_dicom_seg(
 
 
 def test_convert_4d_with_time_point(tmp_path: Path) -> None:
-    import SimpleITK as sitk  # noqa: N813
+    import SimpleITK as sitk
 
     array = np.arange(2 * 2 * 3 * 4, dtype=np.int16).reshape(2, 2, 3, 4)
     sitk.WriteImage(sitk.GetImageFromArray(array, isVector=False), str(tmp_path / "t.nii.gz"))

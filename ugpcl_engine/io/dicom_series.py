@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk  # noqa: N813
+import SimpleITK as sitk
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.volume import VolumeGeometry

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk  # noqa: N813
+import SimpleITK as sitk
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import label_tables, nifti_check
