@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QThreadPool
+from tiny import TINY_MODEL
 
 from app.jobs.model_jobs import ExportTask, ModelJobs, ModelRunResult, RunModelTask
-from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
+from ugpcl_engine.config import RunSpec, TrainingConfig
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.inference.model_metadata import ExportReport, TrainingGrid, partial_path
 from ugpcl_engine.inference.onnx_export import export_onnx
@@ -22,15 +23,7 @@ from ugpcl_engine.model import build_model
 from ugpcl_engine.training.checkpoint import Checkpoint, save_checkpoint
 from ugpcl_engine.volume import LabelTable
 
-TINY = ModelConfig(
-    num_classes=3,
-    encoder_channels=(4, 8, 8, 16, 16),
-    decoder_channels=(16, 8, 8, 4, 4),
-    tf_dims=(8, 8, 16, 16),
-    tf_heads=(2, 2, 1),
-    tf_depth=1,
-    embed_dim=8,
-)
+TINY = TINY_MODEL
 GRID = TrainingGrid((6, 40, 48), (2.0, 1.0, 1.0))
 
 

@@ -8,24 +8,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from tiny import TINY_MODEL
 
 from ugpcl_engine.benchmarks import calibration
 from ugpcl_engine.benchmarks.volumes import LabeledVolume, load_chest
-from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
+from ugpcl_engine.config import RunSpec, TrainingConfig
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.inference.mc_dropout import MCDropoutNet, decoder_dropout, predict_volume
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.model import build_model
 
-TINY = ModelConfig(
-    num_classes=3,
-    encoder_channels=(4, 8, 8, 16, 16),
-    decoder_channels=(16, 8, 8, 4, 4),
-    tf_dims=(8, 8, 16, 16),
-    tf_heads=(2, 2, 1),
-    tf_depth=1,
-    embed_dim=8,
-)
+TINY = TINY_MODEL
 
 
 def test_score_uncertainty_on_hand_made_volumes() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny import TINY_MODEL
 
 from ugpcl_engine.benchmarks import guided as bench
 from ugpcl_engine.benchmarks import volumes
-from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
+from ugpcl_engine.config import RunSpec, TrainingConfig
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.guided import farthest_slices, guided_selection
 from ugpcl_engine.uncertainty import rank_slices
@@ -19,15 +21,7 @@ HAS_NILEARN = importlib.util.find_spec("nilearn") is not None
 
 
 def tiny_spec(num_classes: int, steps: int = 3) -> RunSpec:
-    model = ModelConfig(
-        num_classes=num_classes,
-        encoder_channels=(4, 8, 8, 16, 16),
-        decoder_channels=(16, 8, 8, 4, 4),
-        tf_dims=(8, 8, 16, 16),
-        tf_heads=(2, 2, 1),
-        tf_depth=1,
-        embed_dim=8,
-    )
+    model = replace(TINY_MODEL, num_classes=num_classes)
     training = TrainingConfig(
         steps=steps,
         batch_labeled=1,

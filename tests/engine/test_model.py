@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny import TINY_MODEL
 from torch import nn
 
 from ugpcl_engine.config import ModelConfig, preset
@@ -19,16 +20,7 @@ from ugpcl_engine.model.blocks import DropPath
 from ugpcl_engine.model.resnet import ResNet50Encoder
 from ugpcl_engine.model.swin import MASKED, window_plan
 
-TINY = ModelConfig(
-    num_classes=3,
-    encoder_channels=(4, 8, 8, 16, 16),
-    decoder_channels=(16, 8, 8, 4, 4),
-    tf_dims=(8, 8, 16, 16),
-    tf_heads=(2, 2, 1),
-    tf_depth=2,
-    window_size=3,
-    embed_dim=8,
-)
+TINY = replace(TINY_MODEL, tf_depth=2, window_size=3)  # two Swin blocks: shifted windows too
 TINY_R50 = replace(TINY, backbone="resnet50", decoder_channels=(8, 8, 8, 4, 4))
 
 

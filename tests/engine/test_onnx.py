@@ -14,9 +14,10 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper
+from tiny import TINY_MODEL
 
 from ugpcl_engine.cli import main
-from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
+from ugpcl_engine.config import RunSpec, TrainingConfig
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.errors import CancelledError, InputError
 from ugpcl_engine.inference import onnx_export
@@ -37,15 +38,7 @@ from ugpcl_engine.sample import SamplePaths
 from ugpcl_engine.training.checkpoint import Checkpoint
 from ugpcl_engine.volume import LabelTable
 
-TINY = ModelConfig(
-    num_classes=3,
-    encoder_channels=(4, 8, 8, 16, 16),
-    decoder_channels=(16, 8, 8, 4, 4),
-    tf_dims=(8, 8, 16, 16),
-    tf_heads=(2, 2, 1),
-    tf_depth=1,
-    embed_dim=8,
-)
+TINY = TINY_MODEL
 GRID = TrainingGrid((10, 48, 56), (2.0, 1.0, 1.0))
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny import TINY_MODEL
 
-from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
+from ugpcl_engine.config import RunSpec, TrainingConfig
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.training.cancel import CancelToken
@@ -19,15 +20,7 @@ from ugpcl_engine.training.step import StepSchedule, poly_lr
 from ugpcl_engine.training.trainer import TrainingVolume, train
 from ugpcl_engine.volume import LabelTable
 
-TINY = ModelConfig(
-    num_classes=3,
-    encoder_channels=(4, 8, 8, 16, 16),
-    decoder_channels=(16, 8, 8, 4, 4),
-    tf_dims=(8, 8, 16, 16),
-    tf_heads=(2, 2, 1),
-    tf_depth=1,
-    embed_dim=8,
-)
+TINY = TINY_MODEL
 
 
 def phantom(n: int = 12, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
