@@ -306,10 +306,12 @@ def preset(name: str, num_classes: int, **training_overrides: Any) -> RunSpec:
             tf_depth=1,
             embed_dim=32,
         )
+        # Labeled-heavy batches (6 + 2): with 4 + 4 the labeled share was too small for 400
+        # steps (k = 5: 0.70 vs 0.80 mean Dice on the chest CT).
         training = TrainingConfig(
             steps=400,
-            batch_labeled=4,
-            batch_unlabeled=4,
+            batch_labeled=6,
+            batch_unlabeled=2,
             max_input_size=256,
             optimizer="adamw",
             lr=3e-3,

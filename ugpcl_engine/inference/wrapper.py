@@ -4,9 +4,10 @@ This module is what ONNX export traces and what every torch inference path runs,
 onnxruntime path and the trainer's previews apply exactly the same preprocessing. Input
 intensities are already normalised (``ugpcl_engine.data.normalisation``).
 
-Choice: the prediction is the argmax of the *mean* of the two decoders' softmax (the quantity
-whose entropy is the uncertainty), not of the CNN decoder alone as in the paper; both decoders
-are trained to agree and the mean is never worse in our runs.
+As in the paper, the label map comes from the CNN decoder alone; the uncertainty is the entropy
+of the *mean* of both decoders' softmax. Measured on the chest CT (quick preset, k = 5): CNN
+labels 0.797 mean Dice, two-decoder mean 0.788, transformer alone 0.671: the transformer
+decoder is the weaker one, and averaging with it loses thin structures.
 """
 
 from __future__ import annotations
@@ -40,13 +41,18 @@ class InferenceNet(nn.Module):
             image: (B, 1, H, W) float32 in [0, 1], any H, W.
 
         Returns:
-            probs (B, C, H, W) mean softmax of the two decoders, labels (B, H, W) int64 argmax,
-            entropy (B, H, W) float32 ``-Σ m log(m + 1e-6)`` (nats).
+            probs (B, C, H, W) mean softmax of the two decoders, labels (B, H, W) int64 argmax
+            of the CNN decoder's softmax, entropy (B, H, W) float32 ``-Σ m log(m + 1e-6)`` of
+            the mean (nats).
         """
         h, w = image.shape[-2], image.shape[-1]
         x = F.interpolate(image, size=(self.size, self.size), mode="bilinear", align_corners=False)
         seg, seg_tf = self.net.forward_decoders(x)
-        mean = 0.5 * (torch.softmax(seg, 1) + torch.softmax(seg_tf, 1))
-        probs = F.interpolate(mean, size=(h, w), mode="bilinear", align_corners=False)
+        p = torch.softmax(seg, 1)
+        mean = 0.5 * (p + torch.softmax(seg_tf, 1))
+        both = F.interpolate(
+            torch.cat([mean, p], 1), size=(h, w), mode="bilinear", align_corners=False
+        )
+        probs, cnn = both[:, : p.shape[1]], both[:, p.shape[1] :]
         entropy = -(probs * torch.log(probs + ENTROPY_EPS)).sum(1)
-        return probs, probs.argmax(1), entropy
+        return probs, cnn.argmax(1), entropy
