@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# One BLAS/OpenMP thread per test process (and the children it spawns): on a shared 2-core
+# machine, oversubscribed OpenMP threads made training tests 10x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 
 from ugpcl_engine.sample import SamplePaths, sample_paths
