@@ -33,6 +33,7 @@ from app.ui.actions import build_menus
 from app.ui.assist import install_assist
 from app.ui.file_actions import FileActions
 from app.ui.label_panel import LabelPanel
+from app.ui.model_menu import install_model_menu
 from app.ui.slice_view import SliceView
 from app.ui.tool_panel import ToolPanel
 from app.ui.view_controller import ViewController
@@ -305,6 +306,7 @@ def main(args: list[str]) -> int:
     app.setApplicationName(APP_NAME)
     window = MainWindow()
     install_assist(window)  # training dock, Model menu, overlays (issue 5)
+    install_model_menu(window)  # Export ONNX…, Run model on a file… (issue 6)
     app.installEventFilter(SpacePan(window))
     window.show()
     sys.excepthook = _unexpected_error_dialog(window)

@@ -1,0 +1,91 @@
+"""Model › Export ONNX… and Model › Run model on a file…, driven through the menu object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+import torch
+from tiny import TINY_MODEL
+
+from ugpcl_engine.config import RunSpec, TrainingConfig
+from ugpcl_engine.data.normalisation import IntensityWindow
+from ugpcl_engine.io.volume_files import read_label_map
+from ugpcl_engine.model import build_model
+from ugpcl_engine.training.checkpoint import Checkpoint, save_checkpoint
+from ugpcl_engine.volume import LabelTable
+
+
+def _checkpoint(path: Path) -> Path:
+    torch.manual_seed(0)
+    save_checkpoint(
+        path,
+        Checkpoint(
+            spec=RunSpec(TINY_MODEL, TrainingConfig(steps=1)),
+            state_dict=build_model(TINY_MODEL).state_dict(),
+            bank_state={},
+            label_table=LabelTable.default(3),
+            axis="z",
+            network_size=64,
+            window=IntensityWindow("ct", -1000.0, 1000.0),
+            model_version="menu0001",
+        ),
+    )
+    return path
+
+
+def _image(path: Path) -> Path:
+    array = np.full((5, 40, 48), -1000, np.int16)
+    array[:, 8:32, 6:42] = 40
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing((1.0, 1.0, 2.5))
+    image.SetOrigin((10.0, -4.0, 7.0))
+    sitk.WriteImage(image, str(path))
+    return path
+
+
+def test_export_then_run_on_a_file_writes_segmentation_and_uncertainty(
+    qtbot, window, tmp_path: Path
+) -> None:
+    from app.ui.model_menu import install_model_menu, uncertainty_path
+
+    menu = install_model_menu(window, quiet=True)
+    texts = [a.text() for a in window.menus["Model"].actions()]
+    assert "Export ONNX…" in texts and "Run model on a file…" in texts
+
+    onnx_path = tmp_path / "model.onnx"
+    with qtbot.waitSignal(menu.exported, timeout=120000) as exported:
+        menu.export(_checkpoint(tmp_path / "model.pt"), onnx_path)
+    assert onnx_path.is_file() and exported.args[0].max_abs_diff_probs <= 1e-4
+    assert menu.last_model == onnx_path
+
+    image = _image(tmp_path / "scan.nii.gz")
+    out = tmp_path / "scan_seg.nii.gz"
+    with qtbot.waitSignal(menu.ran, timeout=60000):
+        menu.run_on_file(onnx_path, image, out)
+    seg = read_label_map(out)
+    assert seg.labels_zyx.shape == (5, 40, 48)
+    assert seg.geometry.spacing_zyx == (2.5, 1.0, 1.0)
+    assert seg.geometry.origin_xyz == (10.0, -4.0, 7.0)
+    unc = sitk.ReadImage(str(uncertainty_path(out)))
+    assert unc.GetSize() == (48, 40, 5) and unc.GetPixelID() == sitk.sitkFloat32
+
+
+def test_run_on_a_bad_file_reports_and_writes_nothing(qtbot, window, tmp_path: Path) -> None:
+    from app.ui.model_menu import install_model_menu
+
+    menu = install_model_menu(window, quiet=True)
+    bad = tmp_path / "notes.nii.gz"
+    bad.write_text("not an image")
+    with qtbot.waitSignal(menu.failed, timeout=10000) as failed:
+        assert menu.run_on_file(tmp_path / "model.onnx", bad, tmp_path / "out.nii.gz") is None
+    assert "Cannot read" in failed.args[0]
+    assert not (tmp_path / "out.nii.gz").exists()
+
+
+def test_uncertainty_path_keeps_folder_and_format() -> None:
+    from app.ui.model_menu import uncertainty_path
+
+    assert uncertainty_path(Path("/a/liver_seg.nii.gz")) == Path("/a/liver_seg_uncertainty.nii.gz")
+    assert uncertainty_path(Path("b.mha")) == Path("b_uncertainty.mha")
