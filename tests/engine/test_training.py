@@ -171,3 +171,11 @@ def test_checkpoint_records_training_grid(tmp_path: Path) -> None:
     ckpt = load_checkpoint(done.checkpoint)
     assert ckpt.training_shape_zyx == (6, 32, 32)
     assert ckpt.training_spacing_zyx == (5.0, 0.8, 0.8)
+
+
+def test_training_child_uses_every_core() -> None:
+    import os
+
+    from ugpcl_engine.training.run_folder import default_threads
+
+    assert default_threads() == max(1, os.cpu_count() or 1)
