@@ -8,6 +8,7 @@ starts the GUI, which never imports torch. GUI benchmarks live in the app and ar
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import sys
 
 HEADLESS_COMMANDS = ("train", "evaluate", "export", "predict", "convert", "benchmark")
@@ -20,6 +21,7 @@ APP_BENCHMARKS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to the headless CLI or the GUI; return the exit code."""
+    multiprocessing.freeze_support()  # frozen builds: spawned training/export children
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in HEADLESS_COMMANDS:
         if args[0] == "benchmark" and len(args) > 1 and args[1] in APP_BENCHMARKS:
