@@ -113,6 +113,8 @@ class AssistController(ReviewActions, QObject):
         docks = [d for d in self.window.findChildren(QDockWidget) if d is not self.dock]
         if docks:
             self.window.splitDockWidget(docks[0], self.dock, Qt.Orientation.Horizontal)
+            # a narrow column: the slice views keep most of the window
+            self.window.resizeDocks([docks[0], self.dock], [250, 330], Qt.Orientation.Horizontal)
 
     def _connect(self) -> None:
         p, s = self.panel, self.supervisor
