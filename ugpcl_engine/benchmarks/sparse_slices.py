@@ -20,50 +20,29 @@ from ugpcl_engine.baselines.interpolation import interpolate_labels
 from ugpcl_engine.baselines.selection import select_slices
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.config import preset
-from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
+from ugpcl_engine.guided import train_and_segment
 from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.sample import sample_paths
-from ugpcl_engine.training.checkpoint import load_checkpoint
-from ugpcl_engine.training.events import Failed, Finished
-from ugpcl_engine.training.trainer import TrainingVolume, train
+from ugpcl_engine.training.trainer import TrainingVolume
 from ugpcl_engine.volume import LabelTable
 
 KS = (3, 5)
 METHODS = ("interpolation", "supervised", "ugpcl")
 
 
-def train_and_predict(
-    image_zyx: np.ndarray,
-    labels_zyx: np.ndarray,
-    modality: str,
+def _train_and_predict(
+    volume: TrainingVolume,
     table: LabelTable,
-    slices: list[int],
     preset_name: str,
     device: str,
-    supervised_only: bool = False,
-    seed: int = 0,
-    init: str | None = None,
-    out_dir: str | None = None,
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Train on ``slices`` (+ all other slices unless supervised) and predict the volume.
-
-    Returns:
-        labels_zyx (uint8), entropy_zyx (float32), checkpoint path.
-    """
-    spec = preset(preset_name, table.num_classes, device=device, seed=seed)
+    supervised_only: bool,
+) -> np.ndarray:
+    """Train one method with the preset and return its predicted labels (Z, Y, X)."""
+    spec = preset(preset_name, table.num_classes, device=device)
     spec = replace(spec, training=replace(spec.training, supervised_only=supervised_only))
-    out = out_dir or tempfile.mkdtemp(prefix="ugpcl-bench-")
-    volume = TrainingVolume(image_zyx, labels_zyx, slices, modality)
-    last = None
-    for event in train([volume], table, spec, out, axis="z", init=init):
-        if isinstance(event, Failed):
-            raise RuntimeError(event.message)
-        last = event
-    assert isinstance(last, Finished)
-    ckpt = load_checkpoint(last.checkpoint)
-    pred, entropy = TorchSegmenter.from_checkpoint(ckpt).segment(image_zyx, ckpt)
-    return pred, entropy, last.checkpoint
+    pred, _, _ = train_and_segment(volume, table, spec, tempfile.mkdtemp(prefix="ugpcl-bench-"))
+    return pred
 
 
 def score(
@@ -97,15 +76,15 @@ def run(args: argparse.Namespace) -> BenchmarkResult:
             if method == "interpolation":
                 pred = interpolate_labels(ref.labels_zyx, slices, axis="z")
             else:
-                pred, _, _ = train_and_predict(
+                training = TrainingVolume(
                     volume.image_zyx,
                     ref.labels_zyx,
-                    volume.modality,
-                    ref.table,
                     slices,
-                    preset_name,
-                    device,
-                    supervised_only=method == "supervised",
+                    volume.modality,
+                    volume.geometry.spacing_zyx,
+                )
+                pred = _train_and_predict(
+                    training, ref.table, preset_name, device, supervised_only=method == "supervised"
                 )
             seconds = time.perf_counter() - start
             dice, hd95 = score(
