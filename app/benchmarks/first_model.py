@@ -109,8 +109,6 @@ def run_benchmark(steps: int | None, device: str) -> tuple[str, dict[str, float]
         "per_class_dice": scores,
         "labeled_slices": [int(i) for i in np.flatnonzero(labeled)],
         "device": device,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "cpu_count": os.cpu_count(),
     }
     window.ws.doc.modified = False
     window.close()
@@ -124,12 +122,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     parser.add_argument("--device", default="cpu", choices=("cpu", "auto", "cuda"))
     args = parser.parse_args(argv)
-    from ugpcl_engine.benchmarks import BenchmarkResult, record
+    from ugpcl_engine.benchmarks import BenchmarkResult, run_and_record
 
-    start = time.perf_counter()
-    table, summary, details = run_benchmark(args.steps, args.device)
-    result = BenchmarkResult(table, summary, details)
-    path = record("first-model", result, Path(args.out), time.perf_counter() - start)
-    print(table)
-    print(f"\nwritten {path}")
+    run_and_record(
+        "first-model",
+        lambda: BenchmarkResult(*run_benchmark(args.steps, args.device)),
+        Path(args.out),
+    )
     return 0

@@ -189,13 +189,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ugpcl-studio benchmark gui")
     parser.add_argument("--out", default="benchmarks/results", help="folder for gui.json")
     args = parser.parse_args(argv)
-    from ugpcl_engine.benchmarks import BenchmarkResult, record
+    from ugpcl_engine.benchmarks import BenchmarkResult, run_and_record
 
-    start = time.perf_counter()
-    table, summary, details = run_benchmark()
-    path = record(
-        "gui", BenchmarkResult(table, summary, details), Path(args.out), time.perf_counter() - start
-    )
-    print(table)
-    print(f"\nwritten {path}")
+    run_and_record("gui", lambda: BenchmarkResult(*run_benchmark()), Path(args.out))
     return 0

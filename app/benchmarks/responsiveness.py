@@ -10,7 +10,6 @@ scroll redraws the image, the labels and the live preview layers). Summary keys
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -112,8 +111,6 @@ def run_benchmark(seconds: float, steps: int | None) -> tuple[str, dict[str, flo
         "training_finished": bool(done),
         "loss_events": progress_steps,
         "tick_ms": TICK_MS,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "cpu_count": os.cpu_count(),
     }
     window.ws.doc.modified = False
     window.close()
@@ -127,12 +124,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=40.0, help="longest measuring time")
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     args = parser.parse_args(argv)
-    from ugpcl_engine.benchmarks import BenchmarkResult, record
+    from ugpcl_engine.benchmarks import BenchmarkResult, run_and_record
 
-    start = time.perf_counter()
-    table, summary, details = run_benchmark(args.seconds, args.steps)
-    result = BenchmarkResult(table, summary, details)
-    path = record("responsiveness", result, Path(args.out), time.perf_counter() - start)
-    print(table)
-    print(f"\nwritten {path}")
+    run_and_record(
+        "responsiveness",
+        lambda: BenchmarkResult(*run_benchmark(args.seconds, args.steps)),
+        Path(args.out),
+    )
     return 0

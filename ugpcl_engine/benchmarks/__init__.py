@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,9 +90,18 @@ def benchmark_command(args: argparse.Namespace) -> int:
             "(GUI benchmarks: gui, first-model, responsiveness)."
         )
     module = importlib.import_module(REGISTRY[args.name])
+    run_and_record(args.name, lambda: module.run(args), Path(args.out))
+    return 0
+
+
+def run_and_record(name: str, run: Callable[[], BenchmarkResult], out_dir: Path) -> Path:
+    """Time ``run()``, write ``out_dir/name.json``, print the table; return the JSON path.
+
+    Shared by the engine's benchmarks and the app's (``gui``, ``first-model``, ...).
+    """
     start = time.perf_counter()
-    result: BenchmarkResult = module.run(args)
-    path = record(args.name, result, Path(args.out), time.perf_counter() - start)
+    result = run()
+    path = record(name, result, out_dir, time.perf_counter() - start)
     print(result.table)
     print(f"\nwritten {path}")
-    return 0
+    return path
