@@ -21,6 +21,7 @@ from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.io.label_tables import read_label_table
 from ugpcl_engine.io.volume_files import read_label_map, read_volume, write_array
+from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.training.checkpoint import load_checkpoint
 from ugpcl_engine.training.events import Failed, Finished, Progress, Started
 from ugpcl_engine.training.trainer import TrainingVolume, train
@@ -97,7 +98,12 @@ def train_command(args: argparse.Namespace) -> int:
         "mean_uncertainty": float(entropy.mean()),
     }
     metrics["evaluation_other_slices"] = _score_other_slices(
-        pred, labels.labels_zyx, slices, args.axis, volume, dict(enumerate(labels.table.names))
+        pred,
+        labels.labels_zyx,
+        slices,
+        args.axis,
+        volume.geometry.spacing_zyx,
+        dict(enumerate(labels.table.names)),
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     _log(f"wrote {out / 'model.pt'}, prediction.nii.gz, uncertainty.nii.gz, metrics.json")
@@ -109,14 +115,11 @@ def _score_other_slices(
     ref: np.ndarray,
     slices: list[int],
     axis: str,
-    volume: Any,
+    spacing_zyx: tuple[float, float, float],
     names: dict[int, str],
 ) -> dict[str, Any] | None:
-    other = np.delete(np.moveaxis(ref, axis_index(axis), 0), slices, axis=0)
-    if not other.any():
-        return None
-    from ugpcl_engine.metrics import evaluate_segmentation
-
-    return evaluate_segmentation(
-        pred, ref, volume.geometry.spacing_zyx, exclude=slices, axis=axis, class_names=names
+    """Scores on the slices not trained on, or None when the label file has nothing there."""
+    result = evaluate_segmentation(
+        pred, ref, spacing_zyx, exclude=slices, axis=axis, class_names=names
     )
+    return result if result["mean_dice"] is not None else None
