@@ -20,7 +20,7 @@ from ugpcl_engine.io.project_file import Project, ProjectVolume, load_project, s
 from ugpcl_engine.io.segmentation_export import export_segmentation
 from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, sample_paths
-from ugpcl_engine.volume import LabelMap, Volume, VolumeGeometry
+from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
 PROJECT_SUFFIX = ".ugpcl"
 _LABEL_HINTS = ("label", "seg", "mask")
@@ -69,6 +69,30 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
             continue
         items.append(VolumeItem.new(read_volume(path), source_path=path))
     return Document(items)
+
+
+def load_added_volumes(paths: Sequence[str | Path], table: LabelTable) -> list[VolumeItem]:
+    """Read images (or a project's volumes) to add to an open document.
+
+    Reading follows ``load_paths`` (an image may be followed by its labels). A volume that
+    comes without labels gets empty labels with the open document's label table, so that its
+    classes match the rest of the project.
+
+    Args:
+        paths: images, each optionally followed by its labels, or one project.
+        table: label table of the open document's shown volume.
+
+    Returns:
+        The new volumes (predictions of a project's volumes carried along).
+
+    Raises:
+        InputError: as ``load_paths``.
+    """
+    items = load_paths(paths).items
+    for item in items:
+        if not item.labels.labels_zyx.any():
+            item.labels = LabelMap(item.labels.labels_zyx, item.labels.geometry, table)
+    return items
 
 
 def load_sample() -> Document:

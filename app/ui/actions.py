@@ -65,6 +65,7 @@ def _file_menu(w: MainWindow, menu: QMenu) -> None:
     _action(w, menu, "Open DICOM folder…", files.ask_open_folder)
     _action(w, menu, "Open sample (chest CT)", files.open_sample)
     w.recent_menu = menu.addMenu("Open recent")
+    _action(w, menu, "Add volume to project…", files.ask_add_volume)
     menu.addSeparator()
     _action(w, menu, "Save project", lambda: files.save(), ("Ctrl+S",))
     _action(w, menu, "Save project as…", files.save_as, ("Ctrl+Shift+S",))
@@ -75,6 +76,8 @@ def _file_menu(w: MainWindow, menu: QMenu) -> None:
 
 def _view_menu(w: MainWindow, menu: QMenu) -> None:
     view = w.ws.view
+    w.volume_menu = menu.addMenu("Volume")  # filled by the window (``volume_menu``)
+    menu.addSeparator()
     _action(
         w,
         menu,

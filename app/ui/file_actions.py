@@ -13,10 +13,11 @@ from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.jobs.tasks import TaskRunner
-from app.state.document import Document
+from app.state.document import Document, VolumeItem
 from app.state.files import (
     PROJECT_SUFFIX,
     export_labels,
+    load_added_volumes,
     load_paths,
     load_sample,
     save_snapshot,
@@ -131,6 +132,45 @@ class FileActions(QObject):
         self.message.emit(message)
         dialogs.show_error(self.window, title, message)
 
+    # -- adding volumes ----------------------------------------------------------------------
+    def add_volume_paths(self, paths: Sequence[str | Path]) -> None:
+        """Read images in the background and add them to the open document, showing the first.
+
+        Without an open document this opens them instead. A file that cannot be read shows
+        an error and leaves the document as it was.
+        """
+        doc = self.ws.doc
+        if doc is None:
+            self.open_paths(paths)
+            return
+        entry = [str(Path(p).absolute()) for p in paths]
+        table = doc.table
+        self.message.emit(f"Adding {Path(entry[0]).name if entry else ''}…")
+        self.tasks.submit(
+            "add",
+            lambda: load_added_volumes(entry, table),
+            lambda items: self._added(doc, items),
+            lambda msg: self._failed("Cannot add volume", msg),
+        )
+
+    def _added(self, doc: Document, items: list[VolumeItem]) -> None:
+        if self.ws.doc is not doc:  # another document was opened while the files were read
+            self.message.emit("Another document was opened meanwhile; nothing was added.")
+            return
+        self.ws.add_volumes(items)
+        self.message.emit(
+            f"Added {len(items)} volume(s); showing {doc.item.volume.name}. Save the project "
+            "to keep them."
+        )
+
+    def ask_add_volume(self) -> None:
+        """File › Add volume to project…: images (each optionally with labels) or a project."""
+        files, _ = QFileDialog.getOpenFileNames(
+            self.window, "Add volume to project", "", IMAGE_FILTER
+        )
+        if files:
+            self.add_volume_paths(files)
+
     def ask_open(self) -> None:
         """File › Open: images, a DICOM file or a project."""
         files, _ = QFileDialog.getOpenFileNames(self.window, "Open", "", IMAGE_FILTER)
@@ -153,11 +193,12 @@ class FileActions(QObject):
         if path is None:
             return
         snap = snapshot(doc)
+        volumes = len(snap.project.volumes)
         self.message.emit(f"Saving {path.name}…")
         self.tasks.submit(
             "save",
             lambda: save_snapshot(path, snap),
-            lambda written: self._saved(written, then),
+            lambda written: self._saved(written, then, volumes),
             lambda msg: self._failed("Cannot save", msg),
         )
 
@@ -173,9 +214,9 @@ class FileActions(QObject):
         )
         return Path(name) if name else None
 
-    def _saved(self, path: Path, then: Callable[[], None] | None) -> None:
+    def _saved(self, path: Path, then: Callable[[], None] | None, volumes: int) -> None:
         try:
-            self.ws.saved(path)
+            self.ws.saved(path, volumes)
         except InputError as err:
             self._failed("Autosave journal", str(err))
         self.recent.add([str(path.absolute())])

@@ -37,6 +37,7 @@ from app.ui.model_menu import install_model_menu
 from app.ui.slice_view import SliceView
 from app.ui.tool_panel import ToolPanel
 from app.ui.view_controller import ViewController
+from app.ui.volume_menu import fill_volume_menu
 
 APP_NAME = "ugpcl-studio"
 
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.readout, 1)
         self._connect()
         self._fill_recent()
+        self._fill_volumes()
         self.sync_panels()
         self.resize(1500, 900)
 
@@ -97,6 +99,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         ws = self.ws
         ws.document_replaced.connect(lambda _: self._document_replaced())
+        ws.volume_changed.connect(lambda _: self._volume_changed())
         ws.tools.changed.connect(lambda _: self.sync_panels())
         ws.view.changed.connect(self._view_changed)
         self.controller.hovered.connect(self._show_readout)
@@ -127,6 +130,24 @@ class MainWindow(QMainWindow):
         self.controller.document_replaced()
         self.sync_panels()
         self._update_title()
+        self._fill_volumes()
+
+    def _volume_changed(self) -> None:
+        """Another volume of the same document is shown (same path as a new document's
+        volume, without reconnecting the document's signals)."""
+        doc = self.ws.doc
+        if doc is None:
+            return
+        self.controller.show_volume()
+        self.sync_panels()
+        self._update_title()
+        self._fill_volumes()
+        self.statusBar().showMessage(
+            f"Showing volume {doc.current + 1} of {len(doc.items)}: {doc.item.volume.name}", 8000
+        )
+
+    def _fill_volumes(self) -> None:
+        fill_volume_menu(self.volume_menu, self.ws.doc, self.choose_volume)
 
     def sync_panels(self) -> None:
         """Show the tool, view and label settings in the panels."""
@@ -150,7 +171,10 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         doc = self.ws.doc
         if doc is not None:
-            self.setWindowTitle(f"{doc.title}{' *' if doc.modified else ''} — {APP_NAME}")
+            volume = ""
+            if len(doc.items) > 1:
+                volume = f" · {doc.item.volume.name} ({doc.current + 1}/{len(doc.items)})"
+            self.setWindowTitle(f"{doc.title}{volume}{' *' if doc.modified else ''} — {APP_NAME}")
 
     def _show_readout(self, voxel: tuple[int, int, int] | None) -> None:
         doc = self.ws.doc
@@ -204,6 +228,12 @@ class MainWindow(QMainWindow):
         doc = self.ws.doc
         if doc is not None and 1 <= value < doc.table.num_classes:
             self.ws.tools.update(label=value)
+
+    def choose_volume(self, index: int) -> None:
+        """View › Volume: show volume ``index`` of the document."""
+        if self.ws.doc is not None and 0 <= index < len(self.ws.doc.items):
+            self.ws.set_current(index)
+        self._fill_volumes()  # keep the check mark on the volume shown
 
     def mark_slice(self, labeled: bool) -> None:
         """Mark or unmark the shown slice of the active view."""

@@ -58,7 +58,17 @@ class ViewController(QObject):
         view.slice_requested.connect(self._slice_requested)
 
     def document_replaced(self) -> None:
-        """Load the new document into every view."""
+        """Follow the new document's changes and load its volume into every view."""
+        doc = self.ws.doc
+        if doc is None:
+            return
+        doc.labels_changed.connect(self._labels_changed)
+        doc.marks_changed.connect(self._marks_changed)
+        doc.table_changed.connect(lambda _: self.restyle())
+        self.show_volume()
+
+    def show_volume(self) -> None:
+        """Load the document's current volume into every view (new document or volume switch)."""
         doc = self.ws.doc
         if doc is None:
             return
@@ -66,9 +76,6 @@ class ViewController(QObject):
         geometry = doc.item.volume.geometry
         for axis, view in self.views.items():
             view.set_volume(doc.item.volume.image_zyx, doc.labels_zyx, slice_layout(geometry, axis))
-        doc.labels_changed.connect(self._labels_changed)
-        doc.marks_changed.connect(self._marks_changed)
-        doc.table_changed.connect(lambda _: self.restyle())
         self.restyle()
         self.redraw_all()
         for view in self.views.values():
