@@ -158,6 +158,9 @@ class RunModelTask(_ModelTask):
         threads: onnxruntime intra-op threads (default: all cores but one above 2 cores).
         strict: a very different grid fails the task instead of emitting ``warning``.
         batch_size: slices per onnxruntime call.
+        max_classes: classes (background included) the result may hold, e.g. the label table
+            size of the volume it is stored with; a model predicting more fails the task
+            before it segments anything. None: no limit.
     """
 
     kind = "run"
@@ -172,9 +175,11 @@ class RunModelTask(_ModelTask):
         threads: int | None = None,
         strict: bool = False,
         batch_size: int = 8,
+        max_classes: int | None = None,
     ) -> None:
         super().__init__()
         self.model_path, self.image_zyx, self.spacing_zyx = Path(model_path), image_zyx, spacing_zyx
+        self.max_classes = max_classes
         self.device, self.threads, self.strict, self.batch_size = (
             device,
             threads,
@@ -192,6 +197,14 @@ class RunModelTask(_ModelTask):
     def work(self) -> Any:
         start = time.perf_counter()
         seg = OrtSegmenter(self.model_path, self.device, self.threads, self.batch_size)
+        table = seg.metadata.label_table
+        if self.max_classes is not None and table.num_classes > self.max_classes:
+            raise InputError(
+                f"The model {self.model_path.name} predicts {table.num_classes} classes "
+                f"({', '.join(table.names)}) but the volume has only {self.max_classes} labels. "
+                "Add labels in the Labels panel until every class has one, or choose a model "
+                "trained for this project."
+            )
         message = seg.check_grid(tuple(self.image_zyx.shape), self.spacing_zyx)
         if message is not None and not self.strict:
             self.signals.warning.emit(message)

@@ -87,6 +87,20 @@ class VolumeItem:
         marks = {a: np.zeros(shape[i], bool) for i, a in enumerate(AXIS_NAMES)}
         return cls(volume, labels, marks, source_path)
 
+    def latest_prediction(self) -> tuple[str, np.ndarray, np.ndarray] | None:
+        """The newest stored model result of this volume.
+
+        Returns:
+            ``(model_version, labels_zyx, entropy_zyx)`` (uint8 and float (Z, Y, X) on the
+            volume's grid) of the last version stored with both arrays, or None.
+        """
+        predictions = self.extras.get("predictions", {})
+        uncertainty = self.extras.get("uncertainty", {})
+        for version in reversed(list(predictions)):
+            if version in uncertainty:
+                return version, predictions[version], uncertainty[version]
+        return None
+
 
 class Document:
     """What the user is working on.
@@ -102,6 +116,7 @@ class Document:
         marks_changed: emits the axis name whose labeled-slice marks changed.
         table_changed: emits None when names, colours, hidden or locked flags changed.
         modified_changed: emits the new ``modified`` value when it flips.
+        predictions_changed: emits the index of a volume whose stored predictions changed.
         records: project records the app carries through (``"runs"``, ``"models"``).
     """
 
@@ -119,6 +134,7 @@ class Document:
         self.labels_changed: Signal[Region] = Signal()
         self.marks_changed: Signal[str] = Signal()
         self.table_changed: Signal[None] = Signal()
+        self.predictions_changed: Signal[int] = Signal()
 
     @property
     def modified(self) -> bool:
@@ -152,6 +168,40 @@ class Document:
         if self.project_path is not None:
             return self.project_path.name
         return self.item.volume.name
+
+    def store_prediction(
+        self, index: int, model_version: str, labels_zyx: np.ndarray, entropy_zyx: np.ndarray
+    ) -> None:
+        """Keep a model's result with volume ``index`` (saved with the project).
+
+        A result of the same ``model_version`` is replaced and becomes the newest one.
+
+        Args:
+            index: the volume.
+            model_version: id of the model (the key in the project file).
+            labels_zyx: (Z, Y, X) predicted labels on the volume's grid (stored as uint8).
+            entropy_zyx: (Z, Y, X) uncertainty in nats (stored as float32).
+
+        Raises:
+            IndexError: no volume ``index``.
+            ValueError: an array whose shape is not the volume's.
+        """
+        item = self.items[index]
+        shape = tuple(item.volume.geometry.shape_zyx)
+        if tuple(labels_zyx.shape) != shape or tuple(entropy_zyx.shape) != shape:
+            raise ValueError(
+                f"prediction {labels_zyx.shape} / uncertainty {entropy_zyx.shape} do not match "
+                f"volume {index} of shape {shape}"
+            )
+        for key, array in (
+            ("predictions", np.ascontiguousarray(labels_zyx, dtype=np.uint8)),
+            ("uncertainty", np.ascontiguousarray(entropy_zyx, dtype=np.float32)),
+        ):
+            stored = item.extras.setdefault(key, {})
+            stored.pop(model_version, None)  # re-insert: the newest result is the last key
+            stored[model_version] = array
+        self.modified = True
+        self.predictions_changed.emit(index)
 
     def slice_count(self, axis: str) -> int:
         """Number of slices along ``axis``."""

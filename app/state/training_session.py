@@ -39,6 +39,8 @@ class ModelVersion:
         metrics: numbers from the child (steps, seconds, held-out Dice, mean uncertainty).
         created: local time the run finished, ``YYYY-MM-DD HH:MM``.
         stopped_early: the user stopped it and kept the model.
+        volume_index: the document volume it was trained on (its prediction and uncertainty
+            lie on that volume's grid).
     """
 
     number: int
@@ -49,6 +51,7 @@ class ModelVersion:
     metrics: dict[str, float] = field(default_factory=dict)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M"))
     stopped_early: bool = False
+    volume_index: int = 0
 
     @property
     def checkpoint(self) -> Path:
@@ -318,6 +321,7 @@ def version_from_result(
     labeled: np.ndarray,
     label_hash: str,
     finished: Any,
+    volume_index: int = 0,
 ) -> ModelVersion:
     """Build a version from the child's final ``Finished`` event.
 
@@ -328,6 +332,7 @@ def version_from_result(
         labeled: bool marks the run trained on.
         label_hash: hash of the label snapshot.
         finished: the ``Finished`` event (``metrics``, ``stopped_early``).
+        volume_index: the document volume the run trained on.
 
     Returns:
         The version.
@@ -340,4 +345,5 @@ def version_from_result(
         label_hash,
         dict(finished.metrics),
         stopped_early=bool(finished.stopped_early),
+        volume_index=volume_index,
     )

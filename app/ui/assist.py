@@ -32,7 +32,6 @@ from app.state.training_session import (
 )
 from app.ui import dialogs
 from app.ui.assist_review import AXIS, ReviewActions
-from app.ui.overlay import label_lut
 from app.ui.training_panel import TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays, strip_colours
 from ugpcl_engine.config import preset
@@ -62,6 +61,7 @@ class _Pending:
     preset: str
     labeled: np.ndarray
     label_hash: str
+    volume_index: int
 
 
 class AssistController(ReviewActions, QObject):
@@ -102,6 +102,7 @@ class AssistController(ReviewActions, QObject):
         self.overrides: dict[str, Any] = {}
         self._pending: _Pending | None = None
         self._colours: dict[str, np.ndarray] = {}
+        self._ranked_volume: int | None = None
         self._check_on = False
         self._connect()
         self._build_menu()
@@ -143,6 +144,7 @@ class AssistController(ReviewActions, QObject):
         s.running_changed.connect(p.set_running)
         self.session.changed.connect(self._session_changed)
         self.ws.document_replaced.connect(lambda _: self._document_replaced())
+        self.ws.volume_changed.connect(lambda _: self._volume_changed())
         self.ws.view.changed.connect(self._view_changed)
 
     def _build_menu(self) -> None:
@@ -207,7 +209,8 @@ class AssistController(ReviewActions, QObject):
         except InputError as err:
             dialogs.show_error(self.window, "Training", str(err))
             return False
-        self._pending = _Pending(number, preset_name, labeled, labeled_hash(labels, labeled, AXIS))
+        label_hash = labeled_hash(labels, labeled, AXIS)
+        self._pending = _Pending(number, preset_name, labeled, label_hash, doc.current)
         self.session.begin_run()
         self.panel.holdout.setText("")
         self.panel.show_busy("Starting the training process…")
@@ -246,6 +249,7 @@ class AssistController(ReviewActions, QObject):
             pending.labeled,
             pending.label_hash,
             outcome.finished,
+            pending.volume_index,
         )
         self.session.preview = None
         self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
@@ -258,11 +262,12 @@ class AssistController(ReviewActions, QObject):
         )
         self.result_ready.emit(version)
         entropy, pred = version.uncertainty_zyx(), version.prediction_zyx()
-        labeled = self.ws.doc.item.labeled[AXIS].copy()
+        volume = pending.volume_index
+        labeled = self.ws.doc.items[volume].labeled[AXIS].copy()
         self.tasks.submit(
             "rank",
             lambda: (suggest_slices(entropy, pred, labeled, AXIS), _scores(entropy)),
-            self._ranked,
+            lambda result: self._ranked(result, volume),
             lambda msg: self.panel.set_status(msg),
         )
 
@@ -280,9 +285,10 @@ class AssistController(ReviewActions, QObject):
         self.panel.set_status(text)
         self._redraw()
 
-    def _ranked(self, result: Any) -> None:
+    def _ranked(self, result: Any, volume_index: int) -> None:
         suggestions, scores = result
         self._colours = {axis: strip_colours(s, self._max_nats()) for axis, s in scores.items()}
+        self._ranked_volume = volume_index
         self.session.set_suggestions(suggestions)
         self._paint_strips()
 
@@ -291,7 +297,7 @@ class AssistController(ReviewActions, QObject):
         s = self.session
         if what == "losses":
             self.panel.mark_losses_dirty()
-        elif what == "preview" and s.preview is not None:
+        elif what == "preview" and s.preview is not None and self._on_training_volume():
             p = s.preview
             self.overlays.set_preview(p.slice_index, p.labels_rc, p.entropy_rc)
             self.overlays.redraw_view(AXIS, self.ws.view.slice_index(AXIS))
@@ -312,36 +318,15 @@ class AssistController(ReviewActions, QObject):
                 ]
             )
 
-    def _show_version(self) -> None:
-        doc, version = self.ws.doc, self.session.shown_version
-        if doc is None:
-            return
-        lut = label_lut(doc.table, doc.hidden, 1.0)
-        if version is None:
-            self.overlays.set_result(None, None, lut, self._max_nats())
-        else:
-            pred, entropy = version.prediction_zyx(), version.uncertainty_zyx()
-            self.overlays.set_result(pred, entropy, lut, self._max_nats())
-            which = "compared" if self.session.showing_compare else "current"
-            self.panel.set_shown(f"Showing v{version.number} ({which}).")
-        self._refresh_check()
-        self._redraw()
-
-    def _redraw(self) -> None:
-        if self.ws.doc is not None:
-            self.overlays.redraw({a: self.ws.view.slice_index(a) for a in self.window.views})
-
-    def _paint_strips(self) -> None:
-        doc = self.ws.doc
-        if doc is None or not self._colours:
-            return
-        for axis, view in self.window.views.items():
-            view.set_marks(doc.item.labeled[axis], self._colours.get(axis))
+    def _on_training_volume(self) -> bool:
+        doc, pending = self.ws.doc, self._pending
+        return doc is not None and (pending is None or pending.volume_index == doc.current)
 
     def _view_changed(self, what: str) -> None:
         if what != "cursor" or self.ws.doc is None:
             return
-        self.supervisor.set_preview_slice(self.ws.view.slice_index(AXIS))
+        if self._on_training_volume():
+            self.supervisor.set_preview_slice(self.ws.view.slice_index(AXIS))
         self._redraw()
         self._paint_strips()
 
@@ -350,7 +335,7 @@ class AssistController(ReviewActions, QObject):
         self.session.changed.disconnect(self._session_changed)
         self.session = TrainingSession(AXIS)
         self.session.changed.connect(self._session_changed)
-        self._colours, self._check_on = {}, False
+        self._colours, self._ranked_volume, self._check_on = {}, None, False
         self.overlays.set_result(None, None, np.zeros((256, 4), np.uint8), 1.0)
         self.overlays.set_check(None)
         self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
@@ -363,6 +348,8 @@ class AssistController(ReviewActions, QObject):
             self.panel.legend.set_range(self._max_nats())
             doc.marks_changed.connect(lambda _: self._paint_strips())
             doc.labels_changed.connect(self._labels_changed)
+            doc.predictions_changed.connect(self._predictions_changed)
+            self._show_version()  # a project may bring stored results
         self._redraw()
 
     def _max_nats(self) -> float:

@@ -2,10 +2,17 @@
 
 A mixin of ``AssistController`` (``app.ui.assist``), kept apart so each module stays small. It
 uses the controller's ``ws``, ``window``, ``session``, ``panel`` and ``overlays``.
+
+Which result belongs to the volume shown (``shown_result``): the session's shown version on
+the volume it was trained on; on any other volume the newest result stored with that volume
+(Model › Run model on project volume…, or read from the project file). Overlays, accepting and
+the label check all use that result, so nothing of one volume is ever drawn on or written into
+another.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,11 +20,27 @@ import numpy as np
 from app.state.document import Region
 from app.state.prediction_edits import AcceptOptions, accept_prediction, label_check, mark_labeled
 from app.state.training_session import Suggestion, TrainingSession
+from app.ui.overlay import label_lut
 from app.ui.training_panel import SCOPES, TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays
 
 AXIS = "z"  # training and suggestions run along the axial axis
 CHECK_THRESHOLD = 0.1  # nats: "confidently" for the label check
+
+
+@dataclass(frozen=True)
+class ShownResult:
+    """A model result on the grid of the volume shown.
+
+    Attributes:
+        prediction_zyx: (Z, Y, X) uint8 predicted labels.
+        uncertainty_zyx: (Z, Y, X) float entropy in nats.
+        caption: what is shown, for the panel.
+    """
+
+    prediction_zyx: np.ndarray
+    uncertainty_zyx: np.ndarray
+    caption: str
 
 
 class ReviewActions:
@@ -29,21 +52,107 @@ class ReviewActions:
     panel: TrainingPanel
     overlays: AssistOverlays
     _check_on: bool
+    _ranked_volume: int | None  # the volume the suggestions and strip colours belong to
+
+    _colours: dict[str, np.ndarray]  # strip colours per axis (of ``_ranked_volume``)
+
+    def _max_nats(self) -> float:
+        raise NotImplementedError
+
+    def shown_result(self) -> ShownResult | None:
+        """The prediction and uncertainty of the volume shown (see the module docstring)."""
+        doc, version = self.ws.doc, self.session.shown_version
+        if doc is None:
+            return None
+        if version is not None and version.volume_index == doc.current:
+            which = "compared" if self.session.showing_compare else "current"
+            return ShownResult(
+                version.prediction_zyx(),
+                version.uncertainty_zyx(),
+                f"Showing v{version.number} ({which}).",
+            )
+        stored = doc.item.latest_prediction()
+        if stored is None:
+            return None
+        model_version, prediction, uncertainty = stored
+        return ShownResult(
+            prediction, uncertainty, f"Showing model {model_version}'s result on this volume."
+        )
+
+    # -- the volume shown ---------------------------------------------------------------------
+    def _show_version(self) -> None:
+        """Put the result of the volume shown (``shown_result``) on the overlays."""
+        doc, shown = self.ws.doc, self.shown_result()
+        if doc is None:
+            return
+        lut = label_lut(doc.table, doc.hidden, 1.0)
+        if shown is None:
+            self.overlays.set_result(None, None, lut, self._max_nats())
+            self.panel.set_shown("")
+        else:
+            self.overlays.set_result(
+                shown.prediction_zyx, shown.uncertainty_zyx, lut, self._max_nats()
+            )
+            self.panel.set_shown(shown.caption)
+        self._refresh_check()
+        self._redraw()
+
+    def _volume_changed(self) -> None:
+        """Another volume is shown: its result, label check, strips and slice range.
+
+        The live preview (of the training volume) is dropped until the next one arrives, and
+        the accepted-but-unconfirmed slices are forgotten: they are slice numbers of the volume
+        left (the accepted labels stay, and stay undoable there).
+        """
+        doc = self.ws.doc
+        if doc is None:
+            return
+        self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
+        self.session.accepted.clear()
+        self.panel.set_accepted_count(0)
+        self.panel.set_slice_count(doc.slice_count(AXIS))
+        self.panel.legend.set_range(self._max_nats())
+        self._show_version()
+        self._paint_strips()
+
+    def _predictions_changed(self, index: int) -> None:
+        if self.ws.doc is not None and index == self.ws.doc.current:
+            self._show_version()
 
     def _redraw(self) -> None:
-        raise NotImplementedError
+        if self.ws.doc is not None:
+            self.overlays.redraw({a: self.ws.view.slice_index(a) for a in self.window.views})
+
+    def _paint_strips(self) -> None:
+        doc = self.ws.doc
+        if doc is None or not self._colours or self._ranked_volume != doc.current:
+            return
+        for axis, view in self.window.views.items():
+            view.set_marks(doc.item.labeled[axis], self._colours.get(axis))
+
+    def _suggestions_here(self) -> bool:
+        doc = self.ws.doc
+        if doc is None:
+            return False
+        if self._ranked_volume is not None and self._ranked_volume != doc.current:
+            self.panel.set_status(
+                f"The suggestions are for volume {self._ranked_volume + 1}; switch to it in "
+                "View › Volume, or train on this volume."
+            )
+            return False
+        return True
 
     # -- suggestions -------------------------------------------------------------------------
     def go_to_suggestion(self, row: int) -> None:
         """Move the crosshair to suggestion ``row`` (its most uncertain region)."""
-        if self.ws.doc is None or not 0 <= row < len(self.session.suggestions):
+        if not self._suggestions_here() or not 0 <= row < len(self.session.suggestions):
             return
         self._jump(self.session.suggestions[row])
 
     def next_suggestion(self) -> None:
         """Jump to the best unlabeled suggestion after the slice shown (key N)."""
         doc = self.ws.doc
-        if doc is None:
+        if doc is None or not self._suggestions_here():
             return
         here = self.ws.view.slice_index(AXIS)
         suggestion = self.session.next_suggestion(here, doc.item.labeled[AXIS])
@@ -68,12 +177,15 @@ class ReviewActions:
     # -- accepting ---------------------------------------------------------------------------
     def accept(self, indices: list[int], options: AcceptOptions) -> int:
         """Accept the shown prediction on axial ``indices`` as one undo step; voxels changed."""
-        version, editor = self.session.shown_version, self.ws.editor
-        if version is None or editor is None:
-            self.panel.set_status("Train a model first: there is no prediction to accept.")
+        shown, editor = self.shown_result(), self.ws.editor
+        if shown is None or editor is None:
+            self.panel.set_status(
+                "There is no prediction on this volume: train a model, or run one on it "
+                "(Model › Run model on project volume…)."
+            )
             return 0
         result = accept_prediction(
-            editor, version.prediction_zyx(), version.uncertainty_zyx(), AXIS, indices, options
+            editor, shown.prediction_zyx, shown.uncertainty_zyx, AXIS, indices, options
         )
         if result is None:
             self.panel.set_status("Nothing to accept there with these settings.")
@@ -129,16 +241,16 @@ class ReviewActions:
         box.setChecked(not box.isChecked())
 
     def _refresh_check(self) -> None:
-        doc, version = self.ws.doc, self.session.shown_version
-        if not self._check_on or doc is None or version is None:
+        doc, shown = self.ws.doc, self.shown_result()
+        if not self._check_on or doc is None or shown is None:
             self.overlays.set_check(None)
             self.panel.set_check_count("")
             return
         mask = label_check(
             doc.labels_zyx,
             doc.item.labeled[AXIS],
-            version.prediction_zyx(),
-            version.uncertainty_zyx(),
+            shown.prediction_zyx,
+            shown.uncertainty_zyx,
             AXIS,
             CHECK_THRESHOLD,
         )
@@ -153,15 +265,16 @@ class ReviewActions:
 
     def _labels_changed(self, region: Region) -> None:
         """Keep the label check current where the user painted (only that box)."""
-        doc, version, mask = self.ws.doc, self.session.shown_version, self.overlays.check_zyx
-        if not self._check_on or doc is None or version is None or mask is None:
+        doc, mask = self.ws.doc, self.overlays.check_zyx
+        shown = self.shown_result() if self._check_on else None
+        if doc is None or shown is None or mask is None:
             return
         box = region.slices()
         mask[box] = label_check(
             doc.labels_zyx[box],
             doc.item.labeled[AXIS][box[0]],
-            version.prediction_zyx()[box],
-            version.uncertainty_zyx()[box],
+            shown.prediction_zyx[box],
+            shown.uncertainty_zyx[box],
             AXIS,
             CHECK_THRESHOLD,
         )

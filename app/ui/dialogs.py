@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QInputDialog,
     QMessageBox,
     QTableWidget,
     QTableWidgetItem,
@@ -81,6 +82,22 @@ def ask_recover(parent: QWidget | None, name: str) -> bool:
         QMessageBox.StandardButton.Yes,
     )
     return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_volume(parent: QWidget | None, title: str, names: list[str], current: int) -> int | None:
+    """Let the user pick one volume of the document.
+
+    Args:
+        parent: dialog parent.
+        title: what the volume is for.
+        names: one line per volume (``volume_menu.volume_names``).
+        current: index preselected.
+
+    Returns:
+        The index chosen, or None when cancelled.
+    """
+    name, ok = QInputDialog.getItem(parent, title, "Volume:", names, current, False)
+    return names.index(name) if ok and name in names else None
 
 
 class ShortcutsDialog(QDialog):

@@ -1,9 +1,11 @@
-"""Model › Export ONNX… and Model › Run on a file… (issue 6), on top of the assist controller.
+"""Model › Export ONNX…, Run model on a file… and Run model on project volume… (issue 6).
 
 Export runs in a spawned child (``ExportTask``); inference runs with onnxruntime on a pool
 thread (``RunModelTask``): the GUI process never imports torch. Results of "Run on a file" are
 written beside the chosen output path (segmentation + ``_uncertainty`` volume), on the input
-image's grid.
+image's grid. Results of "Run on project volume" are stored with that volume
+(``Document.store_prediction``: saved with the project, shown as that volume's prediction and
+uncertainty overlay by the assist controller).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
 from app.jobs.model_jobs import ExportTask, ModelJobs, ModelRunResult, RunModelTask
-from app.ui.dialogs import show_error
+from app.state.document import Document, VolumeItem
+from app.ui import dialogs
+from app.ui.volume_menu import volume_names
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.model_metadata import ExportReport, TrainingGrid
 from ugpcl_engine.io.volume_files import read_volume, write_array, write_label_map
@@ -46,16 +50,23 @@ def uncertainty_path(seg_path: Path) -> Path:
 
 
 class ModelMenu(QObject):
-    """Export and run-on-file actions of the Model menu.
+    """Export and run actions of the Model menu.
+
+    Attributes:
+        last_model: the last ONNX file exported, or None.
+        exports: checkpoint → ONNX file, for every export of this session (the default model
+            of "Run model on project volume…" is the current version's export).
 
     Signals:
         exported: the ``ExportReport`` of a finished export.
-        ran: the written segmentation path of a finished run.
+        ran: the written segmentation path of a finished run on a file.
+        ran_on_volume: the index of the volume a finished run stored its result with.
         failed: a message (already shown in a dialog unless ``quiet``).
     """
 
     exported = Signal(object)
     ran = Signal(object)
+    ran_on_volume = Signal(int)
     failed = Signal(str)
 
     def __init__(self, window: Any, quiet: bool = False) -> None:
@@ -64,11 +75,13 @@ class ModelMenu(QObject):
         self.quiet = quiet
         self.jobs = ModelJobs(self)
         self.last_model: Path | None = None
+        self.exports: dict[Path, Path] = {}
         menu = window.menus["Model"]
         menu.addSeparator()
         for text, slot in (
             ("Export ONNX…", self._ask_export),
             ("Run model on a file…", self._ask_run),
+            ("Run model on project volume…", self._ask_run_on_volume),
         ):
             action = QAction(text, window)
             action.triggered.connect(slot)
@@ -76,7 +89,8 @@ class ModelMenu(QObject):
 
     # -- export ------------------------------------------------------------------------------
     def _ask_export(self) -> None:
-        version = self.window.assist.shown_version()
+        assist = getattr(self.window, "assist", None)
+        version = None if assist is None else assist.shown_version
         if version is None:
             self._fail("No trained model yet: press Train first, then export.")
             return
@@ -91,14 +105,15 @@ class ModelMenu(QObject):
             geometry = self.window.ws.doc.item.volume.geometry
             grid = TrainingGrid(geometry.shape_zyx, geometry.spacing_zyx)
         task = ExportTask(checkpoint, out, training_grid=grid)
-        task.signals.finished.connect(self._exported)
+        task.signals.finished.connect(lambda report: self._exported(checkpoint, report))
         task.signals.failed.connect(self._fail)
         self.jobs.start(task)
         self._status(f"Exporting {out.name}…")
         return task
 
-    def _exported(self, report: ExportReport) -> None:
+    def _exported(self, checkpoint: Path, report: ExportReport) -> None:
         self.last_model = Path(report.path)
+        self.exports[Path(checkpoint)] = self.last_model
         self._status(report.summary())
         self.exported.emit(report)
 
@@ -151,18 +166,90 @@ class ModelMenu(QObject):
         self._status(f"Wrote {request.out.name} ({result.provider}, {result.seconds:.1f} s)")
         self.ran.emit(request.out)
 
+    # -- run on a project volume ---------------------------------------------------------------
+    def current_version_model(self) -> Path | None:
+        """The exported ONNX file of the assist session's current model version, if any."""
+        assist = getattr(self.window, "assist", None)
+        version = None if assist is None else assist.session.current_version
+        model = None if version is None else self.exports.get(Path(version.checkpoint))
+        return model if model is not None and model.is_file() else None
+
+    def _ask_run_on_volume(self) -> None:
+        doc = self.window.ws.doc
+        if doc is None:
+            self._fail("Open an image or a project first, then run the model on its volumes.")
+            return
+        model = self.current_version_model()
+        if model is None:
+            chosen, _ = QFileDialog.getOpenFileName(self.window, "ONNX model", "", ONNX_FILTER)
+            if not chosen:
+                return
+            model = Path(chosen)
+        index = dialogs.ask_volume(
+            self.window, f"Run {model.name} on", volume_names(doc), doc.current
+        )
+        if index is not None:
+            self.run_on_volume(model, index)
+
+    def run_on_volume(self, model: Path, index: int) -> RunModelTask | None:
+        """Segment volume ``index`` of the open document with ``model`` and store the result.
+
+        The prediction and uncertainty are kept with the volume (saved with the project and
+        shown on it); a model that cannot run on it reports through ``failed`` and changes
+        nothing.
+
+        Args:
+            model: an exported ``.onnx`` file.
+            index: position of the volume in ``doc.items``.
+
+        Returns:
+            The task started, or None when there is no such volume.
+        """
+        doc = self.window.ws.doc
+        if doc is None or not 0 <= index < len(doc.items):
+            self._fail("There is no such volume in the open document; nothing was run.")
+            return None
+        item = doc.items[index]
+        task = RunModelTask(
+            model,
+            item.volume.image_zyx,
+            spacing_zyx=item.volume.geometry.spacing_zyx,
+            max_classes=item.labels.table.num_classes,
+        )
+        task.signals.finished.connect(lambda result: self._store(doc, item, result))
+        task.signals.failed.connect(self._fail)
+        task.signals.warning.connect(self._status)
+        name = item.volume.name
+        task.signals.progress.connect(
+            lambda done, total: self._status(f"Segmenting {name}: {done}/{total} slices")
+        )
+        self.jobs.start(task)
+        return task
+
+    def _store(self, doc: Document, item: VolumeItem, result: ModelRunResult) -> None:
+        if self.window.ws.doc is not doc or not any(i is item for i in doc.items):
+            self._fail("The document was closed while the model ran; its result was dropped.")
+            return
+        index = next(k for k, i in enumerate(doc.items) if i is item)
+        doc.store_prediction(index, result.model_version, result.labels_zyx, result.entropy_zyx)
+        self._status(
+            f"Stored the prediction of model {result.model_version} with {item.volume.name} "
+            f"({result.provider}, {result.seconds:.1f} s); save the project to keep it."
+        )
+        self.ran_on_volume.emit(index)
+
     # -- messages ----------------------------------------------------------------------------
     def _status(self, text: str) -> None:
         self.window.statusBar().showMessage(text, 10000)
 
     def _fail(self, message: str) -> None:
         if not self.quiet:
-            show_error(self.window, "Model", message)
+            dialogs.show_error(self.window, "Model", message)
         self.failed.emit(message)
 
 
 def install_model_menu(window: Any, quiet: bool = False) -> ModelMenu:
-    """Add Export ONNX… and Run model on a file… to the window's Model menu."""
+    """Add Export ONNX…, Run model on a file… and on project volume… to the Model menu."""
     menu = ModelMenu(window, quiet)
     window.model_menu = menu
     return menu
