@@ -181,3 +181,16 @@ def test_training_on_the_second_volume_keeps_its_version_and_suggestions_there(
     window.choose_volume(1)
     assist.next_suggestion()
     assert window.ws.view.slice_index("z") == assist.session.suggestions[0].slice_index
+
+
+def test_a_result_for_a_closed_document_is_dropped(
+    qtbot, window, assisted, tiny_onnx: Path, dialogs_log
+) -> None:
+    _, menu = assisted
+    old = window.ws.doc
+    with qtbot.waitSignal(menu.failed, timeout=60000) as failed:
+        menu.run_on_volume(tiny_onnx, 1)
+        window.ws.set_document(two_volumes())  # before the pool thread reports back
+    assert "closed while the model ran" in failed.args[0]
+    assert all(item.latest_prediction() is None for item in window.ws.doc.items)
+    assert all(item.latest_prediction() is None for item in old.items)
