@@ -119,7 +119,7 @@ def ugpcl_losses(
         labels = torch.cat([batch.targets, pseudo], 0)
     # the bank is filled from step 0 so that it is full when the contrastive loss starts
     contrast_out = contrast_fn(
-        out.embed, labels, p.detach().argmax(1), bank, cfg.temperature, generator
+        out.embed, labels, p.detach().max(1).indices, bank, cfg.temperature, generator
     )
     contrast = contrast_out.loss if sched.contrast_active else sup * 0
     bank.enqueue(contrast_out.means.detach(), contrast_out.classes, contrast_out.valid)

@@ -88,7 +88,9 @@ def _build_run(
 ) -> _Run:
     cfg = spec.training
     torch.manual_seed(cfg.seed)
+    # channels-last: ~20 % faster convolutions on CPU (oneDNN) and tensor cores on CUDA
     net = build_model(spec.model).to(device)
+    net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     bank = ClassMemoryBank(spec.model.num_classes, spec.model.embed_dim, cfg.bank_size).to(device)
     start = 0
     if init is not None:
@@ -127,7 +129,7 @@ def _one_step(run: _Run, spec: RunSpec, sched: StepSchedule) -> dict[str, torch.
     images = torch.cat([x_l, x_u], 0) if len(x_u) else x_l
     images, targets, k = augment(images, y_l, cfg.augmentation, run.generator)
     assert targets is not None
-    batch = StepBatch(images, targets, k)
+    batch = StepBatch(images.contiguous(memory_format=torch.channels_last), targets, k)
     for group in run.optimiser.param_groups:
         group["lr"] = poly_lr(sched.step, sched.total, cfg)
     use_amp = cfg.amp and run.device.type == "cuda"
