@@ -106,6 +106,25 @@ def test_augment_rot90_matches_torch_rot90_and_labels_follow() -> None:
         assert torch.equal(out_t[i], (out[i, 0] > 0.5).long())
 
 
+def test_augment_without_labeled_rot90_keeps_labeled_upright_and_rotates_unlabeled() -> None:
+    cfg = AugmentationConfig(
+        flip_p=0.0, intensity_range=(1.0, 1.0), rotate_deg=0.0, rot90_labeled=False
+    )
+    gen = torch.Generator().manual_seed(3)
+    images = torch.rand(64, 1, 8, 8, generator=gen)
+    targets = (images[:4, 0] > 0.5).long()
+    out, out_t, k = augment(images, targets, cfg, torch.Generator().manual_seed(1))
+    assert out_t is not None
+    assert k[:4].tolist() == [0, 0, 0, 0]
+    assert torch.allclose(out[:4], images[:4], atol=1e-5)
+    assert torch.equal(out_t, targets)
+    # the unlabeled images still draw every rotation class
+    assert set(k[4:].tolist()) == {0, 1, 2, 3}
+    for i in range(4, 64):
+        expected = torch.rot90(images[i, 0], int(k[i]), dims=(0, 1))
+        assert torch.allclose(out[i, 0], expected, atol=1e-5)
+
+
 def test_augment_free_rotation_and_intensity_keep_label_alignment() -> None:
     cfg = AugmentationConfig(flip_p=0.5, intensity_range=(0.6, 1.4), rotate_deg=20.0)
     yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")

@@ -105,9 +105,10 @@ def augment(
     """Augment a batch in one pass (UGPCL §3.1).
 
     Per image: horizontal flip (p = ``flip_p``), brightness and contrast factors from
-    ``intensity_range``, rotation by ``k``·90° (k uniform in 0..3, the rotation-head target) plus a
-    free angle in ±``rotate_deg``. Labels follow the same geometry with nearest sampling; pixels
-    rotated in from outside become background (0).
+    ``intensity_range``, rotation by ``k``·90° (k uniform in 0..3, the rotation-head target; 0 for
+    the labeled images when ``rot90_labeled`` is off) plus a free angle in ±``rotate_deg``.
+    Labels follow the same geometry with nearest sampling; pixels rotated in from outside become
+    background (0).
 
     Args:
         images: (B, 1, S, S) float in [0, 1], square.
@@ -124,6 +125,8 @@ def augment(
         return torch.rand(b, device=device, generator=generator) * (hi - lo) + lo
 
     k = torch.randint(0, 4, (b,), device=device, generator=generator)
+    if not config.rot90_labeled and targets is not None:
+        k[: targets.shape[0]] = 0
     angle = k.float() * (math.pi / 2) + uniform(-1, 1) * math.radians(config.rotate_deg)
     flip = (torch.rand(b, device=device, generator=generator) < config.flip_p).float() * -2 + 1
     cos, sin = torch.cos(angle), torch.sin(angle)
