@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--budget", default="quick", choices=("quick", "full"))
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="trainings run side by side, one torch thread each (sparse-slices, guided)",
+    )
     return parser
 
 

@@ -80,3 +80,23 @@ def test_committed_results_have_the_contract_keys() -> None:
         summary = json.loads(path.read_text())["summary"]
         for key in keys:
             assert isinstance(summary[key], (int, float)), (name, key)
+
+
+def test_run_tasks_in_worker_processes_keeps_order_and_matches_in_process() -> None:
+    import math
+    import os
+
+    from ugpcl_engine.benchmarks.pool import run_tasks
+
+    tasks = [5, 3, 7, 1]
+    assert run_tasks(math.factorial, tasks, jobs=1) == [120, 6, 5040, 1]
+    assert run_tasks(math.factorial, tasks, jobs=2) == [120, 6, 5040, 1]
+    # the tasks really ran in other processes
+    pids = run_tasks(_pid, [0, 1, 2], jobs=2)
+    assert os.getpid() not in pids
+
+
+def _pid(_: int) -> int:
+    import os
+
+    return os.getpid()
