@@ -12,7 +12,7 @@ from tiny import TINY_MODEL
 
 from ugpcl_engine.benchmarks import guided as bench
 from ugpcl_engine.benchmarks import volumes
-from ugpcl_engine.config import RunSpec, TrainingConfig
+from ugpcl_engine.config import RunSpec, TrainingConfig, preset
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.guided import farthest_slices, guided_selection
 from ugpcl_engine.uncertainty import rank_slices
@@ -158,5 +158,28 @@ def test_curves_average_random_seeds_and_count_slices_to_match() -> None:
 
 def test_plans() -> None:
     quick, full = bench.plan_for("quick"), bench.plan_for("full")
-    assert quick.ks == (2, 3, 5, 8) and quick.warm_steps == quick.spec_overrides["steps"] // 2
+    assert quick.ks == (2, 3, 5, 8) and quick.spec_overrides == {}
     assert full.ks == tuple(range(2, 9)) and full.spec_overrides == {}
+    # warm rounds are half of the quick preset's run
+    assert quick.warm_steps == full.warm_steps == preset("quick", 2).training.steps // 2
+
+
+def test_tasks_cover_every_run_once_and_results_regroup_per_volume() -> None:
+    plan = bench.plan_for("quick")
+    tasks = bench._tasks("chest", plan, "cpu") + bench._tasks("brain", plan, "cpu")
+    chest = [t for t in tasks if t.volume == "chest"]
+    assert [t.strategy for t in chest[:2]] == ["guided", "farthest"]
+    assert sorted(t.k for t in chest if t.strategy == "uniform") == [3, 5, 8]
+    assert len([t for t in chest if t.strategy == "random"]) == len(plan.ks) * len(bench.SEEDS)
+
+    def fake(task: bench._Task) -> object:
+        if task.strategy in ("guided", "farthest"):
+            return [{"k": 2, "slices": [3, 9], "dice": 0.4, "seconds": 1.0}]
+        return {"k": task.k, "seed": task.seed, "dice": 0.5}
+
+    runs = bench._collect([(t, fake(t)) for t in tasks], "brain")
+    assert runs["guided"][0]["dice"] == 0.4
+    # uniform at k = 2 is the guided first round, reused, then the fixed runs
+    assert [r["k"] for r in runs["uniform"]] == [2, 3, 5, 8]
+    assert runs["uniform"][0]["reused"] == "guided k=2"
+    assert len(runs["random"]) == 12
