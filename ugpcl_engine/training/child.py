@@ -1,5 +1,8 @@
 """The training child process: snapshot in, events out, prediction and uncertainty written.
 
+Trains on every volume of the snapshot (labeled slices plus all unlabeled slices) and then
+predicts each of them (``prediction-k.npy`` / ``uncertainty-k.npy``, see ``run_folder``).
+
 Started by the GUI through ``run_folder.launch_child`` (``spawn``, by module name), so a crash,
 an out-of-memory kill or a CUDA error here never touches the user's labels. Every failure the
 child can see becomes a ``Failed`` event with a plain message; the GUI detects the rest (a kill)
@@ -29,10 +32,13 @@ from ugpcl_engine.training.run_folder import (
     RESULT_FILE,
     UNCERTAINTY_FILE,
     RunRequest,
+    SnapshotVolume,
     Stage,
     default_threads,
-    read_snapshot,
+    file_sha256,
+    read_volumes_snapshot,
     save_array,
+    volume_file,
 )
 from ugpcl_engine.training.trainer import TrainingVolume, train
 from ugpcl_engine.volume import axis_index
@@ -90,18 +96,26 @@ def run_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) ->
 
 
 def _run(run_dir: Path, flag: Any, preview_index: Any) -> Any:
-    image, labels, labeled, request = read_snapshot(run_dir)
+    volumes, request = read_volumes_snapshot(run_dir)
     torch.set_num_threads(request.threads or default_threads())
-    marked = [int(i) for i in np.flatnonzero(labeled)]
-    train_on = [i for i in marked if i != request.holdout_slice]
-    count = image.shape[axis_index(request.axis)]
+    count = volumes[0].image_zyx.shape[axis_index(request.axis)]
     preview: int | None = request.preview_slice
     if preview_index is not None and preview is not None:
         preview = cast(int, _LiveIndex(preview_index, count))
-    volume = TrainingVolume(image, labels, train_on, request.modality)
+    # the held-out slice is one of the first volume's (the one the user looks at)
+    holdout = [request.holdout_slice] + [None] * (len(volumes) - 1)
+    training = [
+        TrainingVolume(
+            v.image_zyx,
+            v.labels_zyx,
+            [int(i) for i in np.flatnonzero(v.labeled) if i != held_out],
+            request.modality_of(k),
+        )
+        for k, (v, held_out) in enumerate(zip(volumes, holdout, strict=True))
+    ]
     finished: Finished | None = None
     events = train(
-        [volume],
+        training,
         request.label_table,
         request.spec,
         run_dir,
@@ -122,31 +136,44 @@ def _run(run_dir: Path, flag: Any, preview_index: Any) -> Any:
     if finished is None:  # the trainer always ends with Finished or Failed
         raise RuntimeError("the trainer ended without a result")
     yield Stage("predicting")
-    yield from _predict(run_dir, image, labels, request, finished)
+    yield from _predict(run_dir, volumes, request, finished)
 
 
 def _predict(
-    run_dir: Path, image: np.ndarray, labels: np.ndarray, request: RunRequest, done: Finished
+    run_dir: Path, volumes: list[SnapshotVolume], request: RunRequest, done: Finished
 ) -> Any:
     started = time.perf_counter()
     ckpt = load_checkpoint(done.checkpoint)
     use_cuda = torch.cuda.is_available() and request.spec.training.device != "cpu"
     device = "cuda" if use_cuda else "cpu"
-    pred, entropy = TorchSegmenter.from_checkpoint(ckpt, device).segment(image, ckpt)
-    save_array(run_dir / PREDICTION_FILE, pred.astype(np.uint8))
-    save_array(run_dir / UNCERTAINTY_FILE, entropy.astype(np.float32))
+    segmenter = TorchSegmenter.from_checkpoint(ckpt, device)
+    means: list[float] = []
+    dice: float | None = None
+    for k, volume in enumerate(volumes):
+        pred, entropy = segmenter.segment(volume.image_zyx, ckpt)
+        save_array(run_dir / volume_file(PREDICTION_FILE, k), pred.astype(np.uint8))
+        save_array(run_dir / volume_file(UNCERTAINTY_FILE, k), entropy.astype(np.float32))
+        means.append(float(entropy.mean()))
+        if k == 0 and request.holdout_slice is not None:
+            dice = slice_dice(pred, volume.labels_zyx, request.axis, request.holdout_slice)
     metrics: dict[str, float] = {
         "steps": float(done.steps),
         "train_seconds": round(done.seconds, 2),
         "predict_seconds": round(time.perf_counter() - started, 2),
-        "mean_uncertainty": float(entropy.mean()),
+        "mean_uncertainty": means[0],
+        "volumes": float(len(volumes)),
     }
-    if request.holdout_slice is not None:
-        dice = slice_dice(pred, labels, request.axis, request.holdout_slice)
+    if dice is not None and request.holdout_slice is not None:
         metrics["holdout_slice"] = float(request.holdout_slice)
         metrics["holdout_dice"] = dice
         yield Validation(done.steps, request.holdout_slice, dice)
-    record = {**metrics, "model_version": ckpt.model_version, "stopped_early": done.stopped_early}
+    record = {
+        **metrics,
+        "model_version": ckpt.model_version,
+        "model_sha256": file_sha256(done.checkpoint),
+        "mean_uncertainty_per_volume": means,
+        "stopped_early": done.stopped_early,
+    }
     (run_dir / RESULT_FILE).write_text(json.dumps(record, indent=1))
     yield replace(done, metrics=metrics)
 

@@ -37,7 +37,8 @@ def prepare_slices(
     """Normalise, split and resize every slice of every volume.
 
     Args:
-        volumes: training volumes (labels read only on their labeled slices).
+        volumes: training volumes (labels read only on their labeled slices); a volume without
+            labeled slices gives unlabeled slices only, as long as another one has some.
         windows: intensity window per volume.
         axis: slicing axis.
         size: square network size S.
@@ -49,6 +50,8 @@ def prepare_slices(
     Raises:
         InputError: no labeled slice, index out of range, labels beyond the table, shape mismatch.
     """
+    if not any(len(v.labeled_slices) for v in volumes):
+        check_labeled_slices([], 0, axis)  # raises the "no labeled slice" InputError
     lab_img, lab_tgt, unl_img = [], [], []
     for vol, window in zip(volumes, windows, strict=True):
         if vol.labels_zyx.shape != vol.image_zyx.shape:
@@ -58,7 +61,11 @@ def prepare_slices(
             )
         images = apply_window(take_slices(vol.image_zyx, axis), window)
         labels = take_slices(vol.labels_zyx, axis)
-        marked = check_labeled_slices(list(vol.labeled_slices), images.shape[0], axis)
+        marked = (
+            check_labeled_slices(list(vol.labeled_slices), images.shape[0], axis)
+            if len(vol.labeled_slices)
+            else []
+        )
         chosen = labels[marked]
         if chosen.size and int(chosen.max()) >= num_classes:
             raise InputError(

@@ -1,20 +1,25 @@
 """A training run folder shared by the GUI and its training child (numpy only, never torch).
 
-The GUI writes a *snapshot* (image, labels, labeled-slice mask, request) into a new folder and
-starts the child with ``launch_child``; the child (``ugpcl_engine.training.child``, imported by
-module name so that the GUI process never imports torch) reads it, trains, and writes its
+The GUI writes a *snapshot* (images, labels, labeled-slice masks, request) into a new folder
+and starts the child with ``launch_child``; the child (``ugpcl_engine.training.child``, imported
+by module name so that the GUI process never imports torch) reads it, trains, and writes its
 results beside it::
 
     run-0003/
         image.npy         raw intensities (Z, Y, X), any numeric dtype   (snapshot)
         labels.npy        uint8 labels (Z, Y, X)                          (snapshot)
         labeled.npy       bool (N,), True for labeled slices along axis   (snapshot)
-        request.json      RunRequest                                       (snapshot)
+        request.json      RunRequest (``volume_count``, ``modalities``)    (snapshot)
         model.pt          checkpoint                                       (child)
         prediction.npy    uint8 labels (Z, Y, X)                           (child)
         uncertainty.npy   float32 entropy in nats (Z, Y, X)                (child)
-        result.json       metrics of the run                               (child)
+        result.json       metrics of the run, model version and sha256    (child)
         error.log         traceback when the child crashed                 (child)
+
+A run on several volumes (``RunRequest.volume_count`` > 1) adds, for volume ``k`` >= 1, the
+same files with a ``-k`` suffix: ``image-1.npy``, ``labels-1.npy``, ``labeled-1.npy`` (snapshot),
+``prediction-1.npy``, ``uncertainty-1.npy`` (child). Volume 0 keeps the plain names, so a
+one-volume folder is what it always was; volume 0 is the one previewed and held out from.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import hashlib
 import importlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +45,7 @@ UNCERTAINTY_FILE = "uncertainty.npy"
 RESULT_FILE = "result.json"
 MODEL_FILE = "model.pt"
 ERROR_FILE = "error.log"
+SNAPSHOT_FILES = ("image.npy", "labels.npy", "labeled.npy")
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -57,6 +64,11 @@ class RunRequest:
         holdout_slice: a labeled slice left out of training and scored at the end, or None.
         threads: torch CPU threads of the child (None = all but one core).
         nice: niceness increment of the child, so the GUI wins the CPU when both want it.
+        volume_count: volumes in the snapshot (the first one is previewed and held out from).
+        modalities: modality of every volume when they differ (empty: each is ``modality``).
+
+    Raises:
+        ValueError: ``volume_count`` < 1, or ``modalities`` of another length.
     """
 
     spec: RunSpec
@@ -68,6 +80,20 @@ class RunRequest:
     holdout_slice: int | None = None
     threads: int | None = None
     nice: int = 5
+    volume_count: int = 1
+    modalities: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.volume_count < 1:
+            raise ValueError(f"a run needs at least one volume, got {self.volume_count}")
+        if self.modalities and len(self.modalities) != self.volume_count:
+            raise ValueError(
+                f"{len(self.modalities)} modalities given for {self.volume_count} volumes"
+            )
+
+    def modality_of(self, index: int) -> str:
+        """Modality of volume ``index`` of the snapshot."""
+        return self.modalities[index] if self.modalities else self.modality
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -84,6 +110,8 @@ class RunRequest:
             "holdout_slice": self.holdout_slice,
             "threads": self.threads,
             "nice": self.nice,
+            "volume_count": self.volume_count,
+            "modalities": list(self.modalities),
         }
 
     @classmethod
@@ -105,6 +133,8 @@ class RunRequest:
             data.get("holdout_slice"),
             data.get("threads"),
             int(data.get("nice", 5)),
+            int(data.get("volume_count", 1)),  # folders written before several volumes: one
+            tuple(str(m) for m in data.get("modalities", ())),
         )
 
 
@@ -143,6 +173,64 @@ def labeled_hash(labels_zyx: np.ndarray, labeled: np.ndarray, axis: str = "z") -
     return digest.hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class SnapshotVolume:
+    """One volume of a training snapshot.
+
+    Attributes:
+        image_zyx: raw intensities (Z, Y, X), any numeric dtype.
+        labels_zyx: uint8 labels (Z, Y, X) on the image grid (read only on labeled slices).
+        labeled: bool (N,) labeled-slice marks along the run's axis; all False for a volume
+            that gives unlabeled slices only.
+    """
+
+    image_zyx: np.ndarray
+    labels_zyx: np.ndarray
+    labeled: np.ndarray
+
+
+def volume_file(name: str, index: int) -> str:
+    """File name of volume ``index``: ``image.npy`` for 0, ``image-2.npy`` for 2.
+
+    Args:
+        name: the volume-0 name, e.g. ``PREDICTION_FILE``.
+        index: position of the volume in the snapshot.
+    """
+    if index == 0:
+        return name
+    stem, dot, suffix = name.partition(".")
+    return f"{stem}-{index}{dot}{suffix}"
+
+
+def snapshot_hash(volumes: Sequence[SnapshotVolume], axis: str = "z") -> str:
+    """Short hash of what a run learns from (``labeled_hash`` of every volume, in order).
+
+    Args:
+        volumes: the snapshot's volumes.
+        axis: slicing axis.
+
+    Returns:
+        12 hex digits; for one volume exactly ``labeled_hash`` of it.
+    """
+    return combined_hash([labeled_hash(v.labels_zyx, v.labeled, axis) for v in volumes])
+
+
+def combined_hash(hashes: Sequence[str]) -> str:
+    """One hash for several volumes' ``labeled_hash`` values (the value itself for one)."""
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256(" ".join(hashes).encode()).hexdigest()[:12]
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_snapshot(
     run_dir: str | Path,
     image_zyx: np.ndarray,
@@ -150,14 +238,14 @@ def write_snapshot(
     labeled: np.ndarray,
     request: RunRequest,
 ) -> Path:
-    """Write the child's input into a new run folder.
+    """Write the child's input for one volume into a new run folder.
 
     Args:
         run_dir: folder to create (must not hold a snapshot already).
         image_zyx: raw intensities (Z, Y, X).
         labels_zyx: uint8 labels (Z, Y, X) on the image grid.
         labeled: bool (N,) labeled-slice mask along ``request.axis``.
-        request: what to do.
+        request: what to do (``volume_count`` 1).
 
     Returns:
         The run folder.
@@ -165,34 +253,82 @@ def write_snapshot(
     Raises:
         InputError: no labeled slice, or shapes that disagree.
     """
-    labeled = np.asarray(labeled, bool)
-    if labels_zyx.shape != image_zyx.shape:
-        raise InputError("The labels and the image differ in shape; reopen the labels.")
-    if labeled.shape != (image_zyx.shape[axis_index(request.axis)],):
-        raise InputError("The labeled-slice marks do not match the image; reopen the image.")
-    if not labeled.any():
+    return write_volumes_snapshot(
+        run_dir, [SnapshotVolume(image_zyx, labels_zyx, labeled)], request
+    )
+
+
+def write_volumes_snapshot(
+    run_dir: str | Path, volumes: Sequence[SnapshotVolume], request: RunRequest
+) -> Path:
+    """Write the child's input for one or more volumes into a new run folder.
+
+    Nothing is written when a check fails.
+
+    Args:
+        run_dir: folder to create (must not hold a snapshot already).
+        volumes: the volumes, the one previewed and held out from first.
+        request: what to do; ``request.volume_count`` must be ``len(volumes)``.
+
+    Returns:
+        The run folder.
+
+    Raises:
+        InputError: no labeled slice in any volume, or shapes that disagree.
+        ValueError: ``request.volume_count`` is not the number of volumes.
+    """
+    if request.volume_count != len(volumes):
+        raise ValueError(f"the request says {request.volume_count} volumes, {len(volumes)} given")
+    marks = [np.asarray(v.labeled, bool) for v in volumes]
+    for k, (volume, labeled) in enumerate(zip(volumes, marks, strict=True)):
+        which = f" of volume {k + 1}" if len(volumes) > 1 else ""
+        if volume.labels_zyx.shape != volume.image_zyx.shape:
+            raise InputError(f"The labels and the image{which} differ in shape; reopen the labels.")
+        if labeled.shape != (volume.image_zyx.shape[axis_index(request.axis)],):
+            raise InputError(
+                f"The labeled-slice marks{which} do not match the image; reopen the image."
+            )
+    if not any(labeled.any() for labeled in marks):
         raise InputError(
             "No slice is marked labeled: paint a few slices (or mark them with M) first."
         )
     folder = Path(run_dir)
     folder.mkdir(parents=True, exist_ok=False)
-    np.save(folder / "image.npy", np.ascontiguousarray(image_zyx))
-    np.save(folder / "labels.npy", np.ascontiguousarray(labels_zyx, dtype=np.uint8))
-    np.save(folder / "labeled.npy", labeled)
+    for k, (volume, labeled) in enumerate(zip(volumes, marks, strict=True)):
+        image_name, labels_name, labeled_name = (volume_file(n, k) for n in SNAPSHOT_FILES)
+        np.save(folder / image_name, np.ascontiguousarray(volume.image_zyx))
+        np.save(folder / labels_name, np.ascontiguousarray(volume.labels_zyx, dtype=np.uint8))
+        np.save(folder / labeled_name, labeled)
     (folder / "request.json").write_text(json.dumps(request.to_dict(), indent=1))
     return folder
 
 
 def read_snapshot(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, RunRequest]:
-    """Read what ``write_snapshot`` wrote: image, labels, labeled mask and request."""
+    """Read the first volume of what ``write_snapshot`` wrote: image, labels, labeled, request."""
+    volumes, request = read_volumes_snapshot(run_dir, first_only=True)
+    return volumes[0].image_zyx, volumes[0].labels_zyx, volumes[0].labeled, request
+
+
+def read_volumes_snapshot(
+    run_dir: str | Path, first_only: bool = False
+) -> tuple[list[SnapshotVolume], RunRequest]:
+    """Read every volume of a snapshot (``write_volumes_snapshot``) and the request.
+
+    Args:
+        run_dir: the run folder.
+        first_only: read volume 0 only.
+
+    Returns:
+        ``request.volume_count`` volumes in snapshot order (1 with ``first_only``), and the
+        request.
+    """
     folder = Path(run_dir)
     request = RunRequest.from_dict(json.loads((folder / "request.json").read_text()))
-    return (
-        np.load(folder / "image.npy"),
-        np.load(folder / "labels.npy"),
-        np.load(folder / "labeled.npy"),
-        request,
-    )
+    volumes = []
+    for k in range(1 if first_only else request.volume_count):
+        image, labels, labeled = (np.load(folder / volume_file(n, k)) for n in SNAPSHOT_FILES)
+        volumes.append(SnapshotVolume(image, labels, labeled))
+    return volumes, request
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
