@@ -12,17 +12,22 @@ import multiprocessing as mp
 import queue as queue_errors
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.training.events import Failed, Finished, Preview, Progress, Started, Validation
-from ugpcl_engine.training.run_folder import RunRequest, Stage, launch_child, write_snapshot
+from ugpcl_engine.training.run_folder import (
+    RunRequest,
+    SnapshotVolume,
+    Stage,
+    launch_child,
+    write_volumes_snapshot,
+)
 
 ChildTarget = Callable[[str, Any, Any, Any], None]
 MAX_EVENTS_PER_TICK = 64  # keeps one drain short even when the child floods the queue
@@ -142,30 +147,21 @@ class TrainingSupervisor(QObject):
         return self._run_dir
 
     # -- control -----------------------------------------------------------------------------
-    def start(
-        self,
-        run_dir: Path,
-        image_zyx: np.ndarray,
-        labels_zyx: np.ndarray,
-        labeled: np.ndarray,
-        request: RunRequest,
-    ) -> None:
+    def start(self, run_dir: Path, volumes: Sequence[SnapshotVolume], request: RunRequest) -> None:
         """Write the snapshot into ``run_dir`` and start the child on it.
 
         Args:
             run_dir: a new folder for this run.
-            image_zyx: raw intensities (Z, Y, X).
-            labels_zyx: uint8 labels (Z, Y, X) (a snapshot is written; the live array is
-                never shared).
-            labeled: bool (N,) labeled-slice marks along ``request.axis``.
-            request: spec and options.
+            volumes: images, labels and labeled-slice marks along ``request.axis``, the one
+                previewed first (a snapshot is written; the live arrays are never shared).
+            request: spec and options (``volume_count`` = ``len(volumes)``).
 
         Raises:
             InputError: a run is going already, or the snapshot is not trainable.
         """
         if self.running:
             raise InputError("A training run is going already; stop it before starting another.")
-        write_snapshot(run_dir, image_zyx, labels_zyx, labeled, request)
+        write_volumes_snapshot(run_dir, volumes, request)
         self._run_dir = run_dir
         self._queue = self._ctx.Queue()
         self._flag = self._ctx.Event()

@@ -19,7 +19,7 @@ import numpy as np
 
 from app.state.observable import Signal
 from ugpcl_engine import uncertainty
-from ugpcl_engine.training.run_folder import PREDICTION_FILE, UNCERTAINTY_FILE
+from ugpcl_engine.training.run_folder import PREDICTION_FILE, UNCERTAINTY_FILE, volume_file
 from ugpcl_engine.volume import axis_index
 
 LOSS_KEYS = ("sup", "con", "contrast", "rot")
@@ -34,13 +34,15 @@ class ModelVersion:
         number: 1, 2, … in the order the runs finished.
         run_dir: its run folder (checkpoint, prediction and uncertainty files).
         preset: preset name it was trained with.
-        labeled_count: labeled slices it learned from.
-        label_hash: hash of the label snapshot (``run_folder.labeled_hash``).
+        labeled_count: labeled slices it learned from (all its volumes together).
+        label_hash: hash of the label snapshot (``run_folder.snapshot_hash``).
         metrics: numbers from the child (steps, seconds, held-out Dice, mean uncertainty).
         created: local time the run finished, ``YYYY-MM-DD HH:MM``.
         stopped_early: the user stopped it and kept the model.
-        volume_index: the document volume it was trained on (its prediction and uncertainty
-            lie on that volume's grid).
+        volume_index: the document volume it was trained on first: the one previewed and held
+            out from (its prediction and uncertainty lie on that volume's grid).
+        volume_indices: every document volume it was trained on and predicted, in the run
+            folder's order (file suffix ``-k`` for position k); empty: ``volume_index`` only.
     """
 
     number: int
@@ -52,25 +54,52 @@ class ModelVersion:
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M"))
     stopped_early: bool = False
     volume_index: int = 0
+    volume_indices: tuple[int, ...] = ()
 
     @property
     def checkpoint(self) -> Path:
         """The model file of the run."""
         return self.run_dir / "model.pt"
 
-    def prediction_zyx(self) -> np.ndarray:
-        """Predicted labels (Z, Y, X) uint8, memory-mapped read-only from the run folder."""
-        array: np.ndarray = np.load(self.run_dir / PREDICTION_FILE, mmap_mode="r")
+    @property
+    def volumes(self) -> tuple[int, ...]:
+        """Document volumes with a prediction of this version, the first one first."""
+        return self.volume_indices or (self.volume_index,)
+
+    def predicts(self, volume: int) -> bool:
+        """True when the run folder holds a prediction of document volume ``volume``."""
+        return volume in self.volumes
+
+    def prediction_zyx(self, volume: int | None = None) -> np.ndarray:
+        """Predicted labels (Z, Y, X) uint8 of document volume ``volume`` (default: the first),
+        memory-mapped read-only from the run folder.
+
+        Raises:
+            ValueError: the version has no prediction of that volume.
+        """
+        array: np.ndarray = np.load(self._file(PREDICTION_FILE, volume), mmap_mode="r")
         return array
 
-    def uncertainty_zyx(self) -> np.ndarray:
-        """Entropy (Z, Y, X) float32 in nats, memory-mapped read-only from the run folder."""
-        array: np.ndarray = np.load(self.run_dir / UNCERTAINTY_FILE, mmap_mode="r")
+    def uncertainty_zyx(self, volume: int | None = None) -> np.ndarray:
+        """Entropy (Z, Y, X) float32 in nats of document volume ``volume`` (default: the
+        first), memory-mapped read-only from the run folder.
+
+        Raises:
+            ValueError: the version has no prediction of that volume.
+        """
+        array: np.ndarray = np.load(self._file(UNCERTAINTY_FILE, volume), mmap_mode="r")
         return array
+
+    def _file(self, name: str, volume: int | None) -> Path:
+        position = 0 if volume is None else self.volumes.index(volume)
+        return self.run_dir / volume_file(name, position)
 
     def summary(self) -> str:
         """One line for the versions list."""
-        parts = [f"v{self.number}", self.preset, f"{self.labeled_count} labeled"]
+        labeled = f"{self.labeled_count} labeled"
+        if len(self.volumes) > 1:
+            labeled += f" in {len(self.volumes)} volumes"
+        parts = [f"v{self.number}", self.preset, labeled]
         if "holdout_dice" in self.metrics:
             parts.append(f"held-out Dice {self.metrics['holdout_dice']:.2f}")
         if "mean_uncertainty" in self.metrics:
@@ -114,6 +143,10 @@ class LivePreview:
 class TrainingSession:
     """Everything the assist loop remembers for one document.
 
+    Args:
+        axis: the training axis.
+        first_number: number of the first version (after the runs a project recorded).
+
     Attributes:
         versions: finished runs, oldest first.
         current: index into ``versions`` of the model in use, or None.
@@ -127,8 +160,9 @@ class TrainingSession:
             ``"suggestions"``, ``"accepted"``, ``"shown"``.
     """
 
-    def __init__(self, axis: str = "z") -> None:
+    def __init__(self, axis: str = "z", first_number: int = 1) -> None:
         self.axis = axis
+        self.first_number = first_number
         self.versions: list[ModelVersion] = []
         self.current: int | None = None
         self.compare: int | None = None
@@ -162,8 +196,8 @@ class TrainingSession:
         self.changed.emit("versions")
 
     def next_number(self) -> int:
-        """Number the next version will get."""
-        return len(self.versions) + 1
+        """Number the next version will get (``first_number`` for the first one)."""
+        return self.first_number + len(self.versions)
 
     def rollback(self, index: int) -> None:
         """Make version ``index`` current (the one left becomes the comparison).
@@ -322,6 +356,7 @@ def version_from_result(
     label_hash: str,
     finished: Any,
     volume_index: int = 0,
+    volume_indices: tuple[int, ...] = (),
 ) -> ModelVersion:
     """Build a version from the child's final ``Finished`` event.
 
@@ -329,10 +364,11 @@ def version_from_result(
         number: version number.
         run_dir: the run folder.
         preset: preset name.
-        labeled: bool marks the run trained on.
+        labeled: bool marks the run trained on (of all its volumes, concatenated or not).
         label_hash: hash of the label snapshot.
         finished: the ``Finished`` event (``metrics``, ``stopped_early``).
-        volume_index: the document volume the run trained on.
+        volume_index: the document volume the run trained on first.
+        volume_indices: every document volume of the run, in run-folder order.
 
     Returns:
         The version.
@@ -346,4 +382,5 @@ def version_from_result(
         dict(finished.metrics),
         stopped_early=bool(finished.stopped_early),
         volume_index=volume_index,
+        volume_indices=volume_indices,
     )

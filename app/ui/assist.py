@@ -20,6 +20,15 @@ from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import ChildTarget, RunOutcome, TrainingSupervisor
+from app.state.training_runs import (
+    RunVolume,
+    next_run_number,
+    record_finished_run,
+    run_hash,
+    run_volumes,
+    skipped_note,
+    training_volumes,
+)
 from app.state.training_session import (
     LivePreview,
     ModelVersion,
@@ -36,7 +45,7 @@ from app.ui.training_panel import TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays, strip_colours
 from ugpcl_engine.config import preset
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.training.run_folder import RunRequest, default_threads, labeled_hash
+from ugpcl_engine.training.run_folder import RunRequest, default_threads
 
 QUIT_WAIT_S = 2.0  # a quitting user waits at most this long for the child to stop
 PREVIEW_EVERY = {"quick": 10, "standard": 25, "paper": 100}
@@ -59,9 +68,13 @@ def ask_stop_training(parent: Any) -> bool:
 class _Pending:
     number: int
     preset: str
-    labeled: np.ndarray
+    volumes: list[RunVolume]  # the first one is previewed and held out from
     label_hash: str
-    volume_index: int
+    request: RunRequest
+
+    @property
+    def volume_index(self) -> int:
+        return self.volumes[0].volume
 
 
 class AssistController(ReviewActions, QObject):
@@ -137,7 +150,7 @@ class AssistController(ReviewActions, QObject):
         s.validation.connect(
             lambda v: p.holdout.setText(f"Held-out slice {v.slice_index}: Dice {v.dice:.2f}")
         )
-        s.stage.connect(lambda name: p.show_busy("Predicting the whole volume…"))
+        s.stage.connect(lambda _name: p.show_busy(self._predicting_text()))
         s.finished.connect(self._finished)
         s.failed.connect(self._failed)
         s.cancelled.connect(lambda: self._ended("Run discarded; the previous model stays."))
@@ -180,14 +193,19 @@ class AssistController(ReviewActions, QObject):
 
     # -- training ----------------------------------------------------------------------------
     def start_training(self, preset_name: str, device: str) -> bool:
-        """Snapshot the labels and start a run; return False (with a message) when not possible."""
+        """Snapshot the labels and start a run; return False (with a message) when not possible.
+
+        The run trains on the volume shown and every other volume with the same label classes
+        (``training_runs.training_volumes``); the others are named in the status bar.
+        """
         doc = self.ws.doc
         if doc is None:
             dialogs.show_error(self.window, "Training", "Open an image and paint a few slices.")
             return False
         if self.supervisor.running:
             return False
-        labeled = doc.item.labeled[AXIS].copy()
+        choice = training_volumes(doc)
+        volumes = run_volumes(doc, choice.indices, AXIS)
         number = self.session.next_number()
         overrides = {"device": device, "preview_every": PREVIEW_EVERY.get(preset_name, 20)}
         spec = preset(preset_name, doc.table.num_classes, **{**overrides, **self.overrides})
@@ -199,23 +217,27 @@ class AssistController(ReviewActions, QObject):
             doc.item.volume.modality,
             None if init is None else str(init),
             self.ws.view.slice_index(AXIS),
-            holdout_slice(labeled, number),
+            holdout_slice(volumes[0].snapshot.labeled, number),
             default_threads(),
+            volume_count=len(volumes),
+            modalities=tuple(doc.items[k].volume.modality for k in choice.indices),
         )
         run_dir = self._free_run_dir(number)
-        labels = doc.labels_zyx
         try:
-            self.supervisor.start(run_dir, doc.item.volume.image_zyx, labels, labeled, request)
+            self.supervisor.start(run_dir, [v.snapshot for v in volumes], request)
         except InputError as err:
             dialogs.show_error(self.window, "Training", str(err))
             return False
-        label_hash = labeled_hash(labels, labeled, AXIS)
-        self._pending = _Pending(number, preset_name, labeled, label_hash, doc.current)
+        self._pending = _Pending(number, preset_name, volumes, run_hash(volumes), request)
         self.session.begin_run()
         self.panel.holdout.setText("")
         self.panel.show_busy("Starting the training process…")
         warm = " (warm start from the current model)" if init else ""
-        self.panel.set_status(f"Training v{number}, preset {preset_name}{warm}…")
+        on = f" on {len(volumes)} volumes" if len(volumes) > 1 else ""
+        self.panel.set_status(f"Training v{number}{on}, preset {preset_name}{warm}…")
+        note = skipped_note(doc, choice.skipped)
+        if note:
+            self.window.statusBar().showMessage(note, 20000)
         return True
 
     def _free_run_dir(self, number: int) -> Path:
@@ -238,32 +260,42 @@ class AssistController(ReviewActions, QObject):
         preview = LivePreview(event.step, event.slice_index, event.labels_hw, event.entropy_hw)
         self.session.set_preview(preview)
 
+    def _predicting_text(self) -> str:
+        count = 1 if self._pending is None else len(self._pending.volumes)
+        return f"Predicting {count} volumes…" if count > 1 else "Predicting the whole volume…"
+
     def _finished(self, outcome: RunOutcome) -> None:
         pending, self._pending = self._pending, None
-        if pending is None or self.ws.doc is None:
+        doc = self.ws.doc
+        if pending is None or doc is None:
             return
         version = version_from_result(
             pending.number,
             outcome.run_dir,
             pending.preset,
-            pending.labeled,
+            np.concatenate([v.snapshot.labeled for v in pending.volumes]),
             pending.label_hash,
             outcome.finished,
             pending.volume_index,
+            tuple(v.volume for v in pending.volumes),
         )
+        record_finished_run(doc.records, version, pending.volumes, pending.request)
+        doc.modified = True  # the run records are saved with the project
         self.session.preview = None
         self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
         self.session.add_version(version)
         self.panel.show_idle(f"v{version.number} ready")
         stopped = " (stopped early)" if version.stopped_early else ""
+        others = len(version.volumes) - 1
+        elsewhere = f" Also predicted {others} other volume(s) (View › Volume)." if others else ""
         self.panel.set_status(
             f"Model v{version.number} ready{stopped}: prediction and uncertainty shown. "
-            "Press N for the most uncertain slice."
+            f"Press N for the most uncertain slice.{elsewhere}"
         )
         self.result_ready.emit(version)
         entropy, pred = version.uncertainty_zyx(), version.prediction_zyx()
         volume = pending.volume_index
-        labeled = self.ws.doc.items[volume].labeled[AXIS].copy()
+        labeled = doc.items[volume].labeled[AXIS].copy()
         self.tasks.submit(
             "rank",
             lambda: (suggest_slices(entropy, pred, labeled, AXIS), _scores(entropy)),
@@ -333,7 +365,9 @@ class AssistController(ReviewActions, QObject):
     def _document_replaced(self) -> None:
         self.supervisor.cancel()
         self.session.changed.disconnect(self._session_changed)
-        self.session = TrainingSession(AXIS)
+        doc = self.ws.doc
+        # version numbers go on after the runs the project recorded
+        self.session = TrainingSession(AXIS, 1 if doc is None else next_run_number(doc.records))
         self.session.changed.connect(self._session_changed)
         self._colours, self._ranked_volume, self._check_on = {}, None, False
         self.overlays.set_result(None, None, np.zeros((256, 4), np.uint8), 1.0)
@@ -342,7 +376,6 @@ class AssistController(ReviewActions, QObject):
         self.panel.set_versions([], None, None)
         self.panel.set_suggestions([])
         self.panel.set_accepted_count(0)
-        doc = self.ws.doc
         if doc is not None:
             self.panel.set_slice_count(doc.slice_count(AXIS))
             self.panel.legend.set_range(self._max_nats())

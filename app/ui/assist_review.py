@@ -4,7 +4,8 @@ A mixin of ``AssistController`` (``app.ui.assist``), kept apart so each module s
 uses the controller's ``ws``, ``window``, ``session``, ``panel`` and ``overlays``.
 
 Which result belongs to the volume shown (``shown_result``): the session's shown version on
-the volume it was trained on; on any other volume the newest result stored with that volume
+every volume it was trained on and predicted (its run folder holds one prediction per volume);
+on any other volume the newest result stored with that volume
 (Model › Run model on project volume…, or read from the project file). Overlays, accepting and
 the label check all use that result, so nothing of one volume is ever drawn on or written into
 another.
@@ -64,11 +65,11 @@ class ReviewActions:
         doc, version = self.ws.doc, self.session.shown_version
         if doc is None:
             return None
-        if version is not None and version.volume_index == doc.current:
+        if version is not None and version.predicts(doc.current):
             which = "compared" if self.session.showing_compare else "current"
             return ShownResult(
-                version.prediction_zyx(),
-                version.uncertainty_zyx(),
+                version.prediction_zyx(doc.current),
+                version.uncertainty_zyx(doc.current),
                 f"Showing v{version.number} ({which}).",
             )
         stored = doc.item.latest_prediction()

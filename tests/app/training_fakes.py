@@ -3,12 +3,17 @@
 The script is read from ``script.txt`` beside the run folder (the runs root):
 ``ok`` a full run, ``fail`` a Failed event, ``crash`` exit code 3 without a word,
 ``sleep`` starts and then never ends (for kill tests), ``wait`` trains until asked to stop.
+Like the real child it reads every volume of the snapshot and writes a prediction per volume
+(``prediction-k.npy``) and a ``result.json`` with the model version and the checkpoint's
+SHA-256; it also writes ``seen.json``: what it read of each volume (shape, labeled slices).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +28,15 @@ from ugpcl_engine.training.events import (
     Validation,
 )
 from ugpcl_engine.training.run_folder import (
+    MODEL_FILE,
     PREDICTION_FILE,
+    RESULT_FILE,
     UNCERTAINTY_FILE,
     Stage,
-    read_snapshot,
+    file_sha256,
+    read_volumes_snapshot,
     save_array,
+    volume_file,
 )
 
 UNCERTAIN_SLICE = 7  # the fake model is unsure on this axial slice
@@ -46,8 +55,13 @@ def fake_result(image_zyx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fake_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -> None:
     """Play the script named in ``<runs root>/script.txt``."""
     script = (Path(run_dir).parent / "script.txt").read_text().strip()
-    image, _labels, labeled, request = read_snapshot(run_dir)
-    queue.put(Started(6, "cpu", 1000, int(labeled.sum()), int((~labeled).sum()), 32))
+    volumes, request = read_volumes_snapshot(run_dir)
+    image = volumes[0].image_zyx
+    seen = [{"shape": list(v.image_zyx.shape), "labeled": int(v.labeled.sum())} for v in volumes]
+    (Path(run_dir) / "seen.json").write_text(json.dumps(seen))
+    labeled = sum(int(v.labeled.sum()) for v in volumes)
+    unlabeled = sum(int((~v.labeled).sum()) for v in volumes)
+    queue.put(Started(6, "cpu", 1000, labeled, unlabeled, 32))
     if script == "fail":
         queue.put(Failed("The loss became NaN or infinite; retry with a smaller preset.", 2))
         return
@@ -69,11 +83,15 @@ def fake_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -
             queue.put(Preview(done, index, pred[0], entropy[0]))
         time.sleep(0.02 if script == "ok" else 0.05)
     queue.put(Stage("predicting"))
-    pred, entropy = fake_result(image)
-    save_array(Path(run_dir) / PREDICTION_FILE, pred)
-    save_array(Path(run_dir) / UNCERTAINTY_FILE, entropy)
-    (Path(run_dir) / "model.pt").write_bytes(b"fake")
+    for k, volume in enumerate(volumes):
+        pred, entropy = fake_result(volume.image_zyx)
+        save_array(Path(run_dir) / volume_file(PREDICTION_FILE, k), pred)
+        save_array(Path(run_dir) / volume_file(UNCERTAINTY_FILE, k), entropy)
+    checkpoint = Path(run_dir) / MODEL_FILE
+    checkpoint.write_bytes(b"fake model of " + Path(run_dir).name.encode())
     if request.holdout_slice is not None:
         queue.put(Validation(done, request.holdout_slice, 0.5))
-    metrics = {"mean_uncertainty": float(entropy.mean()), "steps": float(done)}
-    queue.put(Finished(str(Path(run_dir) / "model.pt"), done, 0.1, flag.is_set(), metrics))
+    metrics = {"mean_uncertainty": float(fake_result(image)[1].mean()), "steps": float(done)}
+    result = {"model_version": uuid.uuid4().hex[:8], "model_sha256": file_sha256(checkpoint)}
+    (Path(run_dir) / RESULT_FILE).write_text(json.dumps(result))
+    queue.put(Finished(str(checkpoint), done, 0.1, flag.is_set(), metrics))
