@@ -31,6 +31,7 @@ from ugpcl_engine.errors import CancelledError, InputError
 from ugpcl_engine.inference.commands import export_in_subprocess
 from ugpcl_engine.inference.model_metadata import ParityError, TrainingGrid
 from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
+from ugpcl_engine.training.run_folder import file_sha256
 from ugpcl_engine.volume import LabelTable
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,10 @@ class ExportTask(_ModelTask):
             model for the very-different-grid check).
         parity_image: volume file for the parity slices (default: bundled chest CT).
         threads: torch threads in the child (default: all cores but one).
+
+    Attributes:
+        sha256: SHA-256 of the written ``.onnx`` (hashed on the pool thread), set before
+            ``finished`` is emitted.
     """
 
     kind = "export"
@@ -135,9 +140,10 @@ class ExportTask(_ModelTask):
         super().__init__()
         self.checkpoint, self.out = Path(checkpoint), Path(out)
         self.training_grid, self.parity_image, self.threads = training_grid, parity_image, threads
+        self.sha256 = ""
 
     def work(self) -> Any:
-        return export_in_subprocess(
+        report = export_in_subprocess(
             self.checkpoint,
             self.out,
             training_grid=self.training_grid,
@@ -145,6 +151,8 @@ class ExportTask(_ModelTask):
             cancelled=self.is_cancelled,
             threads=self.threads,
         )
+        self.sha256 = file_sha256(report.path)  # for the project's model records
+        return report
 
 
 class RunModelTask(_ModelTask):

@@ -10,7 +10,8 @@ Each finished run is recorded in ``Document.records`` (saved in the project file
     runs:   {"number", "model_version", "preset", "created", "stopped_early", "axis",
              "label_hash", "labeled_slices", "volumes": [{"volume", "name", "labeled_slices",
              "label_hash"}], "metrics", "config", "warm_start", "run_dir"}
-    models: {"version", "path", "sha256", "format": "checkpoint", "run"}
+    models: {"version", "path", "sha256", "format": "checkpoint", "run"}            (training)
+            {"version", "path", "sha256", "format": "onnx", "run", "checkpoint"}     (export)
 
 A run's model files are its ``models`` entries with the same ``run`` number (``models_of_run``).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from app.state.document import Document
@@ -215,6 +217,42 @@ def record_finished_run(
         config=request.spec.to_dict(),
         warm_start=request.init,
     )
+
+
+def record_export(
+    records: Records, checkpoint: Path, onnx_path: Path, sha256: str, model_version: str
+) -> dict[str, Any]:
+    """Append an ONNX export of a checkpoint to the project's model records.
+
+    Args:
+        records: ``Document.records``.
+        checkpoint: the exported ``model.pt``.
+        onnx_path: the written ``.onnx`` file.
+        sha256: its SHA-256.
+        model_version: the model's id (from the ONNX metadata).
+
+    Returns:
+        The model record appended (``run`` is None for a checkpoint no run of this project
+        recorded).
+    """
+    source = next(
+        (
+            m
+            for m in records["models"]
+            if m.get("format") == "checkpoint" and m.get("path") == str(checkpoint)
+        ),
+        None,
+    )
+    entry = {
+        "version": model_version,
+        "path": str(onnx_path),
+        "sha256": sha256,
+        "format": "onnx",
+        "run": None if source is None else source.get("run"),
+        "checkpoint": str(checkpoint),
+    }
+    records["models"].append(entry)
+    return entry
 
 
 def models_of_run(records: Records, number: int) -> list[dict[str, Any]]:

@@ -5,7 +5,9 @@ thread (``RunModelTask``): the GUI process never imports torch. Results of "Run 
 written beside the chosen output path (segmentation + ``_uncertainty`` volume), on the input
 image's grid. Results of "Run on project volume" are stored with that volume
 (``Document.store_prediction``: saved with the project, shown as that volume's prediction and
-uncertainty overlay by the assist controller).
+uncertainty overlay by the assist controller). Every export is also added to the open
+project's model records (path and SHA-256, see ``app.state.training_runs``), so the
+checkpoint → ONNX link outlives the session.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.jobs.model_jobs import ExportTask, ModelJobs, ModelRunResult, RunModelTask
 from app.state.document import Document, VolumeItem
+from app.state.training_runs import record_export
 from app.ui import dialogs
 from app.ui.volume_menu import volume_names
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.inference.model_metadata import PREFIX as METADATA_PREFIX
 from ugpcl_engine.inference.model_metadata import ExportReport, TrainingGrid
 from ugpcl_engine.io.volume_files import read_volume, write_array, write_label_map
 from ugpcl_engine.volume import LabelMap, Volume
@@ -105,15 +109,20 @@ class ModelMenu(QObject):
             geometry = self.window.ws.doc.item.volume.geometry
             grid = TrainingGrid(geometry.shape_zyx, geometry.spacing_zyx)
         task = ExportTask(checkpoint, out, training_grid=grid)
-        task.signals.finished.connect(lambda report: self._exported(checkpoint, report))
+        task.signals.finished.connect(lambda report: self._exported(checkpoint, report, task))
         task.signals.failed.connect(self._fail)
         self.jobs.start(task)
         self._status(f"Exporting {out.name}…")
         return task
 
-    def _exported(self, checkpoint: Path, report: ExportReport) -> None:
+    def _exported(self, checkpoint: Path, report: ExportReport, task: ExportTask) -> None:
         self.last_model = Path(report.path)
         self.exports[Path(checkpoint)] = self.last_model
+        doc = self.window.ws.doc
+        if doc is not None:
+            version = report.metadata.get(METADATA_PREFIX + "model_version", "")
+            record_export(doc.records, Path(checkpoint), self.last_model, task.sha256, version)
+            doc.modified = True
         self._status(report.summary())
         self.exported.emit(report)
 

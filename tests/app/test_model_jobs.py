@@ -21,6 +21,7 @@ from ugpcl_engine.inference.onnx_export import export_onnx
 from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
 from ugpcl_engine.model import build_model
 from ugpcl_engine.training.checkpoint import Checkpoint, save_checkpoint
+from ugpcl_engine.training.run_folder import file_sha256
 from ugpcl_engine.volume import LabelTable
 
 TINY = TINY_MODEL
@@ -127,6 +128,7 @@ def test_export_task_runs_in_a_child_process(qtbot, tmp_path: Path) -> None:
     assert isinstance(report, ExportReport) and report.path == str(out)
     assert report.max_abs_diff_probs <= 1e-4 and report.max_abs_diff_entropy <= 1e-4
     assert OrtSegmenter(out, "cpu").metadata.training_grid == GRID
+    assert task.sha256 == file_sha256(out)  # for the project's model records
 
 
 def test_export_task_failures_and_cancel(qtbot, tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from training_fakes import fake_child, fake_result
 
 from app.state.document import Document, VolumeItem
 from app.state.files import load_project_document
-from app.state.training_runs import models_of_run, same_classes
+from app.state.training_runs import models_of_run, record_export, same_classes
+from ugpcl_engine.inference.model_metadata import ExportReport
 from ugpcl_engine.training.run_folder import (
     file_sha256,
     labeled_hash,
@@ -181,3 +182,34 @@ def test_run_records_survive_a_save_and_load_with_matching_hashes(
     window.files.open_paths([project])
     qtbot.waitUntil(lambda: window.ws.doc is not doc, timeout=10000)
     assert assist.session.next_number() == 3, "numbers go on after the recorded runs"
+
+
+def test_an_onnx_export_is_recorded_with_its_run_and_saved(
+    qtbot, window, assisted, tiny_onnx: Path, tmp_path: Path
+) -> None:
+    assist, menu = assisted
+    doc = window.ws.doc
+    version = train(qtbot, assist)
+    report = ExportReport(str(tiny_onnx), 17, "test", 0.0, 0.0, 1.0, (), "test", 0.1)
+    report.metadata["ugpcl.model_version"] = "tiny0001"
+
+    class Finished:  # what ModelMenu reads of a finished ExportTask
+        sha256 = file_sha256(tiny_onnx)
+
+    doc.modified = False
+    menu._exported(version.checkpoint, report, Finished())
+    assert menu.exports[version.checkpoint] == tiny_onnx and doc.modified
+
+    project = tmp_path / "exported.ugpcl"
+    window.files.save(project)
+    qtbot.waitUntil(lambda: not doc.modified, timeout=10000)
+    records = load_project_document(project).records
+    (onnx,) = [m for m in models_of_run(records, version.number) if m["format"] == "onnx"]
+    assert onnx["path"] == str(tiny_onnx) and onnx["sha256"] == file_sha256(tiny_onnx)
+    assert onnx["checkpoint"] == str(version.checkpoint) and onnx["version"] == "tiny0001"
+
+
+def test_an_export_of_an_unrecorded_checkpoint_is_recorded_without_a_run(tmp_path: Path) -> None:
+    records: dict[str, list] = {"runs": [], "models": []}
+    entry = record_export(records, tmp_path / "model.pt", tmp_path / "m.onnx", "ab" * 32, "v1")
+    assert entry["run"] is None and records["models"] == [entry]
