@@ -55,6 +55,39 @@ def test_train_on_the_chest_ct_then_accept_and_undo(qtbot, window, sample_assist
     assert (doc.labels_zyx == before).all()
 
 
+def test_train_on_the_chest_ct_and_an_unlabeled_crop_of_it(qtbot, window, sample_assist) -> None:
+    """A second volume without labeled slices is trained on (unlabeled data) and predicted."""
+    from app.state.document import VolumeItem
+    from ugpcl_engine.training.run_folder import file_sha256, read_volumes_snapshot
+    from ugpcl_engine.volume import LabelMap, Volume, VolumeGeometry
+
+    sample_assist.overrides = dict(TINY)
+    doc = window.ws.doc
+    crop = np.ascontiguousarray(doc.item.volume.image_zyx[::2, 16:112, 24:104])
+    geometry = VolumeGeometry(crop.shape, (5.0, 1.0, 1.0))
+    labels = LabelMap(np.zeros(crop.shape, np.uint8), geometry, doc.table)
+    window.ws.add_volumes([VolumeItem.new(Volume(crop, geometry, "crop", "CT"), labels)])
+    window.choose_volume(0)
+    with qtbot.waitSignal(sample_assist.result_ready, timeout=60000) as blocker:
+        assert sample_assist.start_training("quick", "cpu")
+    version = blocker.args[0]
+    snapshot, request = read_volumes_snapshot(version.run_dir)
+    assert request.volume_count == 2 and np.array_equal(snapshot[1].image_zyx, crop)
+    assert version.volumes == (0, 1) and version.metrics["volumes"] == 2.0
+    pred, entropy = version.prediction_zyx(1), version.uncertainty_zyx(1)
+    assert pred.shape == entropy.shape == crop.shape == (17, 96, 80)
+    assert float(entropy.min()) >= 0.0
+    assert float(entropy.max()) <= math.log(doc.table.num_classes) + 1e-3
+    window.choose_volume(1)
+    assert np.array_equal(sample_assist.overlays.pred_zyx, pred)
+    assert np.array_equal(sample_assist.overlays.entropy_zyx, entropy)
+    (run,) = doc.records["runs"]
+    marked = int(doc.items[0].labeled["z"].sum())
+    assert [v["labeled_slices"] for v in run["volumes"]] == [marked, 0]
+    (model,) = doc.records["models"]
+    assert model["sha256"] == file_sha256(version.checkpoint) and model["run"] == run["number"]
+
+
 def test_a_killed_child_is_reported_and_labels_stay(qtbot, window, sample_assist) -> None:
     sample_assist.overrides = {**TINY, "steps": 100_000}
     before = window.ws.doc.labels_zyx.copy()
