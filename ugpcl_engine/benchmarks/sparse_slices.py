@@ -47,7 +47,8 @@ def _train_and_predict(
     """Train one method with the preset and return its predicted labels (Z, Y, X)."""
     spec = preset(preset_name, table.num_classes, device=device, seed=seed)
     spec = replace(spec, training=replace(spec.training, supervised_only=supervised_only))
-    pred, _, _ = train_and_segment(volume, table, spec, tempfile.mkdtemp(prefix="ugpcl-bench-"))
+    with tempfile.TemporaryDirectory(prefix="ugpcl-bench-") as folder:
+        pred, _, _ = train_and_segment(volume, table, spec, folder)
     return pred
 
 
