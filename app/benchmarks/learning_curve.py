@@ -3,16 +3,17 @@
 ``python -m app.benchmarks.learning_curve [JSON] [PNG]`` (defaults:
 ``benchmarks/results/guided.json`` → ``docs/guided_learning_curve.png``): mean Dice on the
 slices not labeled vs the number of labeled slices, one line per strategy, one panel per volume,
-rendered offscreen with pyqtgraph (the engine never imports Qt, so the figure is drawn here).
+rendered offscreen with pyqtgraph (``app.benchmarks.figure``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from app.benchmarks.figure import export_figure, new_figure
 
 STYLE = {  # strategy: (colour, pen style name, symbol)
     "uniform": ((40, 90, 200), "solid", "s"),
@@ -76,26 +77,11 @@ def render(result_path: Path, png_path: Path, width: int = 1400) -> Path:
     Returns:
         ``png_path``.
     """
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import pyqtgraph as pg
-    import pyqtgraph.exporters
-    from PySide6.QtWidgets import QApplication
-
     payload = json.loads(result_path.read_text())
-    app = QApplication.instance() or QApplication([])
-    pg.setConfigOptions(antialias=True, background="w", foreground="k")
-    layout = pg.GraphicsLayoutWidget()
-    layout.resize(width, width * 4 // 10)
+    layout = new_figure(width, width * 4 // 10)
     for name, data in payload["details"]["volumes"].items():
         _panel(layout, name, data)
-    layout.show()
-    app.processEvents()
-    exporter = pyqtgraph.exporters.ImageExporter(layout.scene())
-    exporter.parameters()["width"] = width
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    exporter.export(str(png_path))
-    layout.close()
-    return png_path
+    return export_figure(layout, png_path, width)
 
 
 def main(argv: list[str] | None = None) -> int:
