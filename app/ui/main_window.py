@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
                 lambda msg: dialogs.show_error(self, "Autosave stopped", msg)
             )
         doc.modified_changed.connect(lambda _: self._update_title())
+        self.readout.setText("")  # the "Open an image…" hint is done; hovering fills it again
         self.controller.document_replaced()
         self.sync_panels()
         self._update_title()

@@ -250,3 +250,12 @@ def test_journal_failure_is_reported_and_edit_kept(
     window.ws.editor.dab("z", 3, (8.0, 8.0))
     assert window.ws.doc.labels_zyx[3, 8, 8] == 1 and len(window.ws.undo) == 1
     assert dialogs_log["errors"] and "journal" in dialogs_log["errors"][0].lower()
+
+
+def test_open_hint_leaves_the_status_bar_once_a_document_is_open(
+    qtbot, window, small_image: Path
+) -> None:
+    assert "Open an image" in window.readout.text()
+    open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
+    qtbot.wait(50)
+    assert "Open an image" not in window.readout.text()
