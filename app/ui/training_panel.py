@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QListView,
     QListWidget,
     QProgressBar,
     QPushButton,
@@ -177,6 +178,10 @@ class TrainingPanel(QWidget):
         layout.addWidget(QLabel("Where to annotate next (most uncertain first):"))
         self.suggestions = QListWidget()
         self.suggestions.setMinimumHeight(140)
+        # the dock is a narrow column: long lines wrap instead of hiding their end
+        self.suggestions.setWordWrap(True)
+        self.suggestions.setResizeMode(QListView.ResizeMode.Adjust)
+        self.suggestions.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.suggestions.itemClicked.connect(
             lambda item: self.suggestion_chosen.emit(self.suggestions.row(item))
         )

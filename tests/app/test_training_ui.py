@@ -189,3 +189,21 @@ def test_quit_during_training_asks_then_stops(qtbot, assist, window, monkeypatch
     window.ws.doc.modified = False
     assert window.close()
     assert not assist.supervisor.running and pid is not None
+
+
+def test_long_suggestions_wrap_in_a_narrow_panel(qtbot) -> None:
+    from app.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(400, 750)
+    panel.tabs.setCurrentIndex(1)
+    panel.show()
+    qtbot.waitExposed(panel)
+    line = "slice 19 · score 0.98 · unsure region at row 47, col 65 (1.08 nats)"
+    panel.set_suggestions([line, "slice 3 · score 0.10"])
+    qtbot.wait(20)
+    items = panel.suggestions
+    assert items.horizontalScrollBar().maximum() == 0  # nothing cut off at the right
+    wrapped, short = (items.visualItemRect(items.item(k)).height() for k in (0, 1))
+    assert wrapped > short
