@@ -46,9 +46,9 @@ def _panel(layout: Any, name: str, data: dict[str, Any]) -> None:
         )
         plot.addItem(line)
     for strategy, (colour, style, symbol) in STYLE.items():
-        points = sorted((int(k), float(v)) for k, v in curves[strategy].items())
         if strategy not in curves:
             continue
+        points = sorted((int(k), float(v)) for k, v in curves[strategy].items())
         pen_style = {"dash": Qt.DashLine, "dashdot": Qt.DashDotLine}.get(style, Qt.SolidLine)
         width = 3 if strategy == "guided" else 2
         label = LABELS.get(strategy, strategy)

@@ -88,3 +88,14 @@ def test_learning_curve_renders_one_panel_per_volume(tmp_path: Path) -> None:
     assert learning_curve.main([str(source), str(png)]) == 0
     image = QImage(str(png))
     assert (image.width(), image.height()) == (1400, 560)
+
+
+def test_learning_curve_draws_a_result_without_the_control_strategy(tmp_path: Path) -> None:
+    # results written before the "farthest" control existed have no such curve
+    curves = {s: {"2": 0.5, "8": 0.7} for s in ("uniform", "random", "guided")}
+    volume = {"classes": ["background", "a"], "curves": curves}
+    source = tmp_path / "guided.json"
+    source.write_text(json.dumps({"details": {"volumes": {"chest": volume}}}))
+    png = tmp_path / "curve.png"
+    assert learning_curve.main([str(source), str(png)]) == 0
+    assert QImage(str(png)).width() == 1400
