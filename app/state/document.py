@@ -102,6 +102,21 @@ class VolumeItem:
         return None
 
 
+@dataclass
+class SavePlan:
+    """What a save writes besides the document's own data (announced on ``Document.saving``).
+
+    Attributes:
+        project_path: the ``.ugpcl`` file about to be written.
+        copies: ``(source, destination)`` files copied before the project is written (model
+            checkpoints kept beside the project), so that the project never names a file that
+            is not there.
+    """
+
+    project_path: Path
+    copies: list[tuple[Path, Path]] = field(default_factory=list)
+
+
 class Document:
     """What the user is working on.
 
@@ -118,6 +133,9 @@ class Document:
         modified_changed: emits the new ``modified`` value when it flips.
         predictions_changed: emits the index of a volume whose stored predictions changed.
         records: project records the app carries through (``"runs"``, ``"models"``).
+        saving: emits a ``SavePlan`` on the GUI thread just before a save copies the document
+            (``app.state.files.snapshot``); listeners bring in what must be saved with it
+            (the assist loop: the model version in use) and add files to copy.
     """
 
     def __init__(self, items: list[VolumeItem], project_path: Path | None = None) -> None:
@@ -135,6 +153,7 @@ class Document:
         self.marks_changed: Signal[str] = Signal()
         self.table_changed: Signal[None] = Signal()
         self.predictions_changed: Signal[int] = Signal()
+        self.saving: Signal[SavePlan] = Signal()
 
     @property
     def modified(self) -> bool:

@@ -3,17 +3,23 @@
 These functions are plain and blocking; ``app.jobs`` runs them on worker threads. Loaders build
 a complete new ``Document`` (or raise ``InputError``) so the open document is never half-changed;
 savers take a snapshot first so that painting may go on while the file is written.
+
+Uncertainty is written as float16 (half the size after gzip of float32; entropy in nats keeps
+about three significant digits, far finer than any threshold or colour map needs) and read back
+as float32; predictions stay uint8.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from app.state.document import AXIS_NAMES, Document, VolumeItem
+from app.state.document import AXIS_NAMES, Document, SavePlan, VolumeItem
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io.dicom_series import list_dicom_series
 from ugpcl_engine.io.project_file import Project, ProjectVolume, load_project, save_project
@@ -29,6 +35,11 @@ _LABEL_HINTS = ("label", "seg", "mask")
 def is_project_path(path: Path) -> bool:
     """True for a ``.ugpcl`` project file."""
     return path.name.lower().endswith(PROJECT_SUFFIX)
+
+
+def project_file(path: Path) -> Path:
+    """The file a save to ``path`` writes (``.ugpcl`` appended when missing)."""
+    return path if is_project_path(path) else path.with_name(path.name + PROJECT_SUFFIX)
 
 
 def _looks_like_labels(path: Path) -> bool:
@@ -126,7 +137,8 @@ def load_project_document(path: Path) -> Document:
         for axis in AXIS_NAMES:
             if axis in pv.labeled_slices:
                 item.labeled[axis][:] = np.asarray(pv.labeled_slices[axis], bool)
-        item.extras = {"predictions": pv.predictions, "uncertainty": pv.uncertainty}
+        uncertainty = {k: np.asarray(a, np.float32) for k, a in pv.uncertainty.items()}
+        item.extras = {"predictions": pv.predictions, "uncertainty": uncertainty}
         items.append(item)
     doc = Document(items, project_path=path)
     doc.records = {"runs": list(project.runs), "models": list(project.models)}
@@ -135,20 +147,37 @@ def load_project_document(path: Path) -> Document:
 
 @dataclass
 class Snapshot:
-    """A copy of what gets saved, taken on the GUI thread, written on a worker thread."""
+    """A copy of what gets saved, taken on the GUI thread, written on a worker thread.
+
+    Attributes:
+        project: what the project file gets.
+        copies: ``(source, destination)`` files to copy before the project is written.
+    """
 
     project: Project
+    copies: list[tuple[Path, Path]] = field(default_factory=list)
 
 
-def snapshot(doc: Document) -> Snapshot:
+def snapshot(doc: Document, path: Path | None = None) -> Snapshot:
     """Copy the document's labels and marks (images are shared: they never change).
+
+    When the destination is known (``path``, else ``doc.project_path``), ``doc.saving`` is
+    emitted first with a ``SavePlan``: listeners may store results in the document and ask
+    for files to be copied beside the project.
 
     Args:
         doc: the open document.
+        path: where it is about to be saved (None: its project path, if any).
 
     Returns:
-        A project that later edits do not touch.
+        A project that later edits do not touch, with the files to copy.
     """
+    copies: list[tuple[Path, Path]] = []
+    target = path or doc.project_path
+    if target is not None:
+        plan = SavePlan(project_file(target))
+        doc.saving.emit(plan)
+        copies = plan.copies
     volumes = []
     for item in doc.items:
         labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)
@@ -165,20 +194,49 @@ def snapshot(doc: Document) -> Snapshot:
                 dict(item.extras.get("uncertainty", {})),
             )
         )
-    records = doc.records
-    return Snapshot(Project(volumes, list(records["runs"]), list(records["models"])))
+    # the worker writes these copies, so that records changed meanwhile (a later save points a
+    # checkpoint elsewhere, a run finishes) do not race with it
+    runs = [dict(r) for r in doc.records["runs"]]
+    models = [dict(m) for m in doc.records["models"]]
+    return Snapshot(Project(volumes, runs, models), copies)
 
 
 def save_snapshot(path: Path, snap: Snapshot) -> Path:
-    """Write a snapshot as a project file (atomic; see ``save_project``).
+    """Copy the snapshot's files, then write it as a project file (atomic; see ``save_project``).
+
+    Uncertainty arrays are written as float16 (see the module docstring).
 
     Returns:
         The path written (``.ugpcl`` appended when missing).
+
+    Raises:
+        InputError: a file could not be copied or the project could not be written; the
+            previous project file is left as it was.
     """
-    if not is_project_path(path):
-        path = path.with_name(path.name + PROJECT_SUFFIX)
-    save_project(path, snap.project)
+    path = project_file(path)
+    for source, destination in snap.copies:
+        _copy_file(source, destination)
+    volumes = [
+        replace(pv, uncertainty={k: np.asarray(a, np.float16) for k, a in pv.uncertainty.items()})
+        for pv in snap.project.volumes
+    ]
+    save_project(path, replace(snap.project, volumes=volumes))
     return path
+
+
+def _copy_file(source: Path, destination: Path) -> None:
+    """Copy a file through a temporary name, so a half-written copy never has the real name."""
+    partial = destination.with_name(destination.name + ".part")
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, partial)
+        os.replace(partial, destination)
+    except OSError as err:
+        raise InputError(
+            f"Could not copy the model file {source} to {destination.parent} "
+            f"({err.strerror or err}); the project was not saved. Check that the folder is "
+            "writable and the disk has space, then save again."
+        ) from None
 
 
 def export_labels(

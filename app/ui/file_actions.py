@@ -192,7 +192,7 @@ class FileActions(QObject):
         path = path or doc.project_path or self._ask_path()
         if path is None:
             return
-        snap = snapshot(doc)
+        snap = snapshot(doc, path)
         volumes = len(snap.project.volumes)
         self.message.emit(f"Saving {path.name}…")
         self.tasks.submit(
@@ -269,7 +269,7 @@ class FileActions(QObject):
             if path is None:
                 return False
             try:
-                self.ws.saved(save_snapshot(path, snapshot(doc)))
+                self.ws.saved(save_snapshot(path, snapshot(doc, path)))
             except InputError as err:
                 self._failed("Cannot save", str(err))
                 return False
