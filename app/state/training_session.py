@@ -43,6 +43,14 @@ class ModelVersion:
             out from (its prediction and uncertainty lie on that volume's grid).
         volume_indices: every document volume it was trained on and predicted, in the run
             folder's order (file suffix ``-k`` for position k); empty: ``volume_index`` only.
+        results: document volume -> (prediction (Z, Y, X) uint8, entropy (Z, Y, X) float
+            nats) held in memory (a version read back from a project); used before the files.
+        checkpoint_file: its model file when not ``run_dir/model.pt`` (a copy kept beside
+            the project, ``app.state.version_store``).
+        view_only: why it cannot be trained from or rolled back to ("" when it can): its
+            model file is missing or differs from the one recorded.
+        checked: False until the model file of a version read back from a project has been
+            compared with its recorded SHA-256 (``version_store.check_checkpoint``).
     """
 
     number: int
@@ -55,11 +63,15 @@ class ModelVersion:
     stopped_early: bool = False
     volume_index: int = 0
     volume_indices: tuple[int, ...] = ()
+    results: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    checkpoint_file: Path | None = None
+    view_only: str = ""
+    checked: bool = True
 
     @property
     def checkpoint(self) -> Path:
         """The model file of the run."""
-        return self.run_dir / "model.pt"
+        return self.checkpoint_file or self.run_dir / "model.pt"
 
     @property
     def volumes(self) -> tuple[int, ...]:
@@ -72,23 +84,30 @@ class ModelVersion:
 
     def prediction_zyx(self, volume: int | None = None) -> np.ndarray:
         """Predicted labels (Z, Y, X) uint8 of document volume ``volume`` (default: the first),
-        memory-mapped read-only from the run folder.
+        from ``results`` or else memory-mapped read-only from the run folder.
 
         Raises:
             ValueError: the version has no prediction of that volume.
         """
+        if self._held(volume) in self.results:
+            return self.results[self._held(volume)][0]
         array: np.ndarray = np.load(self._file(PREDICTION_FILE, volume), mmap_mode="r")
         return array
 
     def uncertainty_zyx(self, volume: int | None = None) -> np.ndarray:
         """Entropy (Z, Y, X) float32 in nats of document volume ``volume`` (default: the
-        first), memory-mapped read-only from the run folder.
+        first), from ``results`` or else memory-mapped read-only from the run folder.
 
         Raises:
             ValueError: the version has no prediction of that volume.
         """
+        if self._held(volume) in self.results:
+            return self.results[self._held(volume)][1]
         array: np.ndarray = np.load(self._file(UNCERTAINTY_FILE, volume), mmap_mode="r")
         return array
+
+    def _held(self, volume: int | None) -> int:
+        return self.volumes[0] if volume is None else volume
 
     def _file(self, name: str, volume: int | None) -> Path:
         position = 0 if volume is None else self.volumes.index(volume)
@@ -105,6 +124,8 @@ class ModelVersion:
         if "mean_uncertainty" in self.metrics:
             parts.append(f"mean H {self.metrics['mean_uncertainty']:.3f}")
         parts += [self.created, f"#{self.label_hash[:6]}"]
+        if self.view_only:
+            parts.append("view only")
         return " · ".join(parts) + (" (stopped early)" if self.stopped_early else "")
 
 
@@ -195,9 +216,20 @@ class TrainingSession:
         self.showing_compare = False
         self.changed.emit("versions")
 
+    def restore(self, versions: list[ModelVersion], current: int | None) -> None:
+        """Show the versions read back from a project (``version_store.restore_versions``).
+
+        Args:
+            versions: oldest first.
+            current: index of the one in use, or None.
+        """
+        self.versions = list(versions)
+        self.current, self.compare, self.showing_compare = current, None, False
+        self.changed.emit("versions")
+
     def next_number(self) -> int:
-        """Number the next version will get (``first_number`` for the first one)."""
-        return self.first_number + len(self.versions)
+        """Number the next version will get: ``first_number``, or one after the last one."""
+        return max(self.first_number, 1 + max((v.number for v in self.versions), default=0))
 
     def rollback(self, index: int) -> None:
         """Make version ``index`` current (the one left becomes the comparison).
@@ -225,9 +257,12 @@ class TrainingSession:
         return self.showing_compare
 
     def warm_start(self, preset: str) -> Path | None:
-        """Checkpoint to warm-start a run of ``preset`` from (same preset only), or None."""
+        """Checkpoint to warm-start a run of ``preset`` from (same preset, not view only), or
+        None."""
         version = self.current_version
-        if version is None or version.preset != preset or not version.checkpoint.is_file():
+        if version is None or version.preset != preset or version.view_only:
+            return None
+        if not version.checkpoint.is_file():  # a temporary run folder was cleaned up
             return None
         return version.checkpoint
 

@@ -35,14 +35,12 @@ from app.state.training_session import (
     TrainingSession,
     holdout_slice,
     max_entropy,
-    slice_scores,
-    suggest_slices,
     version_from_result,
 )
 from app.ui import dialogs
 from app.ui.assist_review import AXIS, ReviewActions
 from app.ui.training_panel import TrainingPanel
-from app.ui.uncertainty_overlay import AssistOverlays, strip_colours
+from app.ui.uncertainty_overlay import AssistOverlays
 from ugpcl_engine.config import preset
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.training.run_folder import RunRequest, default_threads
@@ -83,7 +81,9 @@ class AssistController(ReviewActions, QObject):
     Args:
         window: the ``MainWindow`` (uses its ``ws``, ``views``, ``menus``, ``add_side_panel``).
         target: the training child's entry point (tests inject a scripted fake).
-        runs_root: where run folders go (a temporary folder when None).
+        runs_root: where run folders go (a temporary folder when None: they are scratch; on
+            save the checkpoint of the version in use is copied beside the project, see
+            ``app.state.version_store``).
 
     Attributes:
         session: the Qt-free state; supervisor: the child; panel: the dock widget;
@@ -293,15 +293,7 @@ class AssistController(ReviewActions, QObject):
             f"Press N for the most uncertain slice.{elsewhere}"
         )
         self.result_ready.emit(version)
-        entropy, pred = version.uncertainty_zyx(), version.prediction_zyx()
-        volume = pending.volume_index
-        labeled = doc.items[volume].labeled[AXIS].copy()
-        self.tasks.submit(
-            "rank",
-            lambda: (suggest_slices(entropy, pred, labeled, AXIS), _scores(entropy)),
-            lambda result: self._ranked(result, volume),
-            lambda msg: self.panel.set_status(msg),
-        )
+        self._rank(version)
 
     def _failed(self, message: str) -> None:
         self._pending = None
@@ -316,13 +308,6 @@ class AssistController(ReviewActions, QObject):
         self.panel.show_idle("idle")
         self.panel.set_status(text)
         self._redraw()
-
-    def _ranked(self, result: Any, volume_index: int) -> None:
-        suggestions, scores = result
-        self._colours = {axis: strip_colours(s, self._max_nats()) for axis, s in scores.items()}
-        self._ranked_volume = volume_index
-        self.session.set_suggestions(suggestions)
-        self._paint_strips()
 
     # -- state -> screen ---------------------------------------------------------------------
     def _session_changed(self, what: str) -> None:
@@ -382,7 +367,10 @@ class AssistController(ReviewActions, QObject):
             doc.marks_changed.connect(lambda _: self._paint_strips())
             doc.labels_changed.connect(self._labels_changed)
             doc.predictions_changed.connect(self._predictions_changed)
-            self._show_version()  # a project may bring stored results
+            doc.saving.disconnect(self._saving)  # recovery replaces the same document
+            doc.saving.connect(self._saving)
+            self._restore_versions()  # a project may bring model versions
+            self._show_version()  # and stored results of other models
         self._redraw()
 
     def _max_nats(self) -> float:
@@ -396,10 +384,6 @@ class AssistController(ReviewActions, QObject):
     def shown_version(self) -> ModelVersion | None:
         """The version whose prediction is on screen."""
         return self.session.shown_version
-
-
-def _scores(entropy_zyx: np.ndarray) -> dict[str, np.ndarray]:
-    return {axis: slice_scores(entropy_zyx, axis) for axis in ("z", "y", "x")}
 
 
 def install_assist(window: Any, **kwargs: Any) -> AssistController:

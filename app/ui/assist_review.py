@@ -3,6 +3,10 @@
 A mixin of ``AssistController`` (``app.ui.assist``), kept apart so each module stays small. It
 uses the controller's ``ws``, ``window``, ``session``, ``panel`` and ``overlays``.
 
+Model versions of a saved project: on save the version in use is brought into the project
+(``version_store.keep_version_in_use``: results stored once, checkpoint copied beside it); on
+reopening the Versions list is rebuilt from the records (``version_store.restore_versions``).
+
 Which result belongs to the volume shown (``shown_result``): the session's shown version on
 every volume it was trained on and predicted (its run folder holds one prediction per volume);
 on any other volume the newest result stored with that volume
@@ -18,12 +22,20 @@ from typing import Any
 
 import numpy as np
 
-from app.state.document import Region
+from app.jobs.tasks import TaskRunner
+from app.state.document import Region, SavePlan
 from app.state.prediction_edits import AcceptOptions, accept_prediction, label_check, mark_labeled
-from app.state.training_session import Suggestion, TrainingSession
+from app.state.training_session import (
+    ModelVersion,
+    Suggestion,
+    TrainingSession,
+    slice_scores,
+    suggest_slices,
+)
+from app.state.version_store import check_checkpoint, keep_version_in_use, restore_versions
 from app.ui.overlay import label_lut
 from app.ui.training_panel import SCOPES, TrainingPanel
-from app.ui.uncertainty_overlay import AssistOverlays
+from app.ui.uncertainty_overlay import AssistOverlays, strip_colours
 
 AXIS = "z"  # training and suggestions run along the axial axis
 CHECK_THRESHOLD = 0.1  # nats: "confidently" for the label check
@@ -52,6 +64,7 @@ class ReviewActions:
     session: TrainingSession
     panel: TrainingPanel
     overlays: AssistOverlays
+    tasks: TaskRunner
     _check_on: bool
     _ranked_volume: int | None  # the volume the suggestions and strip colours belong to
 
@@ -284,8 +297,15 @@ class ReviewActions:
                 self.overlays.redraw_view(axis, self.ws.view.slice_index(axis))
 
     def _rollback(self, row: int) -> None:
-        if 0 <= row < len(self.session.versions):
-            self.session.rollback(row)
+        if not 0 <= row < len(self.session.versions):
+            return
+        doc = self.ws.doc
+        note = "" if doc is None else check_checkpoint(self.session.versions[row], doc.records)
+        if note:
+            self.panel.set_status(note + " Compare it instead (V shows it).")
+            self.session.changed.emit("versions")  # the list now says "view only"
+            return
+        self.session.rollback(row)
 
     def _compare(self, row: int) -> None:
         if 0 <= row < len(self.session.versions):
@@ -297,3 +317,55 @@ class ReviewActions:
             self.panel.set_status("Choose a version to compare with in the Versions tab.")
             return
         self.session.toggle_shown()
+
+    # -- suggestions of a version, versions of a project ----------------------------------
+    def _rank(self, version: ModelVersion) -> None:
+        """Rank slices of the version's first volume on a pool thread (suggestions, strips)."""
+        doc = self.ws.doc
+        if doc is None or version.volume_index >= len(doc.items):
+            return
+        entropy, pred = version.uncertainty_zyx(), version.prediction_zyx()
+        volume = version.volume_index
+        labeled = doc.items[volume].labeled[AXIS].copy()
+        self.tasks.submit(
+            "rank",
+            lambda: (suggest_slices(entropy, pred, labeled, AXIS), _scores(entropy)),
+            lambda result: self._ranked(result, volume),
+            lambda msg: self.panel.set_status(msg),
+        )
+
+    def _ranked(self, result: Any, volume_index: int) -> None:
+        suggestions, scores = result
+        self._colours = {axis: strip_colours(s, self._max_nats()) for axis, s in scores.items()}
+        self._ranked_volume = volume_index
+        self.session.set_suggestions(suggestions)
+        self._paint_strips()
+
+    def _saving(self, plan: SavePlan) -> None:
+        """Before a save: keep the version in use with the project (``Document.saving``)."""
+        doc, version = self.ws.doc, self.session.current_version
+        if doc is not None and version is not None:
+            keep_version_in_use(doc, version, plan)
+
+    def _restore_versions(self) -> None:
+        """After opening a project: list its model versions and use the one it recorded."""
+        doc = self.ws.doc
+        restored = None if doc is None else restore_versions(doc)
+        if restored is None or restored.current is None:
+            return
+        self.session.restore(restored.versions, restored.current)
+        version = restored.versions[restored.current]
+        self.panel.set_status(
+            " ".join(
+                [
+                    f"{len(restored.versions)} model version(s) from the project; v{version.number}"
+                    " in use.",
+                    *restored.notes,
+                ]
+            )
+        )
+        self._rank(version)
+
+
+def _scores(entropy_zyx: np.ndarray) -> dict[str, np.ndarray]:
+    return {axis: slice_scores(entropy_zyx, axis) for axis in ("z", "y", "x")}

@@ -171,8 +171,11 @@ def test_run_records_survive_a_save_and_load_with_matching_hashes(
         (checkpoint,) = [
             m for m in models_of_run(records, run["number"]) if m["format"] == "checkpoint"
         ]
-        assert checkpoint["path"] == str(version.checkpoint)
-        assert checkpoint["sha256"] == file_sha256(version.checkpoint)
+        # the version in use at the save (v2) is copied beside the project; v1 stays put
+        kept = tmp_path / "three.runs" / version.run_dir.name / "model.pt"
+        expected = kept if version is second else version.checkpoint
+        assert checkpoint["path"] == str(expected)
+        assert checkpoint["sha256"] == file_sha256(expected)
         assert checkpoint["version"] == run["model_version"]
     volumes, _ = read_volumes_snapshot(second.run_dir)
     hashes = [labeled_hash(v.labels_zyx, v.labeled) for v in volumes]
