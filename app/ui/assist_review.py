@@ -183,6 +183,9 @@ class ReviewActions:
             y, x = suggestion.regions_rc[0]
         shape = doc.item.volume.geometry.shape_zyx
         self.ws.view.set_cursor((suggestion.slice_index, y, x), shape)
+        rows = [i for i, s in enumerate(self.session.suggestions) if s is suggestion]
+        if rows:  # the list shows where N went
+            self.panel.suggestions.setCurrentRow(rows[0])
         self.panel.set_status(
             f"Slice {suggestion.slice_index}: score {suggestion.score:.2f}, uncertain region "
             f"{suggestion.region_nats:.2f} nats."

@@ -95,6 +95,11 @@ def test_suggestions_rank_the_uncertain_slice_first_and_n_jumps(qtbot, assist, w
     window.ws.view.set_slice("z", 0, 12)
     assist.actions["Next suggestion"].trigger()
     assert window.ws.view.slice_index("z") == UNCERTAIN_SLICE
+    assert assist.panel.suggestions.currentRow() == 0  # the list highlights the jump
+    assist.actions["Next suggestion"].trigger()
+    row = assist.panel.suggestions.currentRow()
+    assert row > 0
+    assert window.ws.view.slice_index("z") == assist.session.suggestions[row].slice_index
     colours = window.views["z"].strip._colors
     assert colours is not None and colours.shape == (12, 4)
     assert colours[UNCERTAIN_SLICE, 0] > colours[0, 0]  # hotter where unsure
