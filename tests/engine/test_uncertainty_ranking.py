@@ -123,3 +123,18 @@ def test_expected_calibration_error_by_hand() -> None:
     assert expected_calibration_error(calibrated, np.array([1, 1, 1, 0], bool)) == 0.0
     assert reliability_curve(np.array([1.0]), np.array([True]), bins=4).counts[-1] == 1
     assert math.isnan(expected_calibration_error(np.array([]), np.array([], bool)))
+
+
+def test_coverage_prefers_an_unexplored_stretch_to_a_hot_slice_beside_a_label() -> None:
+    # slice 3 is the hottest but sits 2 slices from the label at 1; slice 15 is almost as hot
+    # and 14 slices from it: with coverage it comes first, without it slice 3 does
+    entropy, prediction = _volume({3: 0.9, 15: 0.8}, n=20)
+    with_cov = rank_slices(entropy, prediction, labeled=[1], top=2)
+    assert [p.index for p in with_cov][:1] == [15]
+    assert with_cov[0].score < rank_slices(entropy, prediction, [1], coverage=False)[0].score
+    plain = rank_slices(entropy, prediction, labeled=[1], top=2, coverage=False)
+    assert [p.index for p in plain] == [3, 15]
+    # the distance counts earlier picks too: the second pick keeps away from the first
+    flat, pred = _volume({z: 0.9 for z in range(20)}, n=20)
+    picks = rank_slices(flat, pred, labeled=[0], top=2)
+    assert picks[0].index == 19 and 8 <= picks[1].index <= 11
