@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ugpcl_engine.config import ModelConfig
+from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
+from ugpcl_engine.data.normalisation import IntensityWindow
+from ugpcl_engine.training.checkpoint import Checkpoint
 
 TINY_MODEL = ModelConfig(
     num_classes=3,
@@ -13,3 +15,25 @@ TINY_MODEL = ModelConfig(
     tf_depth=1,
     embed_dim=8,
 )
+
+
+def tiny_checkpoint(
+    model_version: str = "tiny0001", window: IntensityWindow | None = None
+) -> Checkpoint:
+    """A randomly initialised (seed 0), untrained tiny model: 3 classes, network size 64."""
+    import torch
+
+    from ugpcl_engine.model import build_model
+    from ugpcl_engine.volume import LabelTable
+
+    torch.manual_seed(0)
+    return Checkpoint(
+        spec=RunSpec(TINY_MODEL, TrainingConfig(steps=1)),
+        state_dict=build_model(TINY_MODEL).state_dict(),
+        bank_state={},
+        label_table=LabelTable.default(3),
+        axis="z",
+        network_size=64,
+        window=window or IntensityWindow("ct", -1000.0, 1000.0),
+        model_version=model_version,
+    )

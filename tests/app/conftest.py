@@ -83,28 +83,12 @@ def small_image(tmp_path: Path) -> Path:
 def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny 3-class network exported to ONNX in this process (model version "tiny0001",
     trained grid 6×40×48 at 2×1×1 mm); the same recipe as ``test_model_jobs``' model."""
-    import torch
-    from tiny import TINY_MODEL
+    from tiny import tiny_checkpoint
 
-    from ugpcl_engine.config import RunSpec, TrainingConfig
-    from ugpcl_engine.data.normalisation import IntensityWindow
     from ugpcl_engine.inference.model_metadata import TrainingGrid
     from ugpcl_engine.inference.onnx_export import export_onnx
-    from ugpcl_engine.model import build_model
-    from ugpcl_engine.training.checkpoint import Checkpoint
-    from ugpcl_engine.volume import LabelTable
 
-    torch.manual_seed(0)
-    checkpoint = Checkpoint(
-        spec=RunSpec(TINY_MODEL, TrainingConfig(steps=1)),
-        state_dict=build_model(TINY_MODEL).state_dict(),
-        bank_state={},
-        label_table=LabelTable.default(3),
-        axis="z",
-        network_size=64,
-        window=IntensityWindow("ct", -1000.0, 1000.0),
-        model_version="tiny0001",
-    )
+    checkpoint = tiny_checkpoint("tiny0001")
     image = np.full((6, 40, 48), -1000, np.int16)
     image[:, 8:32, 6:42] = 40
     path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"

@@ -9,37 +9,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import QThreadPool
-from tiny import TINY_MODEL
+from tiny import TINY_MODEL, tiny_checkpoint
 
 from app.jobs.model_jobs import ExportTask, ModelJobs, ModelRunResult, RunModelTask
-from ugpcl_engine.config import RunSpec, TrainingConfig
-from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.inference.model_metadata import ExportReport, TrainingGrid, partial_path
 from ugpcl_engine.inference.onnx_export import export_onnx
 from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
-from ugpcl_engine.model import build_model
 from ugpcl_engine.training.checkpoint import Checkpoint, save_checkpoint
 from ugpcl_engine.training.run_folder import file_sha256
-from ugpcl_engine.volume import LabelTable
 
 TINY = TINY_MODEL
 GRID = TrainingGrid((6, 40, 48), (2.0, 1.0, 1.0))
 
 
 def _checkpoint() -> Checkpoint:
-    torch.manual_seed(0)
-    return Checkpoint(
-        spec=RunSpec(TINY, TrainingConfig(steps=1)),
-        state_dict=build_model(TINY).state_dict(),
-        bank_state={},
-        label_table=LabelTable.default(3),
-        axis="z",
-        network_size=64,
-        window=IntensityWindow("ct", -1000.0, 1000.0),
-        model_version="jobs0001",
-    )
+    return tiny_checkpoint("jobs0001")
 
 
 def _volume(z: int = 6) -> np.ndarray:

@@ -6,32 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-import torch
-from tiny import TINY_MODEL
+from tiny import tiny_checkpoint
 
-from ugpcl_engine.config import RunSpec, TrainingConfig
-from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.io.volume_files import read_label_map
-from ugpcl_engine.model import build_model
-from ugpcl_engine.training.checkpoint import Checkpoint, save_checkpoint
-from ugpcl_engine.volume import LabelTable
+from ugpcl_engine.training.checkpoint import save_checkpoint
 
 
 def _checkpoint(path: Path) -> Path:
-    torch.manual_seed(0)
-    save_checkpoint(
-        path,
-        Checkpoint(
-            spec=RunSpec(TINY_MODEL, TrainingConfig(steps=1)),
-            state_dict=build_model(TINY_MODEL).state_dict(),
-            bank_state={},
-            label_table=LabelTable.default(3),
-            axis="z",
-            network_size=64,
-            window=IntensityWindow("ct", -1000.0, 1000.0),
-            model_version="menu0001",
-        ),
-    )
+    save_checkpoint(path, tiny_checkpoint("menu0001"))
     return path
 
 

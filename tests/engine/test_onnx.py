@@ -14,10 +14,9 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper
-from tiny import TINY_MODEL
+from tiny import TINY_MODEL, tiny_checkpoint
 
 from ugpcl_engine.cli import main
-from ugpcl_engine.config import RunSpec, TrainingConfig
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.errors import CancelledError, InputError
 from ugpcl_engine.inference import onnx_export
@@ -33,29 +32,12 @@ from ugpcl_engine.inference.ort_segmenter import CUDA, OrtSegmenter
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.io.volume_files import read_label_map, read_volume
-from ugpcl_engine.model import build_model
 from ugpcl_engine.sample import SamplePaths
 from ugpcl_engine.training.checkpoint import Checkpoint
 from ugpcl_engine.volume import LabelTable
 
 TINY = TINY_MODEL
 GRID = TrainingGrid((10, 48, 56), (2.0, 1.0, 1.0))
-
-
-def tiny_checkpoint(window: IntensityWindow | None = None) -> Checkpoint:
-    """A randomly initialised tiny model (3 classes, network size 64), not trained."""
-    torch.manual_seed(0)
-    net = build_model(TINY)
-    return Checkpoint(
-        spec=RunSpec(TINY, TrainingConfig(steps=1)),
-        state_dict=net.state_dict(),
-        bank_state={},
-        label_table=LabelTable.default(3),
-        axis="z",
-        network_size=64,
-        window=window or IntensityWindow("ct", -1000.0, 1000.0),
-        model_version="tiny0001",
-    )
 
 
 def phantom(shape: tuple[int, int, int] = (10, 48, 56)) -> np.ndarray:
