@@ -67,20 +67,24 @@ def score(
     return float(result["mean_dice"]), float(hd95) if hd95 is not None else float("nan")
 
 
-def _train_task(task: tuple[str, int, int, str, str]) -> dict[str, Any]:
-    """One training run (a ``run_tasks`` worker): ``(method, k, seed, preset, device)``."""
+def _method_run(task: tuple[str, int, int, str, str]) -> dict[str, Any]:
+    """One method at one k and seed (a ``run_tasks`` worker): ``(method, k, seed, preset,
+    device)``; interpolation ignores the seed, preset and device."""
     method, k, seed, preset_name, device = task
     paths = sample_paths()
     volume = read_volume(paths.image)
     ref = read_label_map(paths.labels, geometry=volume.geometry)
     slices = select_slices(ref.labels_zyx, k, "uniform", axis="z")
     start = time.perf_counter()
-    training = TrainingVolume(
-        volume.image_zyx, ref.labels_zyx, slices, volume.modality, volume.geometry.spacing_zyx
-    )
-    pred = _train_and_predict(
-        training, ref.table, preset_name, device, method == "supervised", seed
-    )
+    if method == "interpolation":
+        pred = interpolate_labels(ref.labels_zyx, slices, axis="z")
+    else:
+        training = TrainingVolume(
+            volume.image_zyx, ref.labels_zyx, slices, volume.modality, volume.geometry.spacing_zyx
+        )
+        pred = _train_and_predict(
+            training, ref.table, preset_name, device, method == "supervised", seed
+        )
     seconds = time.perf_counter() - start
     dice, hd95 = score(pred, ref.labels_zyx, volume.geometry.spacing_zyx, slices, ref.table.names)
     return {
@@ -96,39 +100,18 @@ def _train_task(task: tuple[str, int, int, str, str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> BenchmarkResult:
     """Run every method at every k (and seed) on the chest CT; see the module docstring."""
-    paths = sample_paths()
-    volume = read_volume(paths.image)
-    ref = read_label_map(paths.labels, geometry=volume.geometry)
     preset_name = "quick" if getattr(args, "budget", "quick") == "quick" else "standard"
     device = getattr(args, "device", "auto")
     jobs = int(getattr(args, "jobs", 1))
-    runs: list[dict[str, Any]] = []
-    for k in KS:
-        slices = select_slices(ref.labels_zyx, k, "uniform", axis="z")
-        start = time.perf_counter()
-        pred = interpolate_labels(ref.labels_zyx, slices, axis="z")
-        seconds = time.perf_counter() - start
-        dice, hd95 = score(
-            pred, ref.labels_zyx, volume.geometry.spacing_zyx, slices, ref.table.names
-        )
-        runs.append(
-            {
-                "method": "interpolation",
-                "k": k,
-                "seed": 0,
-                "slices": slices,
-                "dice": dice,
-                "hd95": hd95,
-                "seconds": seconds,
-            }
-        )
+    # interpolation is deterministic: one run per k
+    runs = [_method_run(("interpolation", k, 0, preset_name, device)) for k in KS]
     tasks = [
         (method, k, seed, preset_name, device)
         for k in KS
         for method in METHODS[1:]
         for seed in SEEDS
     ]
-    runs += run_tasks(_train_task, tasks, jobs)
+    runs += run_tasks(_method_run, tasks, jobs)
     rows: list[list[Any]] = []
     summary: dict[str, float] = {}
     for k in KS:
