@@ -89,10 +89,7 @@ class ModelVersion:
         Raises:
             ValueError: the version has no prediction of that volume.
         """
-        if self._held(volume) in self.results:
-            return self.results[self._held(volume)][0]
-        array: np.ndarray = np.load(self._file(PREDICTION_FILE, volume), mmap_mode="r")
-        return array
+        return self._array(0, PREDICTION_FILE, volume)
 
     def uncertainty_zyx(self, volume: int | None = None) -> np.ndarray:
         """Entropy (Z, Y, X) float32 in nats of document volume ``volume`` (default: the
@@ -101,9 +98,13 @@ class ModelVersion:
         Raises:
             ValueError: the version has no prediction of that volume.
         """
+        return self._array(1, UNCERTAINTY_FILE, volume)
+
+    def _array(self, which: int, name: str, volume: int | None) -> np.ndarray:
+        """Item ``which`` of the held ``results`` of ``volume``, else its run-folder file."""
         if self._held(volume) in self.results:
-            return self.results[self._held(volume)][1]
-        array: np.ndarray = np.load(self._file(UNCERTAINTY_FILE, volume), mmap_mode="r")
+            return self.results[self._held(volume)][which]
+        array: np.ndarray = np.load(self._file(name, volume), mmap_mode="r")
         return array
 
     def _held(self, volume: int | None) -> int:
