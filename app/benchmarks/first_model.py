@@ -10,8 +10,6 @@ the mean Dice over the foreground classes on every *other* slice that has refere
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,15 +26,12 @@ def sample_window(steps: int | None = None) -> tuple[Any, Any, Any]:
     Returns:
         (QApplication, MainWindow, AssistController).
     """
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
+    from app.benchmarks import benchmark_app
     from app.state.files import load_sample
     from app.ui.assist import install_assist
     from app.ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = benchmark_app()
     window = MainWindow()
     controller = getattr(window, "assist", None) or install_assist(window)
     if steps is not None:

@@ -15,8 +15,6 @@ no display) main window of 1600×1000:
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -127,14 +125,11 @@ def run_benchmark() -> tuple[str, dict[str, float], dict[str, object]]:
     Returns:
         (table, summary, details).
     """
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
+    from app.benchmarks import benchmark_app
     from app.ui.main_window import MainWindow
     from ugpcl_engine.benchmarks import format_table
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = benchmark_app()
     window = MainWindow()
     window.resize(1600, 1000)
     window.show()
