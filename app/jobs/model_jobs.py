@@ -16,10 +16,8 @@ one task per kind: starting a new export (or run) cancels the stale one.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,14 +25,13 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from app.jobs.tasks import unexpected_failure
 from ugpcl_engine.errors import CancelledError, InputError
 from ugpcl_engine.inference.commands import export_in_subprocess
 from ugpcl_engine.inference.model_metadata import ParityError, TrainingGrid
 from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
 from ugpcl_engine.training.run_folder import file_sha256
 from ugpcl_engine.volume import LabelTable
-
-log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.1
 
@@ -98,10 +95,8 @@ class _ModelTask(QRunnable):
         except (InputError, ParityError) as err:
             self.signals.failed.emit(str(err))
         except Exception as err:  # every failure must reach the user as a dialog
-            log.error("%s task failed:\n%s", self.kind, traceback.format_exc())
             self.signals.failed.emit(
-                f"Unexpected error ({type(err).__name__}: {err}). Your labels are unchanged; "
-                "please report this."
+                unexpected_failure(self.kind, err, "Your labels are unchanged; please report this.")
             )
         else:
             self.signals.finished.emit(result)

@@ -20,6 +20,20 @@ from ugpcl_engine.errors import InputError
 log = logging.getLogger(__name__)
 
 
+def unexpected_failure(kind: str, err: Exception, reassurance: str) -> str:
+    """Log the traceback of a background task's unexpected error; return the dialog's text.
+
+    Call it from the ``except`` block, so that the traceback is the current one.
+
+    Args:
+        kind: task kind, for the log.
+        err: the exception.
+        reassurance: what the user keeps and what to do, appended to the message.
+    """
+    log.error("task %s failed:\n%s", kind, traceback.format_exc())
+    return f"Unexpected error ({type(err).__name__}: {err}). {reassurance}"
+
+
 class _Relay(QObject):
     """Lives on the GUI thread; worker threads emit through it (queued)."""
 
@@ -38,13 +52,12 @@ class _Job(QRunnable):
         except InputError as err:
             self._relay.failed.emit(self._kind, self._generation, str(err))
         except Exception as err:  # every failure must reach the user as a dialog
-            log.error("task %s failed:\n%s", self._kind, traceback.format_exc())
-            self._relay.failed.emit(
+            message = unexpected_failure(
                 self._kind,
-                self._generation,
-                f"Unexpected error ({type(err).__name__}: {err}). Nothing was changed; please "
-                "report this with the file that caused it.",
+                err,
+                "Nothing was changed; please report this with the file that caused it.",
             )
+            self._relay.failed.emit(self._kind, self._generation, message)
         else:
             self._relay.done.emit(self._kind, self._generation, result)
 

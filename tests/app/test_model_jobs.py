@@ -152,3 +152,33 @@ print(results[0].labels_zyx.shape, "torch" in sys.modules)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert done.stdout.strip() == "(3, 40, 48) False"
+
+
+def test_unexpected_errors_reach_the_user_as_one_message_in_both_runners(qtbot) -> None:
+    from app.jobs.model_jobs import _ModelTask
+    from app.jobs.tasks import TaskRunner
+
+    class Broken(_ModelTask):
+        kind = "broken"
+
+        def work(self) -> object:
+            raise RuntimeError("boom")
+
+    task = Broken()
+    with qtbot.waitSignal(task.signals.failed, timeout=5000) as blocker:
+        QThreadPool.globalInstance().start(task)
+    assert blocker.args[0] == (
+        "Unexpected error (RuntimeError: boom). Your labels are unchanged; please report this."
+    )
+
+    runner, messages = TaskRunner(), []
+
+    def fail() -> None:
+        raise RuntimeError("bang")
+
+    runner.submit("open", fail, lambda _: None, messages.append)
+    qtbot.waitUntil(lambda: bool(messages), timeout=5000)
+    assert messages == [
+        "Unexpected error (RuntimeError: bang). Nothing was changed; please report this with "
+        "the file that caused it."
+    ]
