@@ -28,6 +28,7 @@ JSON by ``python -m app.benchmarks.learning_curve`` (Qt lives in the app, not th
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -133,8 +134,14 @@ class _Task:
     seed: int = 0
 
 
+@functools.lru_cache(maxsize=len(VOLUMES))
+def _volume(name: str) -> LabeledVolume:
+    """``load_volume`` once per process: a worker runs many tasks on the same two volumes."""
+    return load_volume(name)
+
+
 def _run_task(task: _Task) -> tuple[_Task, Any]:
-    vol = load_volume(task.volume)
+    vol = _volume(task.volume)
     spec = preset("quick", vol.table.num_classes, device=task.device, **task.plan.spec_overrides)
     with tempfile.TemporaryDirectory(prefix="ugpcl-guided-") as tmp:
         folder = Path(tmp)
@@ -214,7 +221,7 @@ def run(args: argparse.Namespace) -> BenchmarkResult:
     results = run_tasks(_run_task, tasks, jobs)
     details["jobs"] = jobs
     for name in VOLUMES:
-        vol = load_volume(name)
+        vol = _volume(name)
         runs = _collect(results, name)
         curve = curves(runs)
         for strategy, by_k in curve.items():
