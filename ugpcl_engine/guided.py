@@ -213,7 +213,9 @@ def guided_selection(
         else:
             suggestions = rank_slices(entropy, pred, labeled, axis, top=5, min_gap=min_gap)
         if not suggestions:  # the gap rule left nothing: fall back to any unlabeled slice
-            suggestions = rank_slices(entropy, pred, labeled, axis, top=5, min_gap=1)
+            suggestions = rank_slices(
+                entropy, pred, labeled, axis, top=5, min_gap=1, min_foreground=0.0
+            )
         dice = mean_dice(pred, reference_zyx, spacing_zyx, labeled, table, axis)
         yield GuidedRound(
             k,

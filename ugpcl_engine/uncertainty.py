@@ -15,7 +15,8 @@ there is to correct, including structures the model missed. A zero maximum makes
 
 ``rank_slices`` then picks greedily by score times the distance to the nearest labeled slice or
 earlier pick (coverage), with non-maximum suppression: a suggestion is at least ``min_gap`` slices
-away from every labeled slice and every earlier suggestion.
+away from every labeled slice and every earlier suggestion. Slices where the model predicts
+(almost) no foreground are never suggested.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def rank_slices(
     min_gap: int = 2,
     threshold: float | None = None,
     coverage: bool = True,
+    min_foreground: float = 0.1,
 ) -> list[SliceSuggestion]:
     """Suggest the slices to label next, best first, spread out.
 
@@ -147,6 +149,11 @@ def rank_slices(
     makes a large unexplored stretch worth as much as a very uncertain slice next to a labeled
     one.
 
+    Slices where the model predicts less than ``min_foreground`` of the foreground area of its
+    fullest slice are not suggested: with coverage on, the empty first and last slices of the
+    brain template (78 slices, labels 19 and 58) were picked 2nd and 3rd because they lie far from
+    every label, and painting nothing there taught nothing (guided Dice 0.735 → 0.727 → 0.731).
+
     Args:
         entropy_zyx: per-voxel entropy (Z, Y, X).
         prediction_zyx: predicted labels (Z, Y, X).
@@ -157,6 +164,8 @@ def rank_slices(
             suggestion (1 = only the labeled slices themselves are excluded).
         threshold: uncertain-voxel threshold, see ``slice_scores``.
         coverage: weigh the score by the distance to the nearest labeled slice or pick.
+        min_foreground: least predicted foreground area, as a fraction of the largest slice's,
+            of a suggested slice (0 = any slice; no restriction when nothing is predicted).
 
     Returns:
         Suggestions in pick order (ties: lower index first); ``score`` is the slice score.
@@ -166,7 +175,11 @@ def rank_slices(
     """
     if top < 0 or min_gap < 1:
         raise ValueError(f"need top >= 0 and min_gap >= 1, got top={top}, min_gap={min_gap}")
+    if not 0 <= min_foreground <= 1:
+        raise ValueError(f"min_foreground must lie in [0, 1], got {min_foreground}")
     scores = slice_scores(entropy_zyx, prediction_zyx, axis, threshold)
+    area = np.moveaxis(prediction_zyx != 0, axis_index(axis), 0).sum(axis=(1, 2))
+    empty = area < min_foreground * area.max() if area.max() > 0 else np.zeros(len(area), bool)
     positions = np.arange(len(scores))
     taken = [int(s) for s in labeled]
     picks: list[SliceSuggestion] = []
@@ -177,7 +190,7 @@ def rank_slices(
             else np.full(len(scores), len(scores))
         )
         priority = scores * distance if coverage else scores.copy()
-        priority[distance < min_gap] = -1.0
+        priority[(distance < min_gap) | empty] = -1.0
         best = int(np.argmax(priority))  # first maximum: the lower index on ties
         if priority[best] < 0:
             break

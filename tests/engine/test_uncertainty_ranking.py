@@ -138,3 +138,25 @@ def test_coverage_prefers_an_unexplored_stretch_to_a_hot_slice_beside_a_label() 
     flat, pred = _volume({z: 0.9 for z in range(20)}, n=20)
     picks = rank_slices(flat, pred, labeled=[0], top=2)
     assert picks[0].index == 19 and 8 <= picks[1].index <= 11
+
+
+def test_slices_without_predicted_foreground_are_not_suggested() -> None:
+    # slices 0-2 and 17-19 are empty (as the brain template's end slices): far from the label at
+    # 9 and uncertain, coverage alone would pick them first
+    entropy, prediction = _volume({z: 0.9 for z in range(20)}, n=20)
+    prediction[:3] = 0
+    prediction[17:] = 0
+    prediction[3] = 0
+    prediction[3, 4:6, 4:6] = 1  # 4 of 64 pixels: under 10 % of the fullest slice
+    picks = rank_slices(entropy, prediction, labeled=[9], top=3)
+    assert [p.index for p in picks] == [16, 4, 12]
+    # min_foreground=0 lets the empty slices back in
+    every = rank_slices(entropy, prediction, [9], top=20, min_gap=1)
+    assert {p.index for p in every} == set(range(4, 17)) - {9}
+    anything = rank_slices(entropy, prediction, [9], top=20, min_gap=1, min_foreground=0)
+    assert {p.index for p in anything} == set(range(20)) - {9}
+    # nothing predicted anywhere: no slice is excluded
+    nothing = rank_slices(entropy, np.zeros_like(prediction), labeled=[9], top=1)
+    assert len(nothing) == 1
+    with pytest.raises(ValueError, match="min_foreground"):
+        rank_slices(entropy, prediction, [9], min_foreground=1.5)
