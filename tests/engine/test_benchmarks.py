@@ -100,3 +100,22 @@ def _pid(_: int) -> int:
     import os
 
     return os.getpid()
+
+
+def test_sparse_slices_methods_differ_only_in_what_fills_the_batch() -> None:
+    from ugpcl_engine.benchmarks.sparse_slices import method_spec
+
+    ugpcl = method_spec("ugpcl", "quick", 8).training
+    assert not ugpcl.supervised_only and ugpcl.batch_unlabeled > 0
+    full = method_spec("supervised", "quick", 8).training
+    half = method_spec("supervised_same_labeled", "quick", 8).training
+    assert full.supervised_only and half.supervised_only
+    # supervised: labeled images fill UGPCL's whole batch; the diagnostic keeps its labeled part
+    assert (full.batch_labeled, full.batch_unlabeled) == (
+        ugpcl.batch_labeled,
+        ugpcl.batch_unlabeled,
+    )
+    assert (half.batch_labeled, half.batch_unlabeled) == (ugpcl.batch_labeled, 0)
+    assert method_spec("ugpcl", "quick", 8, seed=2).training.seed == 2
+    with pytest.raises(ValueError, match="not a trained method"):
+        method_spec("interpolation", "quick", 8)
