@@ -99,6 +99,17 @@ def test_suggestions_skip_labeled_slices_and_locate_regions() -> None:
     assert all(abs(a - b) >= 2 for a in indices for b in indices if a != b)
 
 
+def test_suggestions_skip_slices_where_nothing_is_predicted() -> None:
+    # a structure on slices 3..8 of 12, labeled on 2, 5 and 9: the empty slices 0 and 11 are far
+    # from every label and unsure, but painting them would teach nothing
+    entropy = np.full((12, 16, 16), 0.4, np.float32)
+    pred = np.zeros((12, 16, 16), np.uint8)
+    pred[3:9, 4:12, 4:12] = 1
+    labeled = np.zeros(12, bool)
+    labeled[[2, 5, 9]] = True
+    assert [s.slice_index for s in suggest_slices(entropy, pred, labeled, min_gap=2)] == [7]
+
+
 def test_next_suggestion_walks_the_ranking_and_skips_new_labels() -> None:
     session = TrainingSession()
     session.set_suggestions([Suggestion(z, 1.0 - 0.1 * k) for k, z in enumerate((1, 3, 2))])

@@ -20,9 +20,10 @@ LABELED = (2, 5, 9)
 
 
 def small_document() -> Document:
-    """12×40×50 CT-like volume: a bright box (slices 3..8); labels on three slices."""
+    """12×40×50 CT-like volume: a bright box through every slice (suggestions need predicted
+    foreground); labels on three slices."""
     image = np.full((12, 40, 50), -800, np.int16)
-    image[3:9, 10:30, 10:40] = 60
+    image[:, 10:30, 10:40] = 60
     geometry = VolumeGeometry(image.shape, (2.0, 1.0, 1.0))
     labels = np.zeros(image.shape, np.uint8)
     for z in LABELED:
