@@ -5,10 +5,9 @@ interpolation vs the supervised baseline vs UGPCL, same preset, same run. ``supe
 the whole batch of the preset with labeled images (6 + 2 → 8 labeled in ``quick``: the same
 compute per step as UGPCL); ``supervised_same_labeled`` (a diagnostic, not in the protocol) keeps
 UGPCL's labeled images and drops the unlabeled ones (6 labeled), so UGPCL minus it is what the
-unlabeled losses add. The score is the mean
-foreground Dice (and HD95 in mm) in 3-D over the slices that were not labeled; a class the
-method never found counts 0. Trainings are the mean over ``SEEDS``; ``--jobs N`` runs N of them
-side by side (``benchmarks.pool``).
+unlabeled losses add. The score is the mean foreground Dice (and HD95 in mm) in 3-D over the
+slices that were not labeled; a class the method never found counts 0. Trainings are the mean
+over ``SEEDS``; ``--jobs N`` runs N of them side by side (``benchmarks.pool``).
 """
 
 from __future__ import annotations
