@@ -14,9 +14,10 @@ voxels of the whole slice, background included, whose entropy exceeds the thresh
 there is to correct, including structures the model missed. A zero maximum makes its term 0.
 
 ``rank_slices`` then picks greedily by score times the distance to the nearest labeled slice or
-earlier pick (coverage), with non-maximum suppression: a suggestion is at least ``min_gap`` slices
-away from every labeled slice and every earlier suggestion. Slices where the model predicts
-(almost) no foreground are never suggested.
+earlier pick (coverage; beyond the outermost labeled slices the distance counts double), with
+non-maximum suppression: a suggestion is at least ``min_gap`` slices away from every labeled slice
+and every earlier suggestion. Slices where the model predicts (almost) no foreground are never
+suggested.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ def rank_slices(
     threshold: float | None = None,
     coverage: bool = True,
     min_foreground: float = 0.1,
+    edge_weight: float = 2.0,
 ) -> list[SliceSuggestion]:
     """Suggest the slices to label next, best first, spread out.
 
@@ -148,6 +150,14 @@ def rank_slices(
     labeled) as thoracic, so the top scores sat between the labeled slices; the distance term
     makes a large unexplored stretch worth as much as a very uncertain slice next to a labeled
     one.
+
+    A slice beyond the outermost labeled slices has a label on one side only: the model must
+    extrapolate there, not interpolate, so its distance counts ``edge_weight`` times (2: the rule
+    that also puts ``uniform``'s end slices half a gap from the ends). On the chest CT with
+    labels at 8 and 25 of 34 slices, plain distance picked 17 (between the labels) before the
+    cervical spine at 31 (z 26-33, a class no label showed); guided Dice at k = 3, 4, 5 went
+    from 0.682, 0.746, 0.800 to 0.758, 0.783, 0.816 (brain template: 0.735, 0.741, 0.750 and
+    0.735, 0.741, 0.745, the same within seed noise).
 
     Slices where the model predicts less than ``min_foreground`` of the foreground area of its
     fullest slice are not suggested: with coverage on, the empty first and last slices of the
@@ -167,6 +177,8 @@ def rank_slices(
         coverage: weigh the score by the distance to the nearest labeled slice or pick.
         min_foreground: least predicted foreground area, as a fraction of the largest slice's,
             of a suggested slice (0 = any slice; no restriction when nothing is predicted).
+        edge_weight: factor on the distance of slices beyond the outermost labeled ones
+            (1 = plain distance; only with ``coverage``).
 
     Returns:
         Suggestions in pick order (ties: lower index first); ``score`` is the slice score.
@@ -178,6 +190,8 @@ def rank_slices(
         raise ValueError(f"need top >= 0 and min_gap >= 1, got top={top}, min_gap={min_gap}")
     if not 0 <= min_foreground <= 1:
         raise ValueError(f"min_foreground must lie in [0, 1], got {min_foreground}")
+    if edge_weight < 1:
+        raise ValueError(f"edge_weight must be >= 1, got {edge_weight}")
     scores = slice_scores(entropy_zyx, prediction_zyx, axis, threshold)
     area = np.moveaxis(prediction_zyx != 0, axis_index(axis), 0).sum(axis=(1, 2))
     empty = area < min_foreground * area.max() if area.max() > 0 else np.zeros(len(area), bool)
@@ -190,7 +204,11 @@ def rank_slices(
             if taken
             else np.full(len(scores), len(scores))
         )
-        priority = scores * distance if coverage else scores.copy()
+        reach = distance.astype(np.float64)
+        if taken:
+            outside = (positions < min(taken)) | (positions > max(taken))
+            reach[outside] *= edge_weight
+        priority = scores * reach if coverage else scores.copy()
         priority[(distance < min_gap) | empty] = -1.0
         best = int(np.argmax(priority))  # first maximum: the lower index on ties
         if priority[best] < 0:

@@ -160,3 +160,27 @@ def test_slices_without_predicted_foreground_are_not_suggested() -> None:
     assert len(nothing) == 1
     with pytest.raises(ValueError, match="min_foreground"):
         rank_slices(entropy, prediction, [9], min_foreground=1.5)
+
+
+def test_distance_beyond_the_outermost_labels_counts_double() -> None:
+    # labels at 6 and 27 of 34 equally uncertain slices: the middle (16) is 10 slices from a
+    # label, the ends (0, 33) 6. Plain distance picks the middle; a label on one side only counts
+    # double (12 > 10), so an end comes first, then the other end, then the middle
+    entropy, prediction = _volume({z: 0.9 for z in range(34)}, n=34)
+    plain = rank_slices(entropy, prediction, labeled=[6, 27], top=1, edge_weight=1.0)
+    assert [p.index for p in plain] == [16]
+    picks = rank_slices(entropy, prediction, labeled=[6, 27], top=3)
+    assert [p.index for p in picks] == [0, 33, 16]
+    # labels at both ends: every slice lies between them, the distance is the plain one
+    inside = rank_slices(entropy, prediction, labeled=[0, 33], top=1)
+    assert [p.index for p in inside] == [16]
+    with pytest.raises(ValueError, match="edge_weight"):
+        rank_slices(entropy, prediction, [6], edge_weight=0.5)
+
+
+def test_edge_weight_never_lets_a_pick_break_the_gap_rule() -> None:
+    # regression: the doubled distance once fed the gap test too, so slice 11, one slice from
+    # the label at 10 (and beyond it), passed a min_gap of 2
+    entropy, prediction = _volume({z: 0.9 for z in range(12)}, n=12)
+    picks = [p.index for p in rank_slices(entropy, prediction, labeled=[10], top=6, min_gap=2)]
+    assert all(abs(a - b) >= 2 for a in [*picks, 10] for b in [*picks, 10] if a != b)
