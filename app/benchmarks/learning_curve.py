@@ -22,8 +22,10 @@ STYLE = {  # strategy: (colour, pen style name, symbol)
     "farthest": ((30, 150, 70), "dashdot", "d"),
 }
 LABELS = {
+    "uniform": "uniform (mean of 3 seeds)",
     "random": "random (mean of 3 seeds)",
-    "farthest": "farthest slice, warm starts (control)",
+    "guided": "guided (mean of 3 seeds)",
+    "farthest": "farthest slice, warm starts (control, seed 0)",
 }
 
 

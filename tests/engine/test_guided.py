@@ -168,18 +168,43 @@ def test_tasks_cover_every_run_once_and_results_regroup_per_volume() -> None:
     plan = bench.plan_for("quick")
     tasks = bench._tasks("chest", plan, "cpu") + bench._tasks("brain", plan, "cpu")
     chest = [t for t in tasks if t.volume == "chest"]
-    assert [t.strategy for t in chest[:2]] == ["guided", "farthest"]
-    assert sorted(t.k for t in chest if t.strategy == "uniform") == [3, 5, 8]
+    # one guided loop per training seed, one farthest control (seed 0), longest first
+    assert [(t.strategy, t.seed) for t in chest[:4]] == [
+        ("guided", 0),
+        ("guided", 1),
+        ("guided", 2),
+        ("farthest", 0),
+    ]
+    uniform = sorted((t.k, t.seed) for t in chest if t.strategy == "uniform")
+    assert uniform == [(k, seed) for k in (3, 5, 8) for seed in bench.SEEDS]
     assert len([t for t in chest if t.strategy == "random"]) == len(plan.ks) * len(bench.SEEDS)
+    assert len({(t.strategy, t.k, t.seed) for t in chest}) == len(chest)
 
     def fake(task: bench._Task) -> object:
         if task.strategy in ("guided", "farthest"):
-            return [{"k": 2, "slices": [3, 9], "dice": 0.4, "seconds": 1.0}]
+            return [
+                {
+                    "k": k,
+                    "seed": task.seed,
+                    "slices": [3, 9],
+                    "dice": 0.4 + task.seed / 10 + k / 100,
+                    "seconds": 1.0,
+                }
+                for k in (2, 3)
+            ]
         return {"k": task.k, "seed": task.seed, "dice": 0.5}
 
     runs = bench._collect([(t, fake(t)) for t in tasks], "brain")
-    assert runs["guided"][0]["dice"] == 0.4
-    # uniform at k = 2 is the guided first round, reused, then the fixed runs
-    assert [r["k"] for r in runs["uniform"]] == [2, 3, 5, 8]
-    assert runs["uniform"][0]["reused"] == "guided k=2"
-    assert len(runs["random"]) == 12
+    # every seed's loop is kept, round by round
+    assert [(r["seed"], r["k"]) for r in runs["guided"]] == [
+        (s, k) for s in (0, 1, 2) for k in (2, 3)
+    ]
+    # uniform at k = 2 is each seed's guided first round, reused, then the fixed runs
+    assert [(r["k"], r["seed"]) for r in runs["uniform"][:3]] == [(2, 0), (2, 1), (2, 2)]
+    assert [r["dice"] for r in runs["uniform"][:3]] == pytest.approx([0.42, 0.52, 0.62])
+    assert all(r["reused"] == "guided k=2" for r in runs["uniform"][:3])
+    assert sorted(r["k"] for r in runs["uniform"][3:]) == [3, 3, 3, 5, 5, 5, 8, 8, 8]
+    assert len(runs["random"]) == 12 and len(runs["farthest"]) == 2
+    curve = bench.curves(runs)
+    assert curve["guided"][3] == pytest.approx(0.53)  # mean over the three seeds' loops
+    assert curve["uniform"][2] == pytest.approx(0.52)
