@@ -344,8 +344,9 @@ def suggest_slices(
     """Rank slices to annotate next with the engine's ranking, and locate uncertain regions.
 
     Uses ``ugpcl_engine.uncertainty``: slices scored by foreground uncertainty and uncertain
-    area, spread at least ``min_gap`` slices from each other and from labeled slices; regions
-    are connected areas above half the largest entropy.
+    area, weighted by their distance to the labeled slices (double beyond the outermost ones,
+    where the model extrapolates), spread at least ``min_gap`` slices from each other and from
+    labeled slices; regions are connected areas above half the largest entropy.
 
     Args:
         entropy_zyx: entropy (Z, Y, X) in nats.
