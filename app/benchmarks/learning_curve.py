@@ -39,7 +39,7 @@ def _panel(layout: Any, name: str, data: dict[str, Any]) -> None:
     plot.setLabel("left", "mean Dice, slices not labeled")
     plot.getAxis("left").enableAutoSIPrefix(False)
     plot.showGrid(x=True, y=True, alpha=0.25)
-    legend = plot.addLegend(offset=(10, 10))
+    legend = plot.addLegend(offset=(-10, -10))  # bottom right: the curves rise to the top left
     curves = data["curves"]
     target = curves["uniform"].get("8")
     if target is not None:
