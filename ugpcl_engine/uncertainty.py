@@ -155,9 +155,9 @@ def rank_slices(
     extrapolate there, not interpolate, so its distance counts ``edge_weight`` times (2: the rule
     that also puts ``uniform``'s end slices half a gap from the ends). On the chest CT with
     labels at 8 and 25 of 34 slices, plain distance picked 17 (between the labels) before the
-    cervical spine at 31 (z 26-33, a class no label showed); guided Dice at k = 3, 4, 5 went
-    from 0.682, 0.746, 0.800 to 0.758, 0.783, 0.816 (brain template: 0.735, 0.741, 0.750 and
-    0.735, 0.741, 0.745, the same within seed noise).
+    cervical spine at 31 (z 26-33, a class no label showed); guided Dice at k = 3, 4, 5 (training
+    seed 0) went from 0.682, 0.746, 0.800 to 0.758, 0.783, 0.816 (brain template: 0.735, 0.741,
+    0.750 and 0.735, 0.741, 0.745, the same within seed noise).
 
     Slices where the model predicts less than ``min_foreground`` of the foreground area of its
     fullest slice are not suggested: with coverage on, the empty first and last slices of the

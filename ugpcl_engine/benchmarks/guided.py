@@ -26,7 +26,7 @@ Every training uses the app's ``quick`` preset unchanged (native input size; war
 of its steps). The quick budget runs the uniform and random baselines at k ∈ {2, 3, 5, 8}
 (the guided and farthest loops visit every k); ``full`` runs them at every k in 2..8. The
 independent trainings (each loop, each fixed-k run) spread over ``--jobs`` worker processes:
-``--jobs 2`` fits the quick budget in about 45 min on a 2-core CPU.
+``--jobs 2`` ran the quick budget in 38 min on a 2-core CPU.
 
 ``slices_to_match_uniform8_<volume>``: the smallest k at which guided reaches the Dice of uniform
 at k = 8 (``K_MAX + 1`` = 9 when it never does). The learning-curve figure is drawn from the
