@@ -136,15 +136,31 @@ class Suggestion:
 
     Attributes:
         slice_index: along the training axis.
-        score: ranking score in [0, 1] (``ugpcl_engine.uncertainty.slice_scores``).
+        score: uncertainty score in [0, 1] (``ugpcl_engine.uncertainty.slice_scores``).
         regions_rc: centres (row, col) of its uncertain regions, most uncertainty first.
         region_nats: mean entropy of the first region (nats; the slice mean without one).
+        from_label: slices to the nearest labeled slice when it was ranked (``None``: none
+            labeled). The list is ranked by score and this distance together, so a suggestion
+            far from every label can come before a more uncertain one next to a label.
     """
 
     slice_index: int
     score: float
     regions_rc: tuple[tuple[int, int], ...] = ()
     region_nats: float = 0.0
+    from_label: int | None = None
+
+    def describe(self) -> str:
+        """One line for the suggestions list: why this slice, and where to look on it."""
+        parts = [f"slice {self.slice_index}", f"uncertainty {self.score:.2f}"]
+        if self.from_label is not None:
+            parts.append(
+                f"{self.from_label} slice{'s' if self.from_label != 1 else ''} from a label"
+            )
+        if self.regions_rc:
+            row, col = self.regions_rc[0]
+            parts.append(f"unsure region at row {row}, col {col} ({self.region_nats:.2f} nats)")
+        return " · ".join(parts)
 
 
 @dataclass
@@ -360,8 +376,9 @@ def suggest_slices(
         Up to ``top`` suggestions, best first, each with up to 3 region centres.
     """
     entropy = np.asarray(entropy_zyx)
+    marked = np.flatnonzero(labeled)
     ranked = uncertainty.rank_slices(
-        entropy, np.asarray(pred_zyx), np.flatnonzero(labeled).tolist(), axis, top, min_gap
+        entropy, np.asarray(pred_zyx), marked.tolist(), axis, top, min_gap
     )
     threshold = uncertainty.default_threshold(entropy)
     stack = np.moveaxis(entropy, axis_index(axis), 0)
@@ -370,7 +387,8 @@ def suggest_slices(
         regions = uncertainty.uncertain_regions(stack[pick.index], threshold)[:3]
         centres = tuple((round(r.centroid[0]), round(r.centroid[1])) for r in regions)
         nats = regions[0].score if regions else float(stack[pick.index].mean())
-        out.append(Suggestion(pick.index, pick.score, centres, float(nats)))
+        gap = int(np.abs(marked - pick.index).min()) if marked.size else None
+        out.append(Suggestion(pick.index, pick.score, centres, float(nats), gap))
     return out
 
 

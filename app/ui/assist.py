@@ -322,18 +322,7 @@ class AssistController(ReviewActions, QObject):
             self._show_version()
             self.panel.set_versions([v.summary() for v in s.versions], s.current, s.compare)
         elif what == "suggestions":
-            self.panel.set_suggestions(
-                [
-                    f"slice {g.slice_index} · score {g.score:.2f}"
-                    + (
-                        f" · unsure region at row {g.regions_rc[0][0]}, col {g.regions_rc[0][1]}"
-                        f" ({g.region_nats:.2f} nats)"
-                        if g.regions_rc
-                        else ""
-                    )
-                    for g in s.suggestions
-                ]
-            )
+            self.panel.set_suggestions([g.describe() for g in s.suggestions])
 
     def _on_training_volume(self) -> bool:
         doc, pending = self.ws.doc, self._pending

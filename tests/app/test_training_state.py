@@ -97,6 +97,18 @@ def test_suggestions_skip_labeled_slices_and_locate_regions() -> None:
     indices = [s.slice_index for s in ranked]
     assert 7 not in indices and 6 not in indices  # labeled, and too close to labeled
     assert all(abs(a - b) >= 2 for a in indices for b in indices if a != b)
+    # the distance to the nearest label travels with each suggestion and into its line
+    assert [s.from_label for s in ranked] == [7 - i for i in indices]
+    assert ranked[0].describe() == (
+        f"slice 1 · uncertainty {ranked[0].score:.2f} · 6 slices from a label"
+        f" · unsure region at row {ranked[0].regions_rc[0][0]}, col 12 (1.00 nats)"
+    )
+    unlabeled = suggest_slices(entropy, pred, np.zeros(8, bool), min_gap=2)
+    assert unlabeled[0].from_label is None and "from a label" not in unlabeled[0].describe()
+    assert (
+        Suggestion(4, 0.5, from_label=1).describe()
+        == "slice 4 · uncertainty 0.50 · 1 slice from a label"
+    )
 
 
 def test_suggestions_skip_slices_where_nothing_is_predicted() -> None:

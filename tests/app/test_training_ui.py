@@ -93,6 +93,11 @@ def test_suggestions_rank_the_uncertain_slice_first_and_n_jumps(qtbot, assist, w
     assert first.region_nats == pytest.approx(HIGH, rel=1e-3)
     assert all(s.slice_index not in LABELED for s in assist.session.suggestions)
     assert assist.panel.suggestions.count() == len(assist.session.suggestions)
+    # each line says why: the uncertainty and how far the slice lies from a label
+    gap = min(abs(UNCERTAIN_SLICE - z) for z in LABELED)
+    text = assist.panel.suggestions.item(0).text()
+    assert text.startswith(f"slice {UNCERTAIN_SLICE} · uncertainty ")
+    assert f"· {gap} slices from a label" in text and "unsure region" in text
     window.ws.view.set_slice("z", 0, 12)
     assist.actions["Next suggestion"].trigger()
     assert window.ws.view.slice_index("z") == UNCERTAIN_SLICE
