@@ -175,7 +175,7 @@ class TrainingPanel(QWidget):
         self.check_count = QLabel("")
         grid.addRow(self.check_count)
         layout.addWidget(layers)
-        layout.addWidget(QLabel("Where to annotate next (most uncertain first):"))
+        layout.addWidget(QLabel("Where to annotate next (best first: uncertain, far from labels):"))
         self.suggestions = QListWidget()
         self.suggestions.setMinimumHeight(140)
         # the dock is a narrow column: long lines wrap instead of hiding their end
