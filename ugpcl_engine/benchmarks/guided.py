@@ -36,7 +36,6 @@ JSON by ``python -m app.benchmarks.learning_curve`` (Qt lives in the app, not th
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ from typing import Any
 from ugpcl_engine.baselines.selection import select_slices
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.benchmarks.pool import run_tasks
-from ugpcl_engine.benchmarks.volumes import VOLUMES, LabeledVolume, load_volume
+from ugpcl_engine.benchmarks.volumes import VOLUMES, LabeledVolume, cached_volume
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.guided import guided_selection, mean_dice, train_and_segment
 from ugpcl_engine.training.trainer import TrainingVolume
@@ -145,20 +144,9 @@ class _Task:
     seed: int = 0
 
 
-@functools.lru_cache(maxsize=len(VOLUMES))
-def _volume(name: str) -> LabeledVolume:
-    """``load_volume`` once per process: a worker runs many tasks on the same two volumes."""
-    return load_volume(name)
-
-
 def _run_task(task: _Task) -> tuple[_Task, Any]:
-    vol = _volume(task.volume)
-    spec = preset(
-        "quick",
-        vol.table.num_classes,
-        device=task.device,
-        seed=task.seed,
-    )
+    vol = cached_volume(task.volume)
+    spec = preset("quick", vol.table.num_classes, device=task.device, seed=task.seed)
     with tempfile.TemporaryDirectory(prefix="ugpcl-guided-") as tmp:
         folder = Path(tmp)
         if task.strategy in ("guided", "farthest"):
@@ -246,7 +234,7 @@ def run(args: argparse.Namespace) -> BenchmarkResult:
     results = run_tasks(_run_task, tasks, jobs)
     details["jobs"] = jobs
     for name in VOLUMES:
-        vol = _volume(name)
+        vol = cached_volume(name)
         runs = _collect(results, name)
         curve = curves(runs)
         for strategy, by_k in curve.items():

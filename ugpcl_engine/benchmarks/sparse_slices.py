@@ -24,11 +24,10 @@ from ugpcl_engine.baselines.interpolation import interpolate_labels
 from ugpcl_engine.baselines.selection import select_slices
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.benchmarks.pool import run_tasks
+from ugpcl_engine.benchmarks.volumes import cached_volume
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.guided import train_and_segment
-from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.metrics import evaluate_segmentation
-from ugpcl_engine.sample import sample_paths
 from ugpcl_engine.training.trainer import TrainingVolume
 from ugpcl_engine.volume import LabelTable
 
@@ -88,20 +87,18 @@ def _method_run(task: tuple[str, int, int, str, str]) -> dict[str, Any]:
     """One method at one k and seed (a ``run_tasks`` worker): ``(method, k, seed, preset,
     device)``; interpolation ignores the seed, preset and device."""
     method, k, seed, preset_name, device = task
-    paths = sample_paths()
-    volume = read_volume(paths.image)
-    ref = read_label_map(paths.labels, geometry=volume.geometry)
-    slices = select_slices(ref.labels_zyx, k, "uniform", axis="z")
+    vol = cached_volume("chest")
+    slices = select_slices(vol.labels_zyx, k, "uniform", axis="z")
     start = time.perf_counter()
     if method == "interpolation":
-        pred = interpolate_labels(ref.labels_zyx, slices, axis="z")
+        pred = interpolate_labels(vol.labels_zyx, slices, axis="z")
     else:
         training = TrainingVolume(
-            volume.image_zyx, ref.labels_zyx, slices, volume.modality, volume.geometry.spacing_zyx
+            vol.image_zyx, vol.labels_zyx, slices, vol.modality, vol.spacing_zyx
         )
-        pred = _train_and_predict(training, ref.table, preset_name, device, method, seed)
+        pred = _train_and_predict(training, vol.table, preset_name, device, method, seed)
     seconds = time.perf_counter() - start
-    dice, hd95 = score(pred, ref.labels_zyx, volume.geometry.spacing_zyx, slices, ref.table.names)
+    dice, hd95 = score(pred, vol.labels_zyx, vol.spacing_zyx, slices, vol.table.names)
     return {
         "method": method,
         "k": k,

@@ -13,6 +13,7 @@ Never downloads anything: both are read from installed packages.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,3 +174,12 @@ def load_volume(name: str) -> LabeledVolume:
     if name == "brain":
         return load_brain()
     raise InputError(f"Unknown benchmark volume '{name}': use one of {', '.join(VOLUMES)}.")
+
+
+@functools.lru_cache(maxsize=len(VOLUMES))
+def cached_volume(name: str) -> LabeledVolume:
+    """``load_volume`` once per process: a benchmark worker runs many tasks on the same volumes.
+
+    The arrays are shared between callers: read them, never write to them.
+    """
+    return load_volume(name)
