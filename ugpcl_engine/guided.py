@@ -35,8 +35,9 @@ from ugpcl_engine.config import RunSpec
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.training.checkpoint import load_checkpoint
+from ugpcl_engine.training.device import prediction_device
 from ugpcl_engine.training.events import Failed, Finished
-from ugpcl_engine.training.trainer import TrainingVolume, resolve_device, train
+from ugpcl_engine.training.trainer import TrainingVolume, train
 from ugpcl_engine.uncertainty import SliceSuggestion, rank_slices
 from ugpcl_engine.volume import LabelTable
 
@@ -104,8 +105,7 @@ def train_and_segment(
         last = event
     assert isinstance(last, Finished)
     ckpt = load_checkpoint(last.checkpoint)
-    device = resolve_device(spec.training.device)
-    segmenter = TorchSegmenter.from_checkpoint(ckpt, device)
+    segmenter = TorchSegmenter.from_checkpoint(ckpt, prediction_device(spec.training.device))
     pred, entropy = segmenter.segment(volume.image_zyx, ckpt)
     return pred, entropy, last.checkpoint
 

@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import torch
+from tiny import tiny_checkpoint
 
 from ugpcl_engine.cli import main
+from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.sample import SamplePaths
+from ugpcl_engine.training import job
+from ugpcl_engine.training.checkpoint import Checkpoint, save_checkpoint
+from ugpcl_engine.training.events import Finished
 
 
 def test_train_then_evaluate_on_chest_ct(
@@ -47,6 +54,7 @@ def test_train_then_evaluate_on_chest_ct(
     assert unc.GetPixelID() == sitk.sitkFloat32 and unc.GetSize() == (128, 128, 34)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 2 and metrics["labeled_slices"] == [6, 16, 28]
+    assert metrics["predict_device"] == "cpu" and metrics["predict_seconds"] >= 0
     assert (out / "model.pt").stat().st_size > 0
 
     code = main(
@@ -65,6 +73,45 @@ def test_train_then_evaluate_on_chest_ct(
     assert 0.0 <= scores["mean_dice"] <= 1.0
     assert scores["excluded_slices"] == [6, 16, 28]
     assert scores["mean_dice"] == pytest.approx(metrics["evaluation_other_slices"]["mean_dice"])
+
+
+def test_train_predicts_on_the_device_it_trained_on(
+    chest_ct: SamplePaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--device auto`` with a GPU: the whole-volume prediction runs on CUDA, not the CPU.
+
+    No GPU here: CUDA is faked as available, the training is replaced by a tiny checkpoint and
+    ``from_checkpoint`` records the device it is given before building on the CPU.
+    """
+    out = tmp_path / "run"
+    out.mkdir()
+    ckpt = tiny_checkpoint()
+
+    def fake_train(*args: object, **kwargs: object) -> Iterator[Finished]:
+        save_checkpoint(out / "model.pt", ckpt)
+        yield Finished(str(out / "model.pt"), 1, 0.1)
+
+    devices: list[torch.device] = []
+    build = TorchSegmenter.from_checkpoint
+
+    def spy(ckpt: Checkpoint, device: torch.device | str = "cpu") -> TorchSegmenter:
+        devices.append(torch.device(device))
+        return build(ckpt, "cpu")
+
+    monkeypatch.setattr(job, "train", fake_train)
+    monkeypatch.setattr(TorchSegmenter, "from_checkpoint", spy)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for flag in ("benchmark", "allow_tf32"):  # restored after the test
+        monkeypatch.setattr(torch.backends.cudnn, flag, getattr(torch.backends.cudnn, flag))
+    monkeypatch.setattr(
+        torch.backends.cuda.matmul, "allow_tf32", torch.backends.cuda.matmul.allow_tf32
+    )
+    args = ["train", "--image", str(chest_ct.image), "--labels", str(chest_ct.labels)]
+    code = main([*args, "--slices", "6,16", "--device", "auto", "--out", str(out)])
+    assert code == 0
+    assert devices == [torch.device("cuda")]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["predict_device"] == "cuda" and metrics["predict_seconds"] >= 0
 
 
 def _write(path: Path, array: np.ndarray, spacing: tuple[float, ...] | None = None) -> Path:

@@ -35,7 +35,8 @@ from ugpcl_engine.guided import train_and_segment
 from ugpcl_engine.inference.mc_dropout import MCDropoutNet, decoder_dropout, predict_volume
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.training.checkpoint import load_checkpoint
-from ugpcl_engine.training.trainer import TrainingVolume, resolve_device
+from ugpcl_engine.training.device import prediction_device
+from ugpcl_engine.training.trainer import TrainingVolume
 from ugpcl_engine.uncertainty import auroc, expected_calibration_error, reliability_curve
 
 K = 3
@@ -129,7 +130,7 @@ def calibrate(
     with decoder_dropout(p):
         _, _, path = train_and_segment(training, vol.table, spec, tempfile.mkdtemp(prefix="cal-"))
     ckpt = load_checkpoint(path)
-    device = resolve_device(spec.training.device)
+    device = prediction_device(spec.training.device)
     net = ckpt.build_net(device)
     window = ckpt.window_for(vol.image_zyx)
     models: dict[str, torch.nn.Module] = {

@@ -11,6 +11,7 @@ from ugpcl_engine.inference.volume_runner import segment_volume
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.model import UGPCLNet
 from ugpcl_engine.training.checkpoint import Checkpoint
+from ugpcl_engine.training.device import configure_device
 
 
 class TorchSegmenter:
@@ -19,13 +20,14 @@ class TorchSegmenter:
     Args:
         net: trained network (switched to eval mode here).
         network_size: square input size S.
-        device: where to run.
+        device: where to run (on CUDA, ``configure_device`` turns on cuDNN autotuning and TF32).
     """
 
     def __init__(
         self, net: UGPCLNet, network_size: int, device: torch.device | str = "cpu"
     ) -> None:
         self.device = torch.device(device)
+        configure_device(self.device)
         self.model = InferenceNet(net, network_size).to(self.device).eval()
 
     @classmethod

@@ -25,6 +25,7 @@ from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.training.cancel import CancelToken
 from ugpcl_engine.training.checkpoint import load_checkpoint
+from ugpcl_engine.training.device import prediction_device
 from ugpcl_engine.training.events import Failed, Finished, Preview, Validation
 from ugpcl_engine.training.run_folder import (
     ERROR_FILE,
@@ -144,8 +145,7 @@ def _predict(
 ) -> Any:
     started = time.perf_counter()
     ckpt = load_checkpoint(done.checkpoint)
-    use_cuda = torch.cuda.is_available() and request.spec.training.device != "cpu"
-    device = "cuda" if use_cuda else "cpu"
+    device = prediction_device(request.spec.training.device)  # the device the training ran on
     segmenter = TorchSegmenter.from_checkpoint(ckpt, device)
     means: list[float] = []
     dice: float | None = None

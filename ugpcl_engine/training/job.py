@@ -23,6 +23,7 @@ from ugpcl_engine.io.label_tables import read_label_table
 from ugpcl_engine.io.volume_files import read_label_map, read_volume, write_array
 from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.training.checkpoint import load_checkpoint
+from ugpcl_engine.training.device import prediction_device
 from ugpcl_engine.training.events import Failed, Finished, Progress, Started
 from ugpcl_engine.training.trainer import TrainingVolume, train
 from ugpcl_engine.volume import axis_index, parse_slices
@@ -82,13 +83,18 @@ def train_command(args: argparse.Namespace) -> int:
             finished = event
     assert finished is not None
     ckpt = load_checkpoint(finished.checkpoint)
-    pred, entropy = TorchSegmenter.from_checkpoint(ckpt).segment(volume.image_zyx, ckpt)
+    predict_started = time.perf_counter()
+    device = prediction_device(spec.training.device)  # the device the training ran on
+    pred, entropy = TorchSegmenter.from_checkpoint(ckpt, device).segment(volume.image_zyx, ckpt)
+    predict_seconds = time.perf_counter() - predict_started
     write_array(out / "prediction.nii.gz", pred, volume.geometry)
     write_array(out / "uncertainty.nii.gz", entropy.astype(np.float32), volume.geometry)
     metrics: dict[str, Any] = {
         "preset": spec.preset,
         "steps": finished.steps,
         "train_seconds": round(finished.seconds, 2),
+        "predict_device": str(device),
+        "predict_seconds": round(predict_seconds, 2),
         "total_seconds": round(time.perf_counter() - started, 2),
         "labeled_slices": slices,
         "axis": args.axis,

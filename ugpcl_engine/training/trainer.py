@@ -32,6 +32,8 @@ from ugpcl_engine.losses import ClassMemoryBank
 from ugpcl_engine.model import UGPCLNet, build_model
 from ugpcl_engine.training.cancel import CancelToken
 from ugpcl_engine.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ugpcl_engine.training.device import configure_device
+from ugpcl_engine.training.device import resolve_device as resolve_device  # re-exported
 from ugpcl_engine.training.events import Event, Failed, Finished, Preview, Progress, Started
 from ugpcl_engine.training.preparation import prepare_slices
 from ugpcl_engine.training.step import (
@@ -63,15 +65,6 @@ class TrainingVolume:
     spacing_zyx: tuple[float, float, float] | None = None
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available else CPU; ``cuda`` without CUDA → InputError."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
 @dataclass
 class _Run:
     net: UGPCLNet
@@ -87,6 +80,7 @@ def _build_run(
     spec: RunSpec, slices: DeviceSlices, device: torch.device, init: Checkpoint | None
 ) -> _Run:
     cfg = spec.training
+    configure_device(device)
     torch.manual_seed(cfg.seed)
     # channels-last: ~20 % faster convolutions on CPU (oneDNN) and tensor cores on CUDA
     net = build_model(spec.model).to(device)
