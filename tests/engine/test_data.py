@@ -84,6 +84,65 @@ def test_sampler_ratio_and_balanced_epochs() -> None:
     assert unl_counts.tolist() == [18] * 7
 
 
+def _draws(sampler: TwoStreamSampler, steps: int) -> tuple[list[int], list[int]]:
+    """The labeled and unlabeled indices drawn (read back from the images' constant values)."""
+    lab: list[int] = []
+    unl: list[int] = []
+    for _ in range(steps):
+        x_l, _, x_u = sampler.next()
+        lab += [int(v) for v in x_l[:, 0, 0, 0].tolist()]
+        unl += [int(v) - 100 for v in x_u[:, 0, 0, 0].tolist()]
+    return lab, unl
+
+
+def test_sampler_epochs_are_shuffled_permutations_deterministic_per_seed() -> None:
+    lab, unl = _draws(TwoStreamSampler(_slices(3, 7), 2, 5, seed=4), 21)
+    # every run of `population` consecutive draws is one whole epoch, also across batches
+    assert all(sorted(lab[i : i + 3]) == [0, 1, 2] for i in range(0, len(lab), 3))
+    assert all(sorted(unl[i : i + 7]) == list(range(7)) for i in range(0, len(unl), 7))
+    assert len({tuple(unl[i : i + 7]) for i in range(0, len(unl), 7)}) > 1  # reshuffled
+    assert _draws(TwoStreamSampler(_slices(3, 7), 2, 5, seed=4), 21) == (lab, unl)
+    assert _draws(TwoStreamSampler(_slices(3, 7), 2, 5, seed=5), 21)[1] != unl
+    # a batch larger than a stream spans several epochs; an empty stream draws nothing
+    lab, unl = _draws(TwoStreamSampler(_slices(2, 3), 5, 0, seed=0), 2)
+    assert unl == [] and all(sorted(lab[i : i + 2]) == [0, 1] for i in range(0, 10, 2))
+
+
+def test_sampler_indices_are_drawn_on_the_data_device_without_host_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No per-step host work: no numpy, no Python lists, no host-to-device copy of indices.
+
+    There is no GPU here, so the test spies: every epoch must come from ``torch.randperm`` on the
+    data's device with a generator there, and anything that would build indices on the host or
+    read them back (``torch.tensor``, ``Tensor.to``, ``tolist``, ``item``, numpy's RNG) fails.
+    """
+    data = _slices(3, 7)
+    sampler = TwoStreamSampler(data, 2, 5, seed=0)
+    calls: list[tuple[torch.device, torch.device]] = []
+    randperm = torch.randperm
+
+    def spy_randperm(n: int, *, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        calls.append((torch.device(device), generator.device))
+        return randperm(n, generator=generator, device=device)
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("host round trip in the sampler")
+
+    monkeypatch.setattr(torch, "randperm", spy_randperm)
+    for name in ("tensor", "as_tensor", "from_numpy"):
+        monkeypatch.setattr(torch, name, forbidden)
+    for name in ("to", "cpu", "cuda", "tolist", "item", "numpy", "__bool__", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, forbidden)
+    monkeypatch.setattr(np.random, "default_rng", forbidden)
+    batches = [sampler.next() for _ in range(7)]  # 14 labeled, 35 unlabeled draws
+    monkeypatch.undo()
+    device = data.labeled.device
+    assert calls and all(c == (device, device) for c in calls)
+    assert len(calls) == 5 + 5  # ceil(14 / 3) labeled + 35 / 7 unlabeled epochs
+    assert all(b.device == device for batch in batches for b in batch)
+
+
 def test_sampler_without_unlabeled_slices_reuses_labeled() -> None:
     lab = np.zeros((2, 8, 8), np.float32)
     data = DeviceSlices.from_slice_set(

@@ -68,32 +68,68 @@ class DeviceSlices:
         )
 
 
+_SEED_OFFSET = 0x5EED_0F_5A4D
+"""Added to the sampler's seed: its generator does not start on the same random numbers as the
+trainer's augmentation generator, which is seeded with the plain seed."""
+
+
 class TwoStreamSampler:
     """Draws ``n_labeled`` labeled and ``n_unlabeled`` unlabeled slices per batch.
 
     Each stream is an independent shuffled epoch (reshuffled when exhausted), so every slice is
     seen equally often and the labeled share of a batch is exactly ``n_labeled / (n_l + n_u)``.
+
+    The epochs are ``torch.randperm`` on the data's device (one generator there, seeded from
+    ``seed``) and a batch is a slice of them (the bookkeeping is in Python ints), so a step never
+    copies indices from the host nor waits for the device.
     """
 
     def __init__(self, data: DeviceSlices, n_labeled: int, n_unlabeled: int, seed: int) -> None:
         self.data = data
         self.n_labeled = n_labeled
         self.n_unlabeled = n_unlabeled
-        self._rng = np.random.default_rng(seed)
-        self._queues: dict[str, list[int]] = {"l": [], "u": []}
-
-    def _draw(self, stream: str, count: int, population: int) -> torch.Tensor:
-        queue = self._queues[stream]
-        while len(queue) < count:
-            queue.extend(self._rng.permutation(population).tolist())
-        picked, self._queues[stream] = queue[:count], queue[count:]
-        return torch.tensor(picked, dtype=torch.long)
+        self._device = data.labeled.device
+        self._generator = torch.Generator(device=self._device).manual_seed(seed + _SEED_OFFSET)
+        self._epochs = {
+            "l": _Epochs(len(data.labeled), self._device, self._generator),
+            "u": _Epochs(len(data.unlabeled), self._device, self._generator),
+        }
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (labeled images (Bl,1,S,S), targets (Bl,S,S), unlabeled images (Bu,1,S,S))."""
-        li = self._draw("l", self.n_labeled, len(self.data.labeled)).to(self.data.labeled.device)
-        ui = self._draw("u", self.n_unlabeled, len(self.data.unlabeled)).to(li.device)
+        li = self._epochs["l"].take(self.n_labeled)
+        ui = self._epochs["u"].take(self.n_unlabeled)
         return self.data.labeled[li], self.data.targets[li], self.data.unlabeled[ui]
+
+
+class _Epochs:
+    """Consecutive shuffled epochs of ``range(population)`` on ``device``, read in order."""
+
+    def __init__(self, population: int, device: torch.device, generator: torch.Generator) -> None:
+        self.population = population
+        self.device = device
+        self.generator = generator
+        self._order = torch.empty(0, dtype=torch.long, device=device)
+        self._pos = 0
+
+    def take(self, count: int) -> torch.Tensor:
+        """The next ``count`` indices (int64 on the device), drawing new epochs as needed."""
+        if count > 0 and self.population == 0:
+            raise ValueError("cannot draw from a stream without slices")
+        pieces = []
+        while count > 0:
+            if self._pos == len(self._order):
+                self._order = torch.randperm(
+                    self.population, generator=self.generator, device=self.device
+                )
+                self._pos = 0
+            n = min(count, self.population - self._pos)
+            pieces.append(self._order[self._pos : self._pos + n])
+            self._pos += n
+            count -= n
+        if not pieces:
+            return self._order[:0]
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
 
 
 def augment(
