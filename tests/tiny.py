@@ -18,9 +18,12 @@ TINY_MODEL = ModelConfig(
 
 
 def tiny_checkpoint(
-    model_version: str = "tiny0001", window: IntensityWindow | None = None
+    model_version: str = "tiny0001",
+    window: IntensityWindow | None = None,
+    network_scale: float | None = None,
 ) -> Checkpoint:
-    """A randomly initialised (seed 0), untrained tiny model: 3 classes, network size 64."""
+    """A randomly initialised (seed 0), untrained tiny model: 3 classes, network size 64
+    (``network_scale`` None: the legacy stretch-to-64² geometry)."""
     import torch
 
     from ugpcl_engine.model import build_model
@@ -36,4 +39,5 @@ def tiny_checkpoint(
         network_size=64,
         window=window or IntensityWindow("ct", -1000.0, 1000.0),
         model_version=model_version,
+        network_scale=network_scale,
     )

@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="trainings run side by side, one torch thread each (sparse-slices, guided)",
     )
+    p.add_argument(
+        "--volumes",
+        nargs="+",
+        default=None,
+        help="sparse-slices: the volumes to run (chest brain brain1mm; default all)",
+    )
     return parser
 
 

@@ -42,6 +42,10 @@ class ModelConfig:
         embed_dim: channels of the L2-normalised pixel embeddings (projection head).
         rot_dropout: dropout before the rotation classifier.
         pretrained_path: local file of ImageNet ResNet-50 weights (never downloaded).
+        full_res_skip: the light encoder's full-resolution convolution feeds the CNN decoder's
+            last block as a skip (a U-Net's finest skip). Without it the finest skip is at 1/2
+            resolution and one-pixel structures (a CSF rim, a cortex at 2 mm) are guessed from
+            half-resolution features. Light backbone only.
     """
 
     backbone: Backbone = "light"
@@ -58,6 +62,7 @@ class ModelConfig:
     embed_dim: int = 64
     rot_dropout: float = 0.2
     pretrained_path: str | None = None
+    full_res_skip: bool = False
 
     def __post_init__(self) -> None:
         if self.backbone not in ("light", "resnet50"):
@@ -86,6 +91,8 @@ class ModelConfig:
             raise ValueError("drop_path and rot_dropout must lie in [0, 1)")
         _positive("mlp_ratio", self.mlp_ratio)
         _positive("embed_dim", self.embed_dim)
+        if self.full_res_skip and self.backbone != "light":
+            raise ValueError("full_res_skip needs the light backbone")
 
     @property
     def feature_channels(self) -> tuple[int, int, int, int, int]:
@@ -129,12 +136,17 @@ class AugmentationConfig:
             yes). When False, labeled images keep k = 0 (the scan's own orientation, the only
             one inference sees) and the unlabeled images alone carry the rotation task and its
             k ∈ 0..3. In supervised-only runs every image is labeled, so none is rot90-ed.
+        zoom_range: (low, high) of a random isotropic zoom per image (1, 1: none); > 1 zooms
+            in.
+        shift: largest random translation, as a fraction of each side (0: none).
     """
 
     flip_p: float = 0.5
     intensity_range: tuple[float, float] = (0.6, 1.4)
     rotate_deg: float = 20.0
     rot90_labeled: bool = True
+    zoom_range: tuple[float, float] = (1.0, 1.0)
+    shift: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.flip_p <= 1:
@@ -143,6 +155,10 @@ class AugmentationConfig:
             raise ValueError("intensity_range must be (low, high) with 0 < low <= high")
         if not 0 <= self.rotate_deg <= 180:
             raise ValueError("rotate_deg must lie in [0, 180]")
+        if not 0 < self.zoom_range[0] <= self.zoom_range[1]:
+            raise ValueError("zoom_range must be (low, high) with 0 < low <= high")
+        if not 0 <= self.shift < 1:
+            raise ValueError("shift must lie in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -153,9 +169,18 @@ class TrainingConfig:
         steps: optimiser steps.
         batch_labeled: labeled images per batch (first half of the batch).
         batch_unlabeled: unlabeled images per batch.
-        input_size: network input (square, multiple of 32); ``None`` = native size rounded up
-            to a multiple of 32, at most ``max_input_size``.
-        max_input_size: cap on the automatic input size (CPU presets keep it small).
+        input_size: longest slice side at the network (multiple of 32): slices are resized to
+            it, aspect ratio kept; ``None`` = native pixels, unless the longest side exceeds
+            ``max_input_size`` (then resized down to it). Either way each side is padded to a
+            multiple of 32 (``data.slices``).
+        max_input_size: cap on the automatic longest side (CPU presets keep it small).
+        crop_size: train on random square crops of this side (multiple of 32) taken anywhere
+            on the canvas, at the canvas' resolution; ``None`` = whole slices. Inference always
+            sees whole slices (the network is fully convolutional).
+        time_budget: seconds for the whole run, training *and* the whole-volume prediction
+            with its uncertainty (``training.budget``): the trainer measures a step and a
+            prediction, cuts the crop and then the steps to fit, and stops early if it still
+            falls behind. ``None``: run ``steps`` steps whatever they take.
         optimizer: ``"sgd"`` (the paper: momentum, weight decay) or ``"adamw"`` (converges in
             far fewer steps, which is what interactive CPU training needs).
         lr, momentum, weight_decay: optimiser settings (momentum is SGD's only).
@@ -185,6 +210,8 @@ class TrainingConfig:
     batch_unlabeled: int = 4
     input_size: int | None = None
     max_input_size: int = 512
+    crop_size: int | None = None
+    time_budget: float | None = None
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
@@ -217,12 +244,14 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_unlabeled < 0:
             raise ValueError("batch_unlabeled must be >= 0")
-        for name in ("input_size", "max_input_size"):
+        for name in ("input_size", "max_input_size", "crop_size"):
             size = getattr(self, name)
             if size is not None and (size < 32 or size % 32):
                 raise ValueError(f"{name} must be a multiple of 32, got {size}")
         for name in ("lr", "temperature"):
             _positive(name, getattr(self, name))
+        if self.time_budget is not None:
+            _positive("time_budget", self.time_budget)
         for name in ("contrast_warmup_fraction", "con_ramp_fraction", "uncertainty_ramp_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must lie in [0, 1]")
@@ -263,7 +292,9 @@ class RunSpec:
         for key in ("ct_window", "percentiles"):
             norm[key] = tuple(norm[key])
         aug = dict(training.pop("augmentation"))
-        aug["intensity_range"] = tuple(aug["intensity_range"])
+        for key in ("intensity_range", "zoom_range"):
+            if key in aug:
+                aug[key] = tuple(aug[key])
         return cls(
             ModelConfig(**model),
             TrainingConfig(

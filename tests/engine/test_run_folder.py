@@ -127,11 +127,11 @@ def test_a_volume_without_labeled_slices_gives_unlabeled_slices_only() -> None:
         for v in (a, b)
     ]
     windows = [IntensityWindow("mr", 0.0, 1.0)] * 2
-    slices = prepare_slices(volumes, windows, "z", 32, 3)
+    slices = prepare_slices(volumes, windows, "z", 1.0, (32, 32), 3)
     assert slices.labeled_images.shape == (2, 32, 32)
     assert slices.unlabeled_images.shape == (4 + 5, 32, 32)
     with pytest.raises(InputError, match="No labeled slice"):
-        prepare_slices(volumes[1:], windows[1:], "z", 32, 3)
+        prepare_slices(volumes[1:], windows[1:], "z", 1.0, (32, 32), 3)
 
 
 def test_the_child_trains_on_both_volumes_and_predicts_each(tmp_path: Path) -> None:

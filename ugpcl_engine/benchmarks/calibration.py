@@ -134,8 +134,8 @@ def calibrate(
     net = ckpt.build_net(device)
     window = ckpt.window_for(vol.image_zyx)
     models: dict[str, torch.nn.Module] = {
-        "decoders": InferenceNet(net, ckpt.network_size),
-        "mcdropout": MCDropoutNet(net, ckpt.network_size, p, passes),
+        "decoders": InferenceNet(net, ckpt.network_size, ckpt.network_scale),
+        "mcdropout": MCDropoutNet(net, ckpt.network_size, p, passes, ckpt.network_scale),
     }
     results = {}
     for name, model in models.items():

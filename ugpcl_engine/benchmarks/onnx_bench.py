@@ -135,7 +135,7 @@ def _slice_rows(
 def _parity(ckpt: Checkpoint, ort_seg: OrtSegmenter, batch: np.ndarray) -> dict[str, float]:
     from ugpcl_engine.inference.wrapper import InferenceNet
 
-    model = InferenceNet(ckpt.build_net(), ckpt.network_size).eval()
+    model = InferenceNet(ckpt.build_net(), ckpt.network_size, ckpt.network_scale).eval()
     with torch.no_grad():
         probs, labels, entropy = model(torch.from_numpy(batch))
     o_probs, o_labels, o_entropy = ort_seg.session.run(None, {"image": batch})

@@ -1,18 +1,29 @@
 """Benchmark ``sparse-slices`` (BENCHMARKS.md §1): label k slices, the method labels the rest.
 
-On the bundled chest CT, strategy ``uniform``, k = 3 and 5: ITK morphological contour
-interpolation vs the supervised baseline vs UGPCL, same preset, same run. ``supervised`` fills
-the whole batch of the preset with labeled images (6 + 2 → 8 labeled in ``quick``: the same
-compute per step as UGPCL); ``supervised_same_labeled`` (a diagnostic, not in the protocol) keeps
-UGPCL's labeled images and drops the unlabeled ones (6 labeled), so UGPCL minus it is what the
-unlabeled losses add. The score is the mean foreground Dice (and HD95 in mm) in 3-D over the
-slices that were not labeled; a class the method never found counts 0. Trainings are the mean
-over ``SEEDS``; ``--jobs N`` runs N of them side by side (``benchmarks.pool``).
+On the three real volumes (``chest`` CT, ``brain`` 2 mm and ``brain1mm``, the same template at
+its native 1 mm), strategy ``uniform``, k = 3 and 5, every method in the same run:
+
+- ``interpolation``: ITK morphological contour interpolation (3D Slicer's "fill between slices");
+- ``random_forest``: the ilastik recipe, a random forest on 3-D pixel features fit on the labeled
+  slices' voxels (``benchmarks.random_forest``; scikit-learn, a benchmark extra);
+- ``supervised``: the preset's network on labeled slices only, the whole batch labeled (6 + 2 →
+  8 labeled in ``quick``: the same compute per step as UGPCL);
+- ``supervised_same_labeled`` (a diagnostic): UGPCL's labeled images without the unlabeled ones
+  (6 labeled), so UGPCL minus it is what the unlabeled losses add;
+- ``ugpcl``: the full method.
+
+The score is the mean foreground Dice (and HD95 in mm) in 3-D over the slices that were not
+labeled; a class the method never found counts 0. The network methods are the mean over
+``SEEDS``; the forest (100 trees, near-deterministic) and interpolation run once. ``--jobs N``
+runs N of them side by side (``benchmarks.pool``); ``--volumes`` picks a subset. Summary keys:
+``dice_<method>_<volume>_k<k>``, ``hd95_…`` and ``seconds_…`` (wall time of one run: training
+and whole-volume prediction, or the forest's features, fit and prediction).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from dataclasses import replace
@@ -26,13 +37,16 @@ from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.benchmarks.pool import run_tasks
 from ugpcl_engine.benchmarks.volumes import cached_volume
 from ugpcl_engine.config import RunSpec, preset
+from ugpcl_engine.errors import InputError
 from ugpcl_engine.guided import train_and_segment
 from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.training.trainer import TrainingVolume
 from ugpcl_engine.volume import LabelTable
 
 KS = (3, 5)
-METHODS = ("interpolation", "supervised", "ugpcl", "supervised_same_labeled")
+METHODS = ("interpolation", "random_forest", "supervised", "supervised_same_labeled", "ugpcl")
+TRAINED = ("supervised", "supervised_same_labeled", "ugpcl")
+BENCH_VOLUMES = ("chest", "brain", "brain1mm")
 # one seed swings the chest CT's k = 3 Dice by up to ±0.03 (the vertebral levels): the
 # trainings are scored as the mean over three seeds
 SEEDS = (0, 1, 2)
@@ -83,15 +97,22 @@ def score(
     return float(result["mean_dice"]), float(hd95) if hd95 is not None else float("nan")
 
 
-def _method_run(task: tuple[str, int, int, str, str]) -> dict[str, Any]:
-    """One method at one k and seed (a ``run_tasks`` worker): ``(method, k, seed, preset,
-    device)``; interpolation ignores the seed, preset and device."""
-    method, k, seed, preset_name, device = task
-    vol = cached_volume("chest")
+def _method_run(task: tuple[str, str, int, int, str, str, int]) -> dict[str, Any]:
+    """One method on one volume at one k and seed (a ``run_tasks`` worker):
+    ``(volume, method, k, seed, preset, device, threads)``; interpolation ignores the seed,
+    preset and device, the forest uses ``threads`` cores."""
+    name, method, k, seed, preset_name, device, threads = task
+    vol = cached_volume(name)
     slices = select_slices(vol.labels_zyx, k, "uniform", axis="z")
     start = time.perf_counter()
     if method == "interpolation":
         pred = interpolate_labels(vol.labels_zyx, slices, axis="z")
+    elif method == "random_forest":
+        from ugpcl_engine.benchmarks.random_forest import random_forest_segment
+
+        pred = random_forest_segment(
+            vol.image_zyx, vol.labels_zyx, slices, vol.spacing_zyx, seed=seed, n_jobs=threads
+        )
     else:
         training = TrainingVolume(
             vol.image_zyx, vol.labels_zyx, slices, vol.modality, vol.spacing_zyx
@@ -100,6 +121,7 @@ def _method_run(task: tuple[str, int, int, str, str]) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     dice, hd95 = score(pred, vol.labels_zyx, vol.spacing_zyx, slices, vol.table.names)
     return {
+        "volume": name,
         "method": method,
         "k": k,
         "seed": seed,
@@ -110,43 +132,72 @@ def _method_run(task: tuple[str, int, int, str, str]) -> dict[str, Any]:
     }
 
 
+def tasks_for(
+    volumes: tuple[str, ...], preset_name: str, device: str, threads: int
+) -> list[tuple[str, str, int, int, str, str, int]]:
+    """Every run of the benchmark: the trained methods once per seed, the others once."""
+    return [
+        (name, method, k, seed, preset_name, device, threads)
+        for name in volumes
+        for k in KS
+        for method in METHODS
+        for seed in (SEEDS if method in TRAINED else SEEDS[:1])
+    ]
+
+
+def summarise(
+    runs: list[dict[str, Any]], volumes: tuple[str, ...]
+) -> tuple[dict[str, float], list[list[Any]]]:
+    """Summary keys and table rows: the mean over each (volume, method, k)'s runs."""
+    rows: list[list[Any]] = []
+    summary: dict[str, float] = {}
+    for name in volumes:
+        for k in KS:
+            for method in METHODS:
+                mine = [r for r in runs if (r["volume"], r["method"], r["k"]) == (name, method, k)]
+                if not mine:
+                    continue
+                dice = float(np.mean([r["dice"] for r in mine]))
+                hd95 = float(np.nanmean([r["hd95"] for r in mine]))
+                seconds = float(np.mean([r["seconds"] for r in mine]))
+                key = f"{method}_{name}_k{k}"
+                summary[f"dice_{key}"] = round(dice, 4)
+                summary[f"hd95_{key}"] = round(hd95, 2)
+                summary[f"seconds_{key}"] = round(seconds, 1)
+                per_seed = " ".join(f"{r['dice']:.3f}" for r in mine)
+                slices = ",".join(map(str, mine[0]["slices"]))
+                rows.append([name, method, k, slices, dice, per_seed, hd95, seconds])
+    return summary, rows
+
+
 def run(args: argparse.Namespace) -> BenchmarkResult:
-    """Run every method at every k (and seed) on the chest CT; see the module docstring."""
+    """Run every method at every k (and seed) on every volume; see the module docstring."""
     preset_name = "quick" if getattr(args, "budget", "quick") == "quick" else "standard"
     device = getattr(args, "device", "auto")
     jobs = int(getattr(args, "jobs", 1))
-    # interpolation is deterministic: one run per k
-    runs = [_method_run(("interpolation", k, 0, preset_name, device)) for k in KS]
-    tasks = [
-        (method, k, seed, preset_name, device)
-        for k in KS
-        for method in METHODS[1:]
-        for seed in SEEDS
-    ]
-    runs += run_tasks(_method_run, tasks, jobs)
-    rows: list[list[Any]] = []
-    summary: dict[str, float] = {}
-    for k in KS:
-        for method in METHODS:
-            mine = [r for r in runs if r["method"] == method and r["k"] == k]
-            dice = float(np.mean([r["dice"] for r in mine]))
-            hd95 = float(np.nanmean([r["hd95"] for r in mine]))
-            seconds = float(np.mean([r["seconds"] for r in mine]))
-            summary[f"dice_{method}_k{k}"] = round(dice, 4)
-            summary[f"hd95_{method}_k{k}"] = round(hd95, 2)
-            summary[f"seconds_{method}_k{k}"] = round(seconds, 1)
-            per_seed = " ".join(f"{r['dice']:.3f}" for r in mine)
-            rows.append(
-                [method, k, ",".join(map(str, mine[0]["slices"])), dice, per_seed, hd95, seconds]
-            )
+    volumes = tuple(getattr(args, "volumes", None) or BENCH_VOLUMES)
+    unknown = [v for v in volumes if v not in BENCH_VOLUMES]
+    if unknown:
+        raise InputError(
+            f"Unknown volume '{unknown[0]}' for sparse-slices: use {', '.join(BENCH_VOLUMES)}."
+        )
+    forest_threads = 1 if jobs > 1 else os.cpu_count() or 1
+    runs = run_tasks(_method_run, tasks_for(volumes, preset_name, device, forest_threads), jobs)
+    summary, rows = summarise(runs, volumes)
     table = format_table(
-        ["method", "k", "slices", "mean Dice", "per seed", "HD95 mm", "s/run"], rows
+        ["volume", "method", "k", "slices", "mean Dice", "per seed", "HD95 mm", "s/run"], rows
     )
-    threads = "1 torch thread per run" if jobs > 1 else "torch's default threads"
+    threads = "1 thread per run" if jobs > 1 else "torch's default threads"
     header = (
-        f"sparse-slices on the chest CT (7 classes), uniform strategy, preset "
-        f"{preset_name}, scored on the slices not labeled; trainings: mean over seeds "
-        f"{', '.join(map(str, SEEDS))}, {jobs} side by side, {threads}\n"
+        f"sparse-slices, uniform strategy, preset {preset_name}, scored on the slices not "
+        f"labeled; networks: mean over seeds {', '.join(map(str, SEEDS))}; {jobs} run(s) side "
+        f"by side, {threads}\n"
     )
-    details = {"preset": preset_name, "seeds": list(SEEDS), "jobs": jobs, "runs": runs}
+    details = {
+        "preset": preset_name,
+        "seeds": list(SEEDS),
+        "jobs": jobs,
+        "volumes": list(volumes),
+        "runs": runs,
+    }
     return BenchmarkResult(header + table, summary, details)

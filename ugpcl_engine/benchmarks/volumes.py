@@ -7,6 +7,9 @@
   3 white matter. Cropped to the brain's bounding box and averaged over ``factor``³ blocks
   (2 mm by default: 78 × 91 × 73) so that one quick training run stays short on a CPU; the
   label is computed from the block-averaged maps (a block is brain when most of it is).
+- ``brain1mm``: the same template at its native 1 mm on its whole grid (189 × 233 × 197, not
+  cropped: a real-size volume, background included, as a scanner would write it), labels from
+  the maps themselves.
 
 Never downloads anything: both are read from installed packages.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,7 @@ from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.sample import sample_paths
 from ugpcl_engine.volume import LabelClass, LabelTable
 
-VOLUMES = ("chest", "brain")
+VOLUMES = ("chest", "brain", "brain1mm")
 BRAIN_FILE = "mni_icbm152_{}_tal_nlin_sym_09a_converted.nii.gz"
 BRAIN_TABLE = LabelTable(
     (
@@ -43,7 +46,7 @@ class LabeledVolume:
     """An image with its complete reference segmentation.
 
     Attributes:
-        name: ``"chest"`` or ``"brain"``.
+        name: ``"chest"``, ``"brain"`` or ``"brain1mm"``.
         image_zyx: intensities (Z, Y, X).
         labels_zyx: uint8 reference labels (Z, Y, X), values index ``table``.
         spacing_zyx: voxel size in mm.
@@ -129,11 +132,12 @@ def brain_labels(t1_zyx: np.ndarray, gm_zyx: np.ndarray, wm_zyx: np.ndarray) -> 
     return labels
 
 
-def load_brain(factor: int = 2) -> LabeledVolume:
+def load_brain(factor: int = 2, crop: bool = True) -> LabeledVolume:
     """The MNI T1 template with 3 tissue classes, cropped to the brain, ``factor`` mm voxels.
 
     Args:
         factor: block size of the downsampling (1 = the native 1 mm grid).
+        crop: crop to the brain's bounding box first (False: the template's whole grid).
 
     Returns:
         The volume; ``image_zyx`` float32 (block mean of the T1, 0 outside the brain).
@@ -150,7 +154,11 @@ def load_brain(factor: int = 2) -> LabeledVolume:
         for t in ("t1", "gm", "wm")
     }
     brain = np.nonzero(maps["t1"] > 0)
-    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in brain)
+    box = (
+        tuple(slice(int(i.min()), int(i.max()) + 1) for i in brain)
+        if crop
+        else tuple(slice(0, n) for n in maps["t1"].shape)
+    )
     t1 = maps["t1"][box]
     inside = _block_mean((t1 > 0).astype(np.float32), factor) >= 0.5
     labels = brain_labels(
@@ -164,7 +172,7 @@ def load_brain(factor: int = 2) -> LabeledVolume:
 
 
 def load_volume(name: str) -> LabeledVolume:
-    """Load a benchmark volume by name (``"chest"`` or ``"brain"``).
+    """Load a benchmark volume by name (``"chest"``, ``"brain"`` or ``"brain1mm"``).
 
     Raises:
         InputError: unknown name or missing package.
@@ -173,6 +181,8 @@ def load_volume(name: str) -> LabeledVolume:
         return load_chest()
     if name == "brain":
         return load_brain()
+    if name == "brain1mm":
+        return replace(load_brain(1, crop=False), name="brain1mm")
     raise InputError(f"Unknown benchmark volume '{name}': use one of {', '.join(VOLUMES)}.")
 
 

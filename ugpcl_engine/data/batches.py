@@ -17,26 +17,35 @@ from ugpcl_engine.config import AugmentationConfig
 from ugpcl_engine.data.slices import SliceSet
 
 
-def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize (align_corners=False, no antialias: the ONNX graph does the same).
+def scale_images(images: torch.Tensor, scale: float) -> torch.Tensor:
+    """Bilinear resize by ``scale`` (output sides ``floor(side · scale)``, as ONNX ``Resize``).
+
+    The inference graph (``inference.wrapper``) calls this same function, so training slices and
+    inference slices are resampled identically. Identity when ``scale == 1``.
 
     Args:
         images: (N, C, H, W) float.
-        size: target (H', W').
-
-    Returns:
-        (N, C, H', W'); the input itself when the size already matches.
+        scale: resize factor.
     """
-    if tuple(images.shape[-2:]) == tuple(size):
+    if scale == 1.0:
         return images
-    return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+    return F.interpolate(
+        images,
+        scale_factor=scale,
+        mode="bilinear",
+        align_corners=False,
+        recompute_scale_factor=False,
+    )
 
 
-def resize_labels(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Nearest resize of integer label maps (N, H, W) → (N, H', W'); keeps -1 (ignore)."""
-    if tuple(labels.shape[-2:]) == tuple(size):
+def scale_labels(labels: torch.Tensor, scale: float) -> torch.Tensor:
+    """Nearest resize of integer label maps (N, H, W) by ``scale``; same output size as
+    ``scale_images``."""
+    if scale == 1.0:
         return labels
-    out = F.interpolate(labels[:, None].float(), size=size, mode="nearest")
+    out = F.interpolate(
+        labels[:, None].float(), scale_factor=scale, mode="nearest", recompute_scale_factor=False
+    )
     return out[:, 0].long()
 
 
@@ -45,9 +54,9 @@ class DeviceSlices:
     """Cached training slices on the device.
 
     Attributes:
-        labeled: (L, 1, S, S) float32 images.
-        targets: (L, S, S) int64 labels.
-        unlabeled: (U, 1, S, S) float32 images (U >= 1: labeled images stand in when none).
+        labeled: (L, 1, H, W) float32 images.
+        targets: (L, H, W) int64 labels.
+        unlabeled: (U, 1, H, W) float32 images (U >= 1: labeled images stand in when none).
     """
 
     labeled: torch.Tensor
@@ -137,25 +146,36 @@ def augment(
     targets: torch.Tensor | None,
     config: AugmentationConfig,
     generator: torch.Generator,
+    out_size: tuple[int, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Augment a batch in one pass (UGPCL §3.1).
+    """Augment a batch in one pass (UGPCL §3.1), optionally cropping it.
 
     Per image: horizontal flip (p = ``flip_p``), brightness and contrast factors from
     ``intensity_range``, rotation by ``k``·90° (k uniform in 0..3, the rotation-head target; 0 for
-    the labeled images when ``rot90_labeled`` is off) plus a free angle in ±``rotate_deg``.
-    Labels follow the same geometry with nearest sampling; pixels rotated in from outside become
-    background (0).
+    the labeled images when ``rot90_labeled`` is off) plus a free angle in ±``rotate_deg``, a
+    zoom from ``zoom_range`` and a shift of up to ``shift`` of each side. Labels follow the same
+    geometry with nearest sampling; pixels rotated in from outside become background (0).
+
+    With ``out_size`` smaller than the canvas, each image is also cropped at a random place
+    (uniform over the positions where the unrotated crop lies inside the canvas) in the same
+    ``grid_sample``: the step then costs the crop's pixels only, at native resolution.
 
     Args:
-        images: (B, 1, S, S) float in [0, 1], square.
-        targets: (Bl, S, S) int64 labels of the first Bl images, or ``None``.
+        images: (B, 1, H, W) float in [0, 1] (any canvas; rotations are true rotations in
+            pixels also when H != W).
+        targets: (Bl, H, W) int64 labels of the first Bl images, or ``None``.
         config: augmentation settings.
         generator: random source on the images' device.
+        out_size: (h, w) of the output crop, at most (H, W); ``None``: the whole canvas.
 
     Returns:
-        (images (B,1,S,S), targets (Bl,S,S) or None, k (B,) int64 rotation classes).
+        (images (B,1,h,w), targets (Bl,h,w) or None, k (B,) int64 rotation classes).
     """
     b, device = images.shape[0], images.device
+    height, width = images.shape[-2], images.shape[-1]
+    out_h, out_w = out_size or (height, width)
+    if out_h > height or out_w > width:
+        raise ValueError(f"crop {out_size} is larger than the canvas {(height, width)}")
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
         return torch.rand(b, device=device, generator=generator) * (hi - lo) + lo
@@ -166,14 +186,31 @@ def augment(
     angle = k.float() * (math.pi / 2) + uniform(-1, 1) * math.radians(config.rotate_deg)
     flip = (torch.rand(b, device=device, generator=generator) < config.flip_p).float() * -2 + 1
     cos, sin = torch.cos(angle), torch.sin(angle)
+    # a rotation in pixels written in affine_grid's normalised coordinates ([-1, 1] across
+    # each side of the output and of the input): each term carries the ratio of the sides
+    # zoom z > 1 magnifies: an output pixel samples the input 1/z as far from the centre
+    # (drawn only when asked for, so runs without them keep their random stream)
+    if config.zoom_range != (1.0, 1.0):
+        inv_zoom = 1.0 / uniform(*config.zoom_range)
+        cos, sin = cos * inv_zoom, sin * inv_zoom
+    shift_x, shift_y = torch.zeros_like(cos), torch.zeros_like(cos)
+    if config.shift > 0:
+        shift_x, shift_y = (uniform(-1, 1) * 2 * config.shift for _ in range(2))
+    if (out_h, out_w) != (height, width):
+        # the crop's first column i0 (row j0) anywhere it fits, on whole pixels: a fractional
+        # offset would blur every image through the bilinear sampling
+        i0 = (uniform(0, 1) * (width - out_w + 1)).floor().clamp(max=width - out_w)
+        j0 = (uniform(0, 1) * (height - out_h + 1)).floor().clamp(max=height - out_h)
+        shift_x = shift_x + (2 * i0 + out_w - width) / width
+        shift_y = shift_y + (2 * j0 + out_h - height) / height
     theta = torch.stack(
         [
-            torch.stack([cos * flip, -sin, torch.zeros_like(cos)], 1),
-            torch.stack([sin * flip, cos, torch.zeros_like(cos)], 1),
+            torch.stack([cos * flip * (out_w / width), -sin * (out_h / width), shift_x], 1),
+            torch.stack([sin * flip * (out_w / height), cos * (out_h / height), shift_y], 1),
         ],
         1,
     )
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    grid = F.affine_grid(theta, [b, images.shape[1], out_h, out_w], align_corners=False)
     lo, hi = config.intensity_range
     contrast, brightness = (
         uniform(lo, hi)[:, None, None, None],

@@ -1,11 +1,14 @@
 """Slices of volumes along an axis, split into labeled and unlabeled sets.
 
 A slice is labeled only when the user marked it; every other slice is unlabeled data (never
-background). Slices are resized once to the network size and cached as float32 / uint8 arrays.
+background). Slices are resized once to the network's pixel size (aspect ratio kept; native
+pixels unless the slice is larger than the cap), centred on a canvas whose sides are multiples of
+32, and cached as float32 / uint8 arrays.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,8 +36,61 @@ def put_slices(stack: np.ndarray, axis: str) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(stack, 0, axis_index(axis)))
 
 
+SIZE_MULTIPLE = 32
+"""Network input sides must be multiples of this (the encoder halves the map five times)."""
+
+
+def padded_side(n: int) -> int:
+    """``n`` rounded up to a multiple of ``SIZE_MULTIPLE`` (at least one multiple)."""
+    return max(SIZE_MULTIPLE, -(-int(n) // SIZE_MULTIPLE) * SIZE_MULTIPLE)
+
+
+def scaled_side(n: int, scale: float) -> int:
+    """Side of a slice of ``n`` pixels after resizing by ``scale`` (``floor``, as ``F.interpolate``
+    with ``scale_factor`` and ONNX ``Resize`` compute it; at least 1)."""
+    return n if scale == 1.0 else max(1, math.floor(n * scale))
+
+
+def network_scale(shapes_hw: Sequence[tuple[int, int]], size: int | None, cap: int | None) -> float:
+    """Resize factor from native slice pixels to network pixels (aspect ratio kept).
+
+    Args:
+        shapes_hw: (H, W) of the slices of every training volume.
+        size: the longest side wanted at the network (``TrainingConfig.input_size``), or None.
+        cap: largest longest side allowed when ``size`` is None (``max_input_size``), or None.
+
+    Returns:
+        ``size / longest side`` when ``size`` is given; else 1 (native pixels) unless the longest
+        side exceeds ``cap``, then ``cap / longest side`` (coarser network pixels).
+    """
+    side = max(max(h, w) for h, w in shapes_hw)
+    if size is not None:
+        return size / side
+    if cap is not None and side > cap:
+        return cap / side
+    return 1.0
+
+
+def network_canvas(shapes_hw: Sequence[tuple[int, int]], scale: float) -> tuple[int, int]:
+    """(H, W) of the training canvas: every scaled slice fits, each side a multiple of 32."""
+    return (
+        max(padded_side(scaled_side(h, scale)) for h, _ in shapes_hw),
+        max(padded_side(scaled_side(w, scale)) for _, w in shapes_hw),
+    )
+
+
+def centre_pad(stack: np.ndarray, canvas_hw: tuple[int, int], value: float = 0) -> np.ndarray:
+    """Pad (N, H, W) to (N, *canvas_hw) with the slice centred (extra pixel after), as the
+    inference graph pads (``inference.wrapper``)."""
+    ph, pw = canvas_hw[0] - stack.shape[1], canvas_hw[1] - stack.shape[2]
+    if ph < 0 or pw < 0:
+        raise ValueError(f"slices {stack.shape[1:]} do not fit the canvas {canvas_hw}")
+    pads = ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2))
+    return np.pad(stack, pads, constant_values=value)
+
+
 def network_size(shapes_hw: Sequence[tuple[int, int]], cap: int | None) -> int:
-    """Square network input size for slices of the given sizes.
+    """Square network input size of the legacy (stretching) geometry, kept for old records.
 
     Args:
         shapes_hw: (H, W) of the slices of every training volume.
@@ -43,8 +99,7 @@ def network_size(shapes_hw: Sequence[tuple[int, int]], cap: int | None) -> int:
     Returns:
         ``max(H, W)`` rounded up to a multiple of 32, then capped.
     """
-    side = max(max(h, w) for h, w in shapes_hw)
-    size = max(32, int(np.ceil(side / 32) * 32))
+    size = padded_side(max(max(h, w) for h, w in shapes_hw))
     return min(size, cap) if cap else size
 
 
@@ -67,16 +122,23 @@ def check_labeled_slices(slices: Sequence[int], count: int, axis: str) -> list[i
 
 @dataclass
 class SliceSet:
-    """Cached 2-D training slices at network size.
+    """Cached 2-D training slices on the network canvas.
 
     Attributes:
-        labeled_images: (L, S, S) float32 in [0, 1].
-        labeled_targets: (L, S, S) int64 class indices.
-        unlabeled_images: (U, S, S) float32 (U may be 0).
-        size: S.
+        labeled_images: (L, H, W) float32 in [0, 1].
+        labeled_targets: (L, H, W) int64 class indices (0 on the padding).
+        unlabeled_images: (U, H, W) float32 (U may be 0).
+        size: the canvas' longest side (records and messages).
+        scale: network pixels per native pixel.
     """
 
     labeled_images: np.ndarray
     labeled_targets: np.ndarray
     unlabeled_images: np.ndarray
     size: int
+    scale: float = 1.0
+
+    @property
+    def canvas_hw(self) -> tuple[int, int]:
+        """(H, W) of the canvas the slices lie on."""
+        return int(self.labeled_images.shape[1]), int(self.labeled_images.shape[2])

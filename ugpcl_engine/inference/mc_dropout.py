@@ -27,7 +27,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 
 from ugpcl_engine.data.normalisation import IntensityWindow, apply_window
 from ugpcl_engine.data.slices import put_slices, take_slices
-from ugpcl_engine.inference.wrapper import ENTROPY_EPS
+from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.model import UGPCLNet
 from ugpcl_engine.model.cnn_decoder import CNNDecoder
 
@@ -62,44 +62,43 @@ def decoder_dropout(p: float) -> Iterator[None]:
         handle.remove()
 
 
-class MCDropoutNet(nn.Module):
+class MCDropoutNet(InferenceNet):
     """T stochastic passes of encoder + CNN decoder with dropout on the decoder's input.
+
+    Same grid handling and outputs as ``InferenceNet``; labels are the argmax of the mean.
 
     Args:
         net: trained network (kept in eval mode: batch norm uses its running statistics).
         size: square network input size S of training.
         p: dropout probability.
         passes: number of stochastic passes T.
+        scale: the checkpoint's ``network_scale`` (``None``: legacy S×S geometry).
     """
 
-    def __init__(self, net: UGPCLNet, size: int, p: float = 0.2, passes: int = 5) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        net: UGPCLNet,
+        size: int,
+        p: float = 0.2,
+        passes: int = 5,
+        scale: float | None = None,
+    ) -> None:
+        super().__init__(net, size, scale)
         if not 0 < p < 1 or passes < 1:
             raise ValueError(f"need 0 < p < 1 and passes >= 1, got p={p}, passes={passes}")
-        self.net = net
-        self.size = int(size)
         self.p = float(p)
         self.passes = int(passes)
 
-    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Segment (B, 1, H, W) normalised slices.
-
-        Returns:
-            probs (B, C, H, W) mean softmax over the passes, labels (B, H, W) int64 argmax,
-            entropy (B, H, W) float32 of the mean (nats).
-        """
-        h, w = image.shape[-2], image.shape[-1]
-        x = F.interpolate(image, size=(self.size, self.size), mode="bilinear", align_corners=False)
+    def _decode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         total: Tensor | None = None
         for _ in range(self.passes):
-            feats = self.net.encoder(x)  # recomputed each pass, as MC dropout tools do
+            feats, stem = self.net.encode(x)  # recomputed each pass, as MC dropout tools do
             dropped = tuple(F.dropout(f, self.p, training=True) for f in feats)
-            soft = torch.softmax(self.net.decoder(dropped), 1)
+            soft = torch.softmax(self.net.decoder(dropped, stem), 1)
             total = soft if total is None else total + soft
         assert total is not None
-        mean = F.interpolate(total / self.passes, size=(h, w), mode="bilinear", align_corners=False)
-        entropy = -(mean * torch.log(mean + ENTROPY_EPS)).sum(1)
-        return mean, mean.argmax(1), entropy
+        mean = total / self.passes
+        return mean, mean
 
 
 @torch.no_grad()

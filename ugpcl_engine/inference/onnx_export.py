@@ -106,7 +106,7 @@ def export_onnx(
     start = time.perf_counter()
     out = Path(out)
     meta = metadata_for(ckpt, training_grid)
-    model = InferenceNet(ckpt.build_net("cpu"), ckpt.network_size).eval()
+    model = InferenceNet(ckpt.build_net("cpu"), ckpt.network_size, ckpt.network_scale).eval()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -19,23 +19,28 @@ class TorchSegmenter:
 
     Args:
         net: trained network (switched to eval mode here).
-        network_size: square input size S.
+        network_size: the checkpoint's ``network_size``.
         device: where to run (on CUDA, ``configure_device`` turns on cuDNN autotuning and TF32).
+        scale: the checkpoint's ``network_scale`` (``None``: legacy S×S geometry).
     """
 
     def __init__(
-        self, net: UGPCLNet, network_size: int, device: torch.device | str = "cpu"
+        self,
+        net: UGPCLNet,
+        network_size: int,
+        device: torch.device | str = "cpu",
+        scale: float | None = None,
     ) -> None:
         self.device = torch.device(device)
         configure_device(self.device)
-        self.model = InferenceNet(net, network_size).to(self.device).eval()
+        self.model = InferenceNet(net, network_size, scale).to(self.device).eval()
 
     @classmethod
     def from_checkpoint(
         cls, ckpt: Checkpoint, device: torch.device | str = "cpu"
     ) -> TorchSegmenter:
         """Build from a loaded checkpoint."""
-        return cls(ckpt.build_net(device), ckpt.network_size, device)
+        return cls(ckpt.build_net(device), ckpt.network_size, device, ckpt.network_scale)
 
     @torch.no_grad()
     def run_batch(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -48,11 +48,26 @@ class LightEncoder(nn.Module):
         Returns:
             f1..f5 (see ``Features``).
         """
-        feats: list[Tensor] = []
-        for stage in self.stages:
+        return self.forward_with_stem(x)[1]
+
+    def forward_with_stem(self, x: Tensor) -> tuple[Tensor, Features]:
+        """Encode and also return f0, the full-resolution convolution's output.
+
+        Args:
+            x: ``(B, in_channels, H, W)``, H and W multiples of 32.
+
+        Returns:
+            ``(f0 (B, channels[0], H, W), f1..f5)``.
+        """
+        first = self.stages[0]
+        assert isinstance(first, nn.Sequential)
+        stem = first[0](x)
+        x = first[1](stem)
+        feats = [x]
+        for stage in self.stages[1:]:
             x = stage(x)
             feats.append(x)
-        return feats[0], feats[1], feats[2], feats[3], feats[4]
+        return stem, (feats[0], feats[1], feats[2], feats[3], feats[4])
 
 
 def build_encoder(cfg: ModelConfig) -> LightEncoder | ResNet50Encoder:

@@ -8,15 +8,14 @@ import torch
 from torch import Tensor, nn
 
 from ugpcl_engine.config import ModelConfig
+from ugpcl_engine.data.slices import SIZE_MULTIPLE
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.model.blocks import Features
 from ugpcl_engine.model.cnn_decoder import CNNDecoder
-from ugpcl_engine.model.encoders import build_encoder
+from ugpcl_engine.model.encoders import LightEncoder, build_encoder
 from ugpcl_engine.model.heads import ProjectionHead, RotationHead
 from ugpcl_engine.model.resnet import load_resnet50_weights
 from ugpcl_engine.model.transformer_decoder import TransformerDecoder
-
-SIZE_MULTIPLE = 32
-"""Input height and width must be multiples of this (the encoder halves the map five times)."""
 
 
 class NetOutput(NamedTuple):
@@ -53,7 +52,8 @@ class UGPCLNet(nn.Module):
         self.cfg = cfg
         ch = cfg.feature_channels
         self.encoder = build_encoder(cfg)
-        self.decoder = CNNDecoder(ch, cfg.decoder_channels, cfg.num_classes)
+        stem = cfg.encoder_channels[0] if cfg.full_res_skip else 0
+        self.decoder = CNNDecoder(ch, cfg.decoder_channels, cfg.num_classes, stem)
         self.tf_decoder = TransformerDecoder(cfg)
         self.projection = ProjectionHead(ch[2], cfg.embed_dim)
         self.rotation = RotationHead(ch[4], cfg.rot_dropout)
@@ -97,9 +97,9 @@ class UGPCLNet(nn.Module):
             ValueError: wrong channel count or a size that is not a multiple of 32.
         """
         self._check(x)
-        feats = self.encoder(x)
+        feats, stem = self.encode(x)
         return NetOutput(
-            seg=self.decoder(feats).contiguous(),
+            seg=self.decoder(feats, stem).contiguous(),
             seg_tf=self.tf_decoder(feats),
             embed=self.projection(feats[2]).contiguous(),
             rot_logits=self.rotation(feats[4]),
@@ -118,8 +118,15 @@ class UGPCLNet(nn.Module):
             ValueError: see ``forward``.
         """
         self._check(x)
-        feats = self.encoder(x)
-        return self.decoder(feats).contiguous(), self.tf_decoder(feats)
+        feats, stem = self.encode(x)
+        return self.decoder(feats, stem).contiguous(), self.tf_decoder(feats)
+
+    def encode(self, x: Tensor) -> tuple[Features, Tensor | None]:
+        """Encoder features f1..f5 and, with ``full_res_skip``, the full-resolution f0."""
+        if self.cfg.full_res_skip and isinstance(self.encoder, LightEncoder):
+            stem, feats = self.encoder.forward_with_stem(x)
+            return feats, stem
+        return self.encoder(x), None
 
 
 def build_model(cfg: ModelConfig, *, load_pretrained: bool = True) -> UGPCLNet:

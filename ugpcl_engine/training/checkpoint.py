@@ -36,7 +36,8 @@ class Checkpoint:
         bank_state: memory-bank buffers (for warm starts).
         label_table: classes the model predicts.
         axis: slicing axis of training.
-        network_size: square network input size S.
+        network_size: the training canvas' longest side (the square input size S of the
+            legacy geometry, see ``network_scale``).
         window: intensity window of the training volume (``mode`` ``"ct"`` is reused as is;
             ``"mr"`` is recomputed from percentiles of each new volume).
         step: steps trained (over all warm starts).
@@ -44,6 +45,9 @@ class Checkpoint:
         model_version: short id, unique per run.
         training_shape_zyx, training_spacing_zyx: grid of the (first) training volume, when
             known: inference warns about volumes on a very different grid.
+        network_scale: network pixels per native pixel (slices are resized by it, aspect kept,
+            and padded to multiples of 32); ``None`` in checkpoints written before it existed,
+            whose slices were stretched to S×S (``inference.wrapper`` keeps both).
     """
 
     spec: RunSpec
@@ -58,6 +62,7 @@ class Checkpoint:
     model_version: str = ""
     training_shape_zyx: tuple[int, int, int] | None = None
     training_spacing_zyx: tuple[float, float, float] | None = None
+    network_scale: float | None = None
 
     def build_net(self, device: torch.device | str = "cpu") -> UGPCLNet:
         """Return the network with these weights, in eval mode, on ``device``."""
@@ -88,6 +93,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         ],
         "axis": ckpt.axis,
         "network_size": ckpt.network_size,
+        "network_scale": ckpt.network_scale,
         "window": {"mode": ckpt.window.mode, "low": ckpt.window.low, "high": ckpt.window.high},
         "step": ckpt.step,
         "metrics": ckpt.metrics,
@@ -134,6 +140,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     )
     w = data["window"]
     grid = data.get("training_grid")
+    scale = data.get("network_scale")
+    if scale is not None and not (isinstance(scale, (int, float)) and 0 < float(scale) <= 16):
+        raise InputError(f"{path.name} has an invalid network_scale ({scale!r}).")
     return Checkpoint(
         spec=RunSpec.from_dict(data["spec"]),
         state_dict=data["state_dict"],
@@ -147,4 +156,5 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         model_version=str(data.get("model_version", "")),
         training_shape_zyx=tuple(int(v) for v in grid["shape_zyx"]) if grid else None,  # type: ignore[arg-type]
         training_spacing_zyx=tuple(float(v) for v in grid["spacing_zyx"]) if grid else None,  # type: ignore[arg-type]
+        network_scale=None if scale is None else float(scale),
     )

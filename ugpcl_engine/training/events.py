@@ -19,7 +19,10 @@ class Started:
         device: ``"cpu"`` or ``"cuda:0"``.
         parameters: trainable parameter count.
         labeled: number of labeled slices; unlabeled: number of unlabeled slices.
-        network_size: square input size S.
+        network_size: longest side of the training canvas.
+        crop_size: side of the square training crops (``None``: whole slices).
+        budget_seconds: the run's time budget (training + prediction), ``None`` without one.
+        predict_seconds: the measured estimate of the whole-volume prediction (budgeted runs).
     """
 
     total_steps: int
@@ -28,6 +31,9 @@ class Started:
     labeled: int
     unlabeled: int
     network_size: int
+    crop_size: int | None = None
+    budget_seconds: float | None = None
+    predict_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -8,30 +8,31 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ugpcl_engine.data.batches import resize_images, resize_labels
+from ugpcl_engine.data.batches import scale_images, scale_labels
 from ugpcl_engine.data.normalisation import IntensityWindow, apply_window
-from ugpcl_engine.data.slices import SliceSet, check_labeled_slices, take_slices
+from ugpcl_engine.data.slices import SliceSet, centre_pad, check_labeled_slices, take_slices
 from ugpcl_engine.errors import InputError
 
 if TYPE_CHECKING:
     from ugpcl_engine.training.trainer import TrainingVolume
 
 
-def _resize_stack(stack: np.ndarray, size: int) -> np.ndarray:
+def _images_to_canvas(stack: np.ndarray, scale: float, canvas: tuple[int, int]) -> np.ndarray:
     t = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32))[:, None]
-    return resize_images(t, (size, size))[:, 0].numpy()
+    return centre_pad(scale_images(t, scale)[:, 0].numpy(), canvas)
 
 
-def _resize_targets(stack: np.ndarray, size: int) -> np.ndarray:
+def _targets_to_canvas(stack: np.ndarray, scale: float, canvas: tuple[int, int]) -> np.ndarray:
     t = torch.from_numpy(stack.astype(np.int64))
-    return resize_labels(t, (size, size)).numpy()
+    return centre_pad(scale_labels(t, scale).numpy(), canvas)
 
 
 def prepare_slices(
     volumes: Sequence[TrainingVolume],
     windows: Sequence[IntensityWindow],
     axis: str,
-    size: int,
+    scale: float,
+    canvas: tuple[int, int],
     num_classes: int,
 ) -> SliceSet:
     """Normalise, split and resize every slice of every volume.
@@ -41,11 +42,12 @@ def prepare_slices(
             labeled slices gives unlabeled slices only, as long as another one has some.
         windows: intensity window per volume.
         axis: slicing axis.
-        size: square network size S.
+        scale: network pixels per native pixel (``data.slices.network_scale``).
+        canvas: (H, W) every scaled slice is centred on (``data.slices.network_canvas``).
         num_classes: label values must be < this.
 
     Returns:
-        Labeled images/targets and unlabeled images at S×S.
+        Labeled images/targets and unlabeled images on the canvas (targets 0 on the padding).
 
     Raises:
         InputError: no labeled slice, index out of range, labels beyond the table, shape mismatch.
@@ -74,11 +76,17 @@ def prepare_slices(
             )
         mask = np.zeros(images.shape[0], bool)
         mask[marked] = True
-        lab_img.append(_resize_stack(images[mask], size))
-        lab_tgt.append(_resize_targets(chosen, size))
+        lab_img.append(_images_to_canvas(images[mask], scale, canvas))
+        lab_tgt.append(_targets_to_canvas(chosen, scale, canvas))
         unl_img.append(
-            _resize_stack(images[~mask], size)
+            _images_to_canvas(images[~mask], scale, canvas)
             if (~mask).any()
-            else np.zeros((0, size, size), np.float32)
+            else np.zeros((0, *canvas), np.float32)
         )
-    return SliceSet(np.concatenate(lab_img), np.concatenate(lab_tgt), np.concatenate(unl_img), size)
+    return SliceSet(
+        np.concatenate(lab_img),
+        np.concatenate(lab_tgt),
+        np.concatenate(unl_img),
+        max(canvas),
+        scale,
+    )

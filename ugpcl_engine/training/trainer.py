@@ -25,11 +25,12 @@ from ugpcl_engine.data.normalisation import (
     resolve_mode,
     resolve_window,
 )
-from ugpcl_engine.data.slices import SliceSet, network_size, take_slices
+from ugpcl_engine.data.slices import SliceSet, network_canvas, network_scale, take_slices
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.losses import ClassMemoryBank
 from ugpcl_engine.model import UGPCLNet, build_model
+from ugpcl_engine.training.budget import BudgetPlan, plan_budget
 from ugpcl_engine.training.cancel import CancelToken
 from ugpcl_engine.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ugpcl_engine.training.device import configure_device
@@ -121,7 +122,10 @@ def _one_step(run: _Run, spec: RunSpec, sched: StepSchedule) -> dict[str, torch.
     cfg = spec.training
     x_l, y_l, x_u = run.sampler.next()
     images = torch.cat([x_l, x_u], 0) if len(x_u) else x_l
-    images, targets, k = augment(images, y_l, cfg.augmentation, run.generator)
+    crop = None
+    if cfg.crop_size is not None:
+        crop = (min(cfg.crop_size, images.shape[-2]), min(cfg.crop_size, images.shape[-1]))
+    images, targets, k = augment(images, y_l, cfg.augmentation, run.generator, crop)
     assert targets is not None
     batch = StepBatch(images.contiguous(memory_format=torch.channels_last), targets, k)
     for group in run.optimiser.param_groups:
@@ -168,8 +172,20 @@ def train(
         InputError: bad data or configuration (before any event).
     """
     cancel = cancel or CancelToken()
+    start_time = time.perf_counter()
     prep = _prepare(volumes, label_table, spec, axis, init)
-    run, cfg, total = prep.run, prep.spec.training, prep.spec.training.steps
+    run = prep.run
+    meter = _LossMeter()
+    run.net.train()
+    deadline, predict_seconds, steps_done = math.inf, None, 0
+    if prep.spec.training.time_budget is not None:
+        budget = prep.spec.training.time_budget
+        plan, steps_done = _plan_budget(prep, volumes, axis, meter, start_time)
+        training = replace(prep.spec.training, steps=plan.steps, crop_size=plan.crop_size)
+        prep.spec = replace(prep.spec, training=training)
+        # training stops early (keeping its model) once the prediction would no longer fit
+        deadline, predict_seconds = start_time + budget - plan.predict_seconds, plan.predict_seconds
+    cfg, total = prep.spec.training, prep.spec.training.steps
     yield Started(
         total,
         str(run.device),
@@ -177,13 +193,13 @@ def train(
         len(prep.slices.labeled_images),
         len(prep.slices.unlabeled_images),
         prep.size,
+        cfg.crop_size,
+        cfg.time_budget,
+        predict_seconds,
     )
-    start_time = time.perf_counter()
-    meter = _LossMeter()
-    steps_done = 0
-    run.net.train()
-    for step in range(total):
-        if cancel.cancelled:
+    loop_start, loop_first = time.perf_counter(), steps_done
+    for step in range(steps_done, total):
+        if cancel.cancelled or time.perf_counter() > deadline:
             break
         meter.add(_one_step(run, prep.spec, StepSchedule(step, total, cfg)))
         steps_done = step + 1
@@ -197,7 +213,8 @@ def train(
                 )
                 return
             elapsed = time.perf_counter() - start_time
-            eta = elapsed / steps_done * (total - steps_done)
+            per_step = (time.perf_counter() - loop_start) / max(steps_done - loop_first, 1)
+            eta = per_step * (total - steps_done)
             yield Progress(steps_done, total, elapsed, eta, means, poly_lr(step, total, cfg))
         if preview_slice is not None and _preview_due(steps_done, total, cfg.preview_every):
             yield _preview(run, prep, volumes[0], axis, preview_slice, steps_done)
@@ -206,6 +223,73 @@ def train(
     save_checkpoint(path, _checkpoint(run, prep, volumes[0], label_table, axis, steps_done))
     seconds = time.perf_counter() - start_time
     yield Finished(str(path), steps_done, seconds, stopped_early=steps_done < total)
+
+
+MEASURE_STEPS = 4
+"""Steps timed (after one untimed) to plan a budgeted run; they are real training steps."""
+
+
+def _plan_budget(
+    prep: _Prepared,
+    volumes: Sequence[TrainingVolume],
+    axis: str,
+    meter: _LossMeter,
+    start_time: float,
+) -> tuple[BudgetPlan, int]:
+    """Measure a step and the prediction, then plan the budgeted run; return (plan, steps done).
+
+    The measuring steps train the model with the preset's schedule and crop; the plan's step
+    count includes them.
+    """
+    cfg = prep.spec.training
+    assert cfg.time_budget is not None
+    canvas = prep.slices.canvas_hw
+    step = 0
+    tick = 0.0
+    for step in range(MEASURE_STEPS + 1):
+        if step == 1:
+            _sync(prep.run.device)
+            tick = time.perf_counter()
+        meter.add(_one_step(prep.run, prep.spec, StepSchedule(step, cfg.steps, cfg)))
+    _sync(prep.run.device)
+    step_seconds = (time.perf_counter() - tick) / MEASURE_STEPS
+    predict_seconds = _predict_estimate(prep, volumes, axis)
+    plan = plan_budget(
+        cfg.time_budget,
+        time.perf_counter() - start_time,
+        predict_seconds,
+        step_seconds,
+        cfg.crop_size,
+        canvas,
+        cfg.steps,
+        cfg.crop_size,
+    )
+    return replace(plan, steps=max(plan.steps, MEASURE_STEPS + 1)), MEASURE_STEPS + 1
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+PREDICT_OVERHEAD = 1.25
+"""Factor on the timed forward pass for what else a prediction does (normalising, copying,
+resizing back, entropy), measured on the chest CT and the 1 mm brain."""
+
+
+def _predict_estimate(prep: _Prepared, volumes: Sequence[TrainingVolume], axis: str) -> float:
+    """Seconds to predict every slice of every volume: one timed batch, scaled up."""
+    batch = 16
+    first = take_slices(volumes[0].image_zyx, axis)
+    sample = apply_window(first[: min(batch, len(first))], prep.windows[0])[:, None]
+    seg = TorchSegmenter(prep.run.net, prep.size, prep.run.device, prep.slices.scale)
+    seg.run_batch(sample[:1])  # warm-up
+    tick = time.perf_counter()
+    seg.run_batch(np.ascontiguousarray(sample))
+    seconds = (time.perf_counter() - tick) / len(sample)
+    prep.run.net.train()
+    slices = sum(int(take_slices(v.image_zyx, axis).shape[0]) for v in volumes)
+    return float(seconds * slices * PREDICT_OVERHEAD)
 
 
 @dataclass
@@ -236,10 +320,11 @@ def _prepare(
         for v in volumes
     ]
     shapes = [take_slices(v.image_zyx, axis).shape[1:] for v in volumes]
-    size = cfg.input_size or network_size(shapes, cfg.max_input_size)
-    slice_set = prepare_slices(volumes, windows, axis, size, label_table.num_classes)
+    scale = network_scale(shapes, cfg.input_size, cfg.max_input_size)
+    canvas = network_canvas(shapes, scale)
+    slice_set = prepare_slices(volumes, windows, axis, scale, canvas, label_table.num_classes)
     run = _build_run(spec, DeviceSlices.from_slice_set(slice_set, device), device, init_ckpt)
-    return _Prepared(spec, run, slice_set, windows, size)
+    return _Prepared(spec, run, slice_set, windows, slice_set.size)
 
 
 class _LossMeter:
@@ -280,6 +365,7 @@ def _checkpoint(
         model_version=uuid.uuid4().hex[:8],
         training_shape_zyx=first.image_zyx.shape,
         training_spacing_zyx=first.spacing_zyx,
+        network_scale=prep.slices.scale,
     )
 
 
@@ -290,7 +376,7 @@ def _preview_due(steps_done: int, total: int, every: int) -> bool:
 def _preview(
     run: _Run, prep: _Prepared, volume: TrainingVolume, axis: str, index: int, step: int
 ) -> Preview:
-    seg = TorchSegmenter(run.net, prep.size, run.device)
+    seg = TorchSegmenter(run.net, prep.size, run.device, prep.slices.scale)
     image = apply_window(take_slices(volume.image_zyx, axis)[index], prep.windows[0])
     labels, entropy = seg.run_batch(image[None, None])
     return Preview(step, index, labels[0], entropy[0])
