@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", default=None, help="checkpoint to warm-start from")
     p.add_argument("--steps", type=int, default=None, help="override the preset's step count")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock budget for the whole run (training, prediction and uncertainty, "
+        "writing): crop and steps are planned from a measured step",
+    )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--pretrained", default=None, help="local ResNet-50 ImageNet weights")
     p.add_argument(

@@ -223,3 +223,34 @@ def test_console_script_reports_errors_without_traceback(tmp_path: Path) -> None
     )
     assert proc.returncode == 2
     assert "File not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_train_with_a_time_budget_plans_the_run_and_writes_every_output(
+    chest_ct: SamplePaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "budgeted"
+    args = ["train", "--image", str(chest_ct.image), "--labels", str(chest_ct.labels)]
+    args += ["--slices", "6,16,28", "--steps", "12", "--device", "cpu"]
+    code = main([*args, "--time-budget", "120", "--out", str(out)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "time budget" in err and "prediction estimated" in err
+    for name in ("model.pt", "prediction.nii.gz", "uncertainty.nii.gz", "metrics.json"):
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["time_budget"] == 120
+    # a generous budget keeps the preset's (here: overridden) steps and whole slices
+    assert metrics["steps"] == 12 and metrics["crop_size"] is None
+    assert metrics["stopped_early"] is False
+    assert metrics["evaluation_other_slices"]["mean_dice"] is not None
+
+
+def test_a_time_budget_used_up_by_the_files_is_refused(
+    chest_ct: SamplePaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", "--image", str(chest_ct.image), "--labels", str(chest_ct.labels)]
+    args += ["--slices", "6,16,28", "--out", str(tmp_path / "x")]
+    assert main([*args, "--time-budget", "0.5"]) == 2
+    assert "larger --time-budget" in capsys.readouterr().err
+    assert main([*args, "--time-budget", "-3"]) == 2
+    assert "positive number of seconds" in capsys.readouterr().err
