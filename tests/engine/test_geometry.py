@@ -16,7 +16,9 @@ from ugpcl_engine.config import AugmentationConfig, ModelConfig, RunSpec, Traini
 from ugpcl_engine.data.batches import augment
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.data.slices import (
+    FOREGROUND_MARGIN,
     centre_pad,
+    foreground_box,
     network_canvas,
     network_scale,
     padded_side,
@@ -28,7 +30,7 @@ from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.model import build_model
 from ugpcl_engine.training.checkpoint import load_checkpoint, save_checkpoint
-from ugpcl_engine.training.preparation import prepare_slices
+from ugpcl_engine.training.preparation import prepare_slices, training_boxes
 from ugpcl_engine.training.trainer import TrainingVolume
 
 
@@ -205,3 +207,71 @@ def test_full_resolution_skip_feeds_the_last_decoder_block() -> None:
     assert RunSpec.from_dict(old).model.full_res_skip is False
     with pytest.raises(ValueError, match="light backbone"):
         ModelConfig(backbone="resnet50", full_res_skip=True)
+
+
+def _scan(shape: tuple[int, int, int] = (8, 60, 80)) -> np.ndarray:
+    """A dark scan with a bright body in slices 2..5, rows 20..39, columns 30..59."""
+    image = np.zeros(shape, np.float32)
+    image[2:6, 20:40, 30:60] = 100.0
+    return image
+
+
+def test_foreground_box_holds_the_content_with_a_margin_and_its_slices() -> None:
+    box = foreground_box(_scan(), 0.0, 100.0)
+    m = FOREGROUND_MARGIN
+    assert box.rows == (20 - m, 40 + m) and box.cols == (30 - m, 60 + m)
+    assert box.occupied == (2, 3, 4, 5) and box.shape_hw == (20 + 2 * m, 30 + 2 * m)
+    empty = foreground_box(np.zeros((3, 10, 12)), 0.0, 1.0)
+    assert empty.rows == (0, 10) and empty.cols == (0, 12) and empty.occupied == ()
+
+
+def test_training_boxes_give_up_when_a_label_lies_outside_the_content() -> None:
+    image = _scan()
+    labels = np.zeros(image.shape, np.uint8)
+    labels[3, 25:30, 35:40] = 1
+    window = IntensityWindow("mr", 0.0, 100.0)
+    boxes = training_boxes([TrainingVolume(image, labels, [3])], [window], "z")
+    assert boxes is not None and boxes[0].occupied == (2, 3, 4, 5)
+    painted_air = labels.copy()
+    painted_air[3, 0:3, 0:3] = 1  # the user painted the dark corner: keep whole slices
+    assert training_boxes([TrainingVolume(image, painted_air, [3])], [window], "z") is None
+    on_empty = labels.copy()
+    on_empty[7, 25:30, 35:40] = 1  # a label on a slice without content
+    assert training_boxes([TrainingVolume(image, on_empty, [3, 7])], [window], "z") is None
+
+
+def test_cropped_training_drops_empty_unlabeled_slices() -> None:
+    image = _scan()
+    labels = (image > 0).astype(np.uint8)
+    window = IntensityWindow("mr", 0.0, 100.0)
+    volume = TrainingVolume(image, labels, [3])
+    boxes = training_boxes([volume], [window], "z")
+    assert boxes is not None
+    canvas = network_canvas([boxes[0].shape_hw], 1.0)
+    slices = prepare_slices([volume], [window], "z", 1.0, canvas, 2, boxes)
+    assert slices.canvas_hw == (64, 64)  # 36 × 46 box, not the 60 × 80 slice
+    assert len(slices.unlabeled_images) == 3  # slices 2, 4, 5: the empty ones are left out
+    assert int(slices.labeled_targets.sum()) == int(labels[3].sum())  # every label kept
+
+
+def test_inference_on_the_box_fills_the_rest_with_background() -> None:
+    image = _scan()
+    ckpt = tiny_checkpoint(network_scale=1.0, window=IntensityWindow("ct", 0.0, 100.0))
+    _, whole_entropy = TorchSegmenter.from_checkpoint(ckpt).segment(image, ckpt)
+    ckpt.foreground_crop = True
+    calls: list[tuple[int, ...]] = []
+    seg = TorchSegmenter.from_checkpoint(ckpt)
+    run_batch = seg.run_batch
+
+    def spy(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(batch.shape)
+        return run_batch(batch)
+
+    seg.run_batch = spy  # type: ignore[method-assign]
+    labels, entropy = seg.segment(image, ckpt)
+    m = FOREGROUND_MARGIN
+    assert calls == [(4, 1, 20 + 2 * m, 30 + 2 * m)]  # only the occupied slices, only the box
+    assert labels.shape == image.shape and not labels[[0, 1, 6, 7]].any()
+    assert not entropy[[0, 1, 6, 7]].any() and not labels[:, : 20 - m].any()
+    assert entropy[2:6, 20 - m : 40 + m, 30 - m : 60 + m].min() > 0
+    assert whole_entropy[0].min() > 0  # without the box every slice went through the model

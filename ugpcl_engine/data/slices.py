@@ -142,3 +142,56 @@ class SliceSet:
     def canvas_hw(self) -> tuple[int, int]:
         """(H, W) of the canvas the slices lie on."""
         return int(self.labeled_images.shape[1]), int(self.labeled_images.shape[2])
+
+
+FOREGROUND_LEVEL = 0.05
+"""A pixel is foreground when its normalised intensity exceeds this (5 % of the window: above
+air in CT, above the background noise of a percentile-normalised MR)."""
+FOREGROUND_MARGIN = 8
+"""Pixels kept around the foreground's bounding box."""
+
+
+@dataclass(frozen=True)
+class ForegroundBox:
+    """Where a volume's content lies, along a slicing axis.
+
+    Attributes:
+        rows: (start, stop) of the in-plane box along the slice height.
+        cols: (start, stop) along the slice width.
+        occupied: indices of the slices holding any foreground.
+    """
+
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+    occupied: tuple[int, ...]
+
+    @property
+    def shape_hw(self) -> tuple[int, int]:
+        """(H, W) of the box."""
+        return self.rows[1] - self.rows[0], self.cols[1] - self.cols[0]
+
+
+def foreground_box(stack: np.ndarray, low: float, high: float) -> ForegroundBox:
+    """The box holding every slice's foreground, with ``FOREGROUND_MARGIN``.
+
+    Args:
+        stack: (N, H, W) raw intensities (any dtype).
+        low, high: the intensity window (``IntensityWindow.low`` / ``high``).
+
+    Returns:
+        The box; a stack without any foreground gives the whole slice and no occupied slice.
+    """
+    level = low + FOREGROUND_LEVEL * (high - low)
+    mask: np.ndarray = np.asarray(stack > level)
+    occupied = np.flatnonzero(mask.any(axis=(1, 2)))
+    h, w = stack.shape[1:]
+    if occupied.size == 0:
+        return ForegroundBox((0, h), (0, w), ())
+    plane: np.ndarray = np.asarray(mask.any(axis=0))
+    rows, cols = np.flatnonzero(plane.any(axis=1)), np.flatnonzero(plane.any(axis=0))
+    m = FOREGROUND_MARGIN
+    return ForegroundBox(
+        (max(0, int(rows[0]) - m), min(h, int(rows[-1]) + 1 + m)),
+        (max(0, int(cols[0]) - m), min(w, int(cols[-1]) + 1 + m)),
+        tuple(int(i) for i in occupied),
+    )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ugpcl_engine.data.slices import foreground_box, take_slices
 from ugpcl_engine.inference.volume_runner import segment_volume
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.model import UGPCLNet
@@ -58,19 +59,21 @@ class TorchSegmenter:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Segment a raw volume along the checkpoint's axis with its normalisation.
 
+        A model trained on the foreground's box sees only that box of the occupied slices (as
+        in training); the rest is background with zero uncertainty.
+
         Returns:
             labels_zyx (uint8) and entropy_zyx (float32) on the input grid.
         """
         was_training = self.model.training
         self.model.eval()
+        window = ckpt.window_for(image_zyx)
+        box = None
+        if ckpt.foreground_crop:
+            box = foreground_box(take_slices(image_zyx, ckpt.axis), window.low, window.high)
         try:
             return segment_volume(
-                image_zyx,
-                ckpt.window_for(image_zyx),
-                ckpt.axis,
-                self.run_batch,
-                batch_size,
-                progress,
+                image_zyx, window, ckpt.axis, self.run_batch, batch_size, progress, box=box
             )
         finally:
             self.model.train(was_training)

@@ -5,10 +5,16 @@ with its uncertainty. The trainer measures what a step costs (a few real trainin
 reference crop) and what predicting the volume costs (one timed forward pass of a batch of
 whole slices), then ``plan_budget`` chooses:
 
-- the largest training crop (the whole canvas, else square crops down to ``MIN_CROP``) at which
-  the preset's steps fit in the time left for training;
+- the preset's crop and steps when they fit in the time left for training;
+- else fewer steps at the preset's crop, down to ``STEP_FLOOR`` of the preset's steps;
+- else the largest smaller crop (square, down to ``MIN_CROP``) at which that many steps fit, with
+  as many steps as fit there;
 - when even the smallest crop cannot fit them, that crop and as many steps as fit (never fewer
   than ``MIN_STEPS``: below that a model is not worth showing).
+
+Steps go before pixels because that is what the measurements say costs less accuracy: on the
+1 mm brain (k = 3, quick preset, seed 0) whole slices with half the steps scored 0.934 mean Dice
+against 0.943 with all of them, 160² crops with all the steps 0.928 and 128² crops 0.899.
 
 Step cost is modelled as proportional to the crop's pixels (convolutions dominate). The plan
 keeps a safety margin, and the trainer stops early (keeping the model) if the run still falls
@@ -17,6 +23,7 @@ behind (a busy machine), so the deadline holds in practice, not just on paper.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ugpcl_engine.data.slices import SIZE_MULTIPLE
@@ -27,6 +34,8 @@ MIN_STEPS = 40
 """Fewest steps a budgeted run plans, whatever the budget."""
 MARGIN = 0.1
 """Fraction of the training time held back for timing noise."""
+STEP_FLOOR = 0.5
+"""Fraction of the preset's steps kept before the crop shrinks."""
 
 
 @dataclass(frozen=True)
@@ -104,10 +113,14 @@ def plan_budget(
     crops = [c for c in candidate_crops(canvas_hw) if crop_pixels(canvas_hw, c) <= limit]
     if not crops:
         crops = [largest_crop]
+    floor = max(1, math.ceil(STEP_FLOOR * target_steps))
     for crop in crops:
         cost = per_pixel * crop_pixels(canvas_hw, crop)
-        if target_steps * cost <= train_seconds:
-            return BudgetPlan(target_steps, crop, cost, predict_seconds, train_seconds, True)
+        if floor * cost <= train_seconds:
+            steps = min(target_steps, int(train_seconds / cost))
+            return BudgetPlan(
+                steps, crop, cost, predict_seconds, train_seconds, steps == target_steps
+            )
     crop = crops[-1]
     cost = per_pixel * crop_pixels(canvas_hw, crop)
     steps = max(min(MIN_STEPS, target_steps), min(target_steps, int(train_seconds / cost)))

@@ -48,6 +48,9 @@ class Checkpoint:
         network_scale: network pixels per native pixel (slices are resized by it, aspect kept,
             and padded to multiples of 32); ``None`` in checkpoints written before it existed,
             whose slices were stretched to S×S (``inference.wrapper`` keeps both).
+        foreground_crop: trained on the foreground's box (``data.slices.foreground_box``):
+            torch inference runs on that box of the occupied slices only, the rest is
+            background.
     """
 
     spec: RunSpec
@@ -63,6 +66,7 @@ class Checkpoint:
     training_shape_zyx: tuple[int, int, int] | None = None
     training_spacing_zyx: tuple[float, float, float] | None = None
     network_scale: float | None = None
+    foreground_crop: bool = False
 
     def build_net(self, device: torch.device | str = "cpu") -> UGPCLNet:
         """Return the network with these weights, in eval mode, on ``device``."""
@@ -94,6 +98,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "axis": ckpt.axis,
         "network_size": ckpt.network_size,
         "network_scale": ckpt.network_scale,
+        "foreground_crop": ckpt.foreground_crop,
         "window": {"mode": ckpt.window.mode, "low": ckpt.window.low, "high": ckpt.window.high},
         "step": ckpt.step,
         "metrics": ckpt.metrics,
@@ -157,4 +162,5 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         training_shape_zyx=tuple(int(v) for v in grid["shape_zyx"]) if grid else None,  # type: ignore[arg-type]
         training_spacing_zyx=tuple(float(v) for v in grid["spacing_zyx"]) if grid else None,  # type: ignore[arg-type]
         network_scale=None if scale is None else float(scale),
+        foreground_crop=data.get("foreground_crop") is True,
     )

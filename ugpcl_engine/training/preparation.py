@@ -10,7 +10,14 @@ import torch
 
 from ugpcl_engine.data.batches import scale_images, scale_labels
 from ugpcl_engine.data.normalisation import IntensityWindow, apply_window
-from ugpcl_engine.data.slices import SliceSet, centre_pad, check_labeled_slices, take_slices
+from ugpcl_engine.data.slices import (
+    ForegroundBox,
+    SliceSet,
+    centre_pad,
+    check_labeled_slices,
+    foreground_box,
+    take_slices,
+)
 from ugpcl_engine.errors import InputError
 
 if TYPE_CHECKING:
@@ -27,6 +34,27 @@ def _targets_to_canvas(stack: np.ndarray, scale: float, canvas: tuple[int, int])
     return centre_pad(scale_labels(t, scale).numpy(), canvas)
 
 
+def training_boxes(
+    volumes: Sequence[TrainingVolume], windows: Sequence[IntensityWindow], axis: str
+) -> list[ForegroundBox] | None:
+    """Each volume's foreground box, or ``None`` when a labeled class lies outside one.
+
+    A user who painted something in the 'empty' part of a scan (air, a dark corner) means it:
+    then the whole slices are used, for every volume (the model either crops or it does not).
+    """
+    boxes = []
+    for vol, window in zip(volumes, windows, strict=True):
+        box = foreground_box(take_slices(vol.image_zyx, axis), window.low, window.high)
+        labels = take_slices(vol.labels_zyx, axis)
+        for index in vol.labeled_slices:
+            outside = labels[index].copy()
+            outside[slice(*box.rows), slice(*box.cols)] = 0
+            if (index not in box.occupied and labels[index].any()) or outside.any():
+                return None
+        boxes.append(box)
+    return boxes
+
+
 def prepare_slices(
     volumes: Sequence[TrainingVolume],
     windows: Sequence[IntensityWindow],
@@ -34,6 +62,7 @@ def prepare_slices(
     scale: float,
     canvas: tuple[int, int],
     num_classes: int,
+    boxes: Sequence[ForegroundBox] | None = None,
 ) -> SliceSet:
     """Normalise, split and resize every slice of every volume.
 
@@ -45,6 +74,8 @@ def prepare_slices(
         scale: network pixels per native pixel (``data.slices.network_scale``).
         canvas: (H, W) every scaled slice is centred on (``data.slices.network_canvas``).
         num_classes: label values must be < this.
+        boxes: per volume, the foreground box the slices are cropped to (``training_boxes``);
+            unlabeled slices outside its occupied slices are left out. ``None``: whole slices.
 
     Returns:
         Labeled images/targets and unlabeled images on the canvas (targets 0 on the padding).
@@ -54,7 +85,9 @@ def prepare_slices(
     """
     if not any(len(v.labeled_slices) for v in volumes):
         check_labeled_slices([], 0, axis)  # raises the "no labeled slice" InputError
-    lab_img, lab_tgt, unl_img = [], [], []
+    lab_img: list[np.ndarray] = []
+    lab_tgt: list[np.ndarray] = []
+    unl_img: list[np.ndarray] = []
     for vol, window in zip(volumes, windows, strict=True):
         if vol.labels_zyx.shape != vol.image_zyx.shape:
             raise InputError(
@@ -76,11 +109,19 @@ def prepare_slices(
             )
         mask = np.zeros(images.shape[0], bool)
         mask[marked] = True
+        unlabeled = ~mask
+        if boxes is not None:
+            box = boxes[len(lab_img)]
+            images = images[:, slice(*box.rows), slice(*box.cols)]
+            chosen = chosen[:, slice(*box.rows), slice(*box.cols)]
+            occupied = np.zeros_like(mask)
+            occupied[list(box.occupied)] = True
+            unlabeled &= occupied
         lab_img.append(_images_to_canvas(images[mask], scale, canvas))
         lab_tgt.append(_targets_to_canvas(chosen, scale, canvas))
         unl_img.append(
-            _images_to_canvas(images[~mask], scale, canvas)
-            if (~mask).any()
+            _images_to_canvas(images[unlabeled], scale, canvas)
+            if unlabeled.any()
             else np.zeros((0, *canvas), np.float32)
         )
     return SliceSet(

@@ -36,7 +36,7 @@ from ugpcl_engine.training.checkpoint import Checkpoint, load_checkpoint, save_c
 from ugpcl_engine.training.device import configure_device
 from ugpcl_engine.training.device import resolve_device as resolve_device  # re-exported
 from ugpcl_engine.training.events import Event, Failed, Finished, Preview, Progress, Started
-from ugpcl_engine.training.preparation import prepare_slices
+from ugpcl_engine.training.preparation import prepare_slices, training_boxes
 from ugpcl_engine.training.step import (
     StepBatch,
     StepSchedule,
@@ -178,7 +178,8 @@ def train(
     meter = _LossMeter()
     run.net.train()
     deadline, predict_seconds, steps_done = math.inf, None, 0
-    if prep.spec.training.time_budget is not None:
+    # a run shorter than the measuring steps needs no plan
+    if prep.spec.training.time_budget is not None and prep.spec.training.steps > MEASURE_STEPS + 1:
         budget = prep.spec.training.time_budget
         plan, steps_done = _plan_budget(prep, volumes, axis, meter, start_time)
         training = replace(prep.spec.training, steps=plan.steps, crop_size=plan.crop_size)
@@ -299,6 +300,7 @@ class _Prepared:
     slices: SliceSet
     windows: list[IntensityWindow]
     size: int
+    foreground_crop: bool = False
 
 
 def _prepare(
@@ -319,12 +321,19 @@ def _prepare(
         resolve_window(v.image_zyx, resolve_mode(cfg.normalisation, v.modality), cfg.normalisation)
         for v in volumes
     ]
-    shapes = [take_slices(v.image_zyx, axis).shape[1:] for v in volumes]
+    boxes = training_boxes(volumes, windows, axis) if cfg.crop_to_foreground else None
+    shapes = (
+        [box.shape_hw for box in boxes]
+        if boxes is not None
+        else [take_slices(v.image_zyx, axis).shape[1:] for v in volumes]
+    )
     scale = network_scale(shapes, cfg.input_size, cfg.max_input_size)
     canvas = network_canvas(shapes, scale)
-    slice_set = prepare_slices(volumes, windows, axis, scale, canvas, label_table.num_classes)
+    slice_set = prepare_slices(
+        volumes, windows, axis, scale, canvas, label_table.num_classes, boxes
+    )
     run = _build_run(spec, DeviceSlices.from_slice_set(slice_set, device), device, init_ckpt)
-    return _Prepared(spec, run, slice_set, windows, slice_set.size)
+    return _Prepared(spec, run, slice_set, windows, slice_set.size, boxes is not None)
 
 
 class _LossMeter:
@@ -366,6 +375,7 @@ def _checkpoint(
         training_shape_zyx=first.image_zyx.shape,
         training_spacing_zyx=first.spacing_zyx,
         network_scale=prep.slices.scale,
+        foreground_crop=prep.foreground_crop,
     )
 
 
