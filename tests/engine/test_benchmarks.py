@@ -119,3 +119,57 @@ def test_sparse_slices_methods_differ_only_in_what_fills_the_batch() -> None:
     assert method_spec("ugpcl", "quick", 8, seed=2).training.seed == 2
     with pytest.raises(ValueError, match="not a trained method"):
         method_spec("interpolation", "quick", 8)
+
+
+def test_sparse_slices_runs_every_method_on_every_volume_with_the_contract_keys() -> None:
+    from ugpcl_engine.benchmarks import sparse_slices as ss
+
+    tasks = ss.tasks_for(("chest", "brain1mm"), "quick", "cpu", 2)
+    per_key: dict[tuple[str, str, int], int] = {}
+    for name, method, k, _seed, _preset, _device, threads in tasks:
+        per_key[(name, method, k)] = per_key.get((name, method, k), 0) + 1
+        assert threads == 2
+    assert set(per_key) == {
+        (v, m, k) for v in ("chest", "brain1mm") for m in ss.METHODS for k in ss.KS
+    }
+    for (_, method, _), count in per_key.items():  # 3 seeds for the networks, 1 otherwise
+        assert count == (len(ss.SEEDS) if method in ss.TRAINED else 1), method
+    runs = [
+        {
+            "volume": "chest",
+            "method": "ugpcl",
+            "k": 3,
+            "seed": s,
+            "slices": [1, 2, 3],
+            "dice": d,
+            "hd95": 2.0,
+            "seconds": 10.0,
+        }
+        for s, d in ((0, 0.7), (1, 0.8), (2, 0.9))
+    ]
+    runs.append(
+        {
+            "volume": "chest",
+            "method": "random_forest",
+            "k": 3,
+            "seed": 0,
+            "slices": [1, 2, 3],
+            "dice": 0.5,
+            "hd95": float("nan"),
+            "seconds": 4.0,
+        }
+    )
+    summary, rows = ss.summarise(runs, ("chest",))
+    assert summary["dice_ugpcl_chest_k3"] == 0.8 and summary["seconds_ugpcl_chest_k3"] == 10.0
+    assert summary["dice_random_forest_chest_k3"] == 0.5
+    assert "hd95_random_forest_chest_k3" in summary and len(rows) == 2
+    with pytest.raises(InputError, match="Unknown volume 'lung'"):
+        ss.run(argparse.Namespace(volumes=["lung"], jobs=1))
+
+
+def test_sparse_slices_scores_interpolation_on_the_chest() -> None:
+    from ugpcl_engine.benchmarks import sparse_slices as ss
+
+    run = ss._method_run(("chest", "interpolation", 3, 0, "quick", "cpu", 1))
+    assert run["volume"] == "chest" and len(run["slices"]) == 3
+    assert 0.2 < run["dice"] < 0.9 and run["seconds"] >= 0

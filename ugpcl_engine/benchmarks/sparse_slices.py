@@ -158,7 +158,8 @@ def summarise(
                 if not mine:
                     continue
                 dice = float(np.mean([r["dice"] for r in mine]))
-                hd95 = float(np.nanmean([r["hd95"] for r in mine]))
+                finite = [r["hd95"] for r in mine if np.isfinite(r["hd95"])]
+                hd95 = float(np.mean(finite)) if finite else float("nan")
                 seconds = float(np.mean([r["seconds"] for r in mine]))
                 key = f"{method}_{name}_k{k}"
                 summary[f"dice_{key}"] = round(dice, 4)
