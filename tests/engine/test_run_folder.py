@@ -18,6 +18,7 @@ from ugpcl_engine.training.child import run_child
 from ugpcl_engine.training.events import Failed, Finished, Preview, Started, Validation
 from ugpcl_engine.training.preparation import prepare_slices
 from ugpcl_engine.training.run_folder import (
+    HANDBACK_SECONDS,
     RESULT_FILE,
     RunRequest,
     SnapshotVolume,
@@ -160,3 +161,18 @@ def test_the_child_trains_on_both_volumes_and_predicts_each(tmp_path: Path) -> N
     assert result["model_sha256"] == file_sha256(finished.checkpoint)
     assert len(result["mean_uncertainty_per_volume"]) == 2
     assert result["mean_uncertainty"] == result["mean_uncertainty_per_volume"][0]
+
+
+def test_a_time_budget_counts_from_the_click_not_from_the_child() -> None:
+    budgeted = RunSpec(TINY_MODEL, TrainingConfig(steps=3, time_budget=60.0))
+    clicked = RunRequest(budgeted, LabelTable.default(3), requested_at=1000.0)
+    assert clicked.budget_left(1010.0) == pytest.approx(60.0 - 10.0 - HANDBACK_SECONDS)
+    assert clicked.budget_left(2000.0) == 1.0  # a very late start still trains a little
+    assert RunRequest.from_dict(json.loads(json.dumps(clicked.to_dict()))) == clicked
+    unclocked = RunRequest(budgeted, LabelTable.default(3))
+    assert unclocked.budget_left(5.0) == pytest.approx(60.0 - HANDBACK_SECONDS)
+    plain = RunRequest(RunSpec(TINY_MODEL, TrainingConfig(steps=3)), LabelTable.default(3))
+    assert plain.budget_left(5.0) is None
+    old = clicked.to_dict()
+    del old["requested_at"]  # folders written before the field existed
+    assert RunRequest.from_dict(old).requested_at is None

@@ -115,10 +115,14 @@ def _run(run_dir: Path, flag: Any, preview_index: Any) -> Any:
         for k, (v, held_out) in enumerate(zip(volumes, holdout, strict=True))
     ]
     finished: Finished | None = None
+    spec = request.spec
+    budget = request.budget_left(time.time())
+    if budget is not None:  # the budget counts from the user's click, not from here
+        spec = replace(spec, training=replace(spec.training, time_budget=budget))
     events = train(
         training,
         request.label_table,
-        request.spec,
+        spec,
         run_dir,
         request.axis,
         CancelToken(flag),

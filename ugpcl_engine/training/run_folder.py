@@ -49,6 +49,10 @@ SNAPSHOT_FILES = ("image.npy", "labels.npy", "labeled.npy")
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
+HANDBACK_SECONDS = 1.5
+"""Seconds of a budget kept for the GUI to load the prediction and draw it (1 mm brain)."""
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """What one training run should do, besides the arrays.
@@ -66,6 +70,9 @@ class RunRequest:
         nice: niceness increment of the child, so the GUI wins the CPU when both want it.
         volume_count: volumes in the snapshot (the first one is previewed and held out from).
         modalities: modality of every volume when they differ (empty: each is ``modality``).
+        requested_at: wall-clock time (``time.time()``) the user asked for the run: a time
+            budget in ``spec`` counts from then, so the child's start-up and the snapshot's
+            writing come out of it (``budget_left``). ``None``: from the trainer's start.
 
     Raises:
         ValueError: ``volume_count`` < 1, or ``modalities`` of another length.
@@ -82,6 +89,7 @@ class RunRequest:
     nice: int = 5
     volume_count: int = 1
     modalities: tuple[str, ...] = ()
+    requested_at: float | None = None
 
     def __post_init__(self) -> None:
         if self.volume_count < 1:
@@ -112,6 +120,7 @@ class RunRequest:
             "nice": self.nice,
             "volume_count": self.volume_count,
             "modalities": list(self.modalities),
+            "requested_at": self.requested_at,
         }
 
     @classmethod
@@ -135,7 +144,29 @@ class RunRequest:
             int(data.get("nice", 5)),
             int(data.get("volume_count", 1)),  # folders written before several volumes: one
             tuple(str(m) for m in data.get("modalities", ())),
+            _optional_float(data.get("requested_at")),
         )
+
+    def budget_left(self, now: float, reserve: float = HANDBACK_SECONDS) -> float | None:
+        """The trainer's share of the time budget at wall-clock ``now``.
+
+        Args:
+            now: ``time.time()`` in the child, just before training.
+            reserve: seconds kept for handing the result back and drawing it.
+
+        Returns:
+            ``None`` without a budget; else what is left of it (at least 1 s, so that a late
+            start still trains a little and shows a model).
+        """
+        budget = self.spec.training.time_budget
+        if budget is None:
+            return None
+        spent = 0.0 if self.requested_at is None else max(0.0, now - self.requested_at)
+        return max(1.0, budget - spent - reserve)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
