@@ -275,3 +275,22 @@ def test_inference_on_the_box_fills_the_rest_with_background() -> None:
     assert not entropy[[0, 1, 6, 7]].any() and not labels[:, : 20 - m].any()
     assert entropy[2:6, 20 - m : 40 + m, 30 - m : 60 + m].min() > 0
     assert whole_entropy[0].min() > 0  # without the box every slice went through the model
+
+
+def test_zoom_and_shift_move_a_dot_as_asked() -> None:
+    image = torch.zeros(1, 1, 64, 64)
+    image[0, 0, 32, 42] = 1.0  # 10 pixels right of the centre
+    still = AugmentationConfig(flip_p=0, intensity_range=(1, 1), rotate_deg=0, rot90_labeled=False)
+    zoomed = AugmentationConfig(**{**still.__dict__, "zoom_range": (2.0, 2.0)})
+    labeled = torch.zeros(1, 64, 64, dtype=torch.long)  # a labeled image: never turned by 90°
+    out, _, _ = augment(image, labeled, zoomed, torch.Generator().manual_seed(0))
+    y, x = np.unravel_index(int(out[0, 0].argmax()), (64, 64))
+    assert abs(y - 32) <= 1 and 50 <= x <= 53  # twice as far from the centre
+    shifted = AugmentationConfig(**{**still.__dict__, "shift": 0.25})
+    moved = set()
+    for seed in range(4):
+        out, _, _ = augment(image, labeled, shifted, torch.Generator().manual_seed(seed))
+        y, x = np.unravel_index(int(out[0, 0].argmax()), (64, 64))
+        assert abs(y - 32) <= 16 and abs(x - 42) <= 16  # at most a quarter of a side
+        moved.add((int(y), int(x)))
+    assert len(moved) > 1
