@@ -225,12 +225,20 @@ class TrainingSession:
             return self.versions[self.compare]
         return self.current_version
 
-    def add_version(self, version: ModelVersion) -> None:
-        """Append a finished run and make it current (the previous one becomes the comparison)."""
-        self.compare = self.current
+    def add_version(self, version: ModelVersion, make_current: bool = True) -> None:
+        """Append a finished run.
+
+        Args:
+            version: the run.
+            make_current: make it the model in use (the previous one becomes the comparison);
+                False keeps the current one and what is shown (a refinement round that was
+                not better is listed, not used).
+        """
         self.versions.append(version)
-        self.current = len(self.versions) - 1
-        self.showing_compare = False
+        if make_current:
+            self.compare = self.current
+            self.current = len(self.versions) - 1
+            self.showing_compare = False
         self.changed.emit("versions")
 
     def restore(self, versions: list[ModelVersion], current: int | None) -> None:

@@ -4,12 +4,14 @@ Adds the training dock, fills the Model menu (train, stop, accept, next suggesti
 check, compare V), hooks the prediction/uncertainty/label-check layers into the slice views and
 colours the slice strips by uncertainty. Training runs in a spawned child (never torch here);
 results are memory-mapped from the run folder; label edits go through the ``LabelEditor``.
+
+A run may have a time budget (the first model is shown within it, ``app.ui.assist_runs``) and
+may keep refining in the background afterwards (``app.ui.assist_refine``).
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,34 +21,17 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from app.jobs.tasks import TaskRunner
-from app.jobs.training_supervisor import ChildTarget, RunOutcome, TrainingSupervisor
-from app.state.training_runs import (
-    RunVolume,
-    next_run_number,
-    record_finished_run,
-    run_hash,
-    run_volumes,
-    skipped_note,
-    training_volumes,
-)
-from app.state.training_session import (
-    LivePreview,
-    ModelVersion,
-    TrainingSession,
-    holdout_slice,
-    max_entropy,
-    version_from_result,
-)
-from app.ui import dialogs
+from app.jobs.training_supervisor import ChildTarget, TrainingSupervisor
+from app.state.refinement import Refinement
+from app.state.training_runs import next_run_number
+from app.state.training_session import ModelVersion, TrainingSession, max_entropy
+from app.ui.assist_refine import RefineActions
 from app.ui.assist_review import AXIS, ReviewActions
+from app.ui.assist_runs import RunActions
 from app.ui.training_panel import TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays
-from ugpcl_engine.config import preset
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.training.run_folder import RunRequest, default_threads
 
 QUIT_WAIT_S = 2.0  # a quitting user waits at most this long for the child to stop
-PREVIEW_EVERY = {"quick": 10, "standard": 25, "paper": 100}
 
 
 def ask_stop_training(parent: Any) -> bool:
@@ -62,20 +47,7 @@ def ask_stop_training(parent: Any) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
-@dataclass
-class _Pending:
-    number: int
-    preset: str
-    volumes: list[RunVolume]  # the first one is previewed and held out from
-    label_hash: str
-    request: RunRequest
-
-    @property
-    def volume_index(self) -> int:
-        return self.volumes[0].volume
-
-
-class AssistController(ReviewActions, QObject):
+class AssistController(RunActions, RefineActions, ReviewActions, QObject):
     """Owns the assist loop of one main window.
 
     Args:
@@ -87,15 +59,20 @@ class AssistController(ReviewActions, QObject):
 
     Attributes:
         session: the Qt-free state; supervisor: the child; panel: the dock widget;
-        overlays: the view layers; overrides: extra ``TrainingConfig`` fields for every run.
+        overlays: the view layers; overrides: extra ``TrainingConfig`` fields for every run;
+        refinement: the keep-refining state (``app.state.refinement``).
 
     Signals:
-        result_ready(object): a new ``ModelVersion`` is shown on screen.
+        result_ready(object): a new ``ModelVersion`` of a run the user started is shown.
         run_failed(str): a run failed (the message was shown to the user).
+        round_judged(object, bool): a refinement round's version, and whether it is shown.
+        refine_ended(str): refining is over (why) and no round runs any more.
     """
 
     result_ready = Signal(object)
     run_failed = Signal(str)
+    round_judged = Signal(object, bool)
+    refine_ended = Signal(str)
 
     def __init__(
         self, window: Any, target: ChildTarget | None = None, runs_root: Path | None = None
@@ -113,7 +90,10 @@ class AssistController(ReviewActions, QObject):
         self.tasks = TaskRunner(self)
         self.runs_root = runs_root or Path(tempfile.mkdtemp(prefix="ugpcl-runs-"))
         self.overrides: dict[str, Any] = {}
-        self._pending: _Pending | None = None
+        self.refinement = Refinement()
+        self._user_stopped = False
+        self._refine_reported = True
+        self._pending = None
         self._colours: dict[str, np.ndarray] = {}
         self._ranked_volume: int | None = None
         self._check_on = False
@@ -133,8 +113,9 @@ class AssistController(ReviewActions, QObject):
     def _connect(self) -> None:
         p, s = self.panel, self.supervisor
         p.start_requested.connect(self.start_training)
-        p.stop_requested.connect(s.stop)
+        p.stop_requested.connect(self.stop_training)
         p.discard_requested.connect(s.cancel)
+        p.refine_toggled.connect(self._refine_toggled)
         p.layer_changed.connect(self._layer_changed)
         p.suggestion_chosen.connect(lambda row: self.go_to_suggestion(row))
         p.next_requested.connect(self.next_suggestion)
@@ -142,6 +123,9 @@ class AssistController(ReviewActions, QObject):
         p.confirm_requested.connect(self.confirm_accepted)
         p.check_toggled.connect(self.set_label_check)
         p.rollback_requested.connect(self._rollback)
+        p.rollback_requested.connect(
+            lambda _row: self.stop_refining("You chose a version: refining stopped.")
+        )
         p.compare_requested.connect(self._compare)
         p.toggle_requested.connect(self.toggle_compare)
         s.started.connect(self._started)
@@ -153,7 +137,7 @@ class AssistController(ReviewActions, QObject):
         s.stage.connect(lambda _name: p.show_busy(self._predicting_text()))
         s.finished.connect(self._finished)
         s.failed.connect(self._failed)
-        s.cancelled.connect(lambda: self._ended("Run discarded; the previous model stays."))
+        s.cancelled.connect(self._cancelled)
         s.running_changed.connect(p.set_running)
         self.session.changed.connect(self._session_changed)
         self.ws.document_replaced.connect(lambda _: self._document_replaced())
@@ -165,7 +149,7 @@ class AssistController(ReviewActions, QObject):
         menu.clear()
         entries = (
             ("Start training", lambda: self.start_training(*self._panel_choice()), "Ctrl+T"),
-            ("Stop and keep model", self.supervisor.stop, "Ctrl+Shift+T"),
+            ("Stop and keep model", self.stop_training, "Ctrl+Shift+T"),
             ("Accept prediction on this slice", self.accept_current_slice, "Ctrl+Return"),
             ("Next suggestion", self.next_suggestion, "N"),
             ("Label check on / off", lambda: self._toggle_check_box(), "Ctrl+L"),
@@ -179,135 +163,23 @@ class AssistController(ReviewActions, QObject):
             menu.addAction(action)
             self.actions[text] = action
 
-    def _panel_choice(self) -> tuple[str, str]:
-        return self.panel.preset.currentText(), self.panel.device.currentText()
+    def _panel_choice(self) -> tuple[str, str, float, bool]:
+        return self.panel.choice()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         closing = watched is self.window and event.type() == QEvent.Type.Close
-        if closing and self.supervisor.running:
-            if not ask_stop_training(self.window):
-                event.ignore()
-                return True
+        if not closing:
+            return False
+        # a background refinement round is dropped without asking: the best model is shown
+        refining = self._pending is not None and self._pending.round > 0
+        if self.supervisor.running and not refining and not ask_stop_training(self.window):
+            event.ignore()
+            return True
+        self.refinement.stop("The window was closed.")  # no round starts after this
+        if self.supervisor.running:
+            self.refinement.abandon_round()
             self.supervisor.shutdown(QUIT_WAIT_S)
         return False
-
-    # -- training ----------------------------------------------------------------------------
-    def start_training(self, preset_name: str, device: str) -> bool:
-        """Snapshot the labels and start a run; return False (with a message) when not possible.
-
-        The run trains on the volume shown and every other volume with the same label classes
-        (``training_runs.training_volumes``); the others are named in the status bar.
-        """
-        doc = self.ws.doc
-        if doc is None:
-            dialogs.show_error(self.window, "Training", "Open an image and paint a few slices.")
-            return False
-        if self.supervisor.running:
-            return False
-        choice = training_volumes(doc)
-        volumes = run_volumes(doc, choice.indices, AXIS)
-        number = self.session.next_number()
-        overrides = {"device": device, "preview_every": PREVIEW_EVERY.get(preset_name, 20)}
-        spec = preset(preset_name, doc.table.num_classes, **{**overrides, **self.overrides})
-        init = self.session.warm_start(preset_name)
-        request = RunRequest(
-            spec,
-            doc.table,
-            AXIS,
-            doc.item.volume.modality,
-            None if init is None else str(init),
-            self.ws.view.slice_index(AXIS),
-            holdout_slice(volumes[0].snapshot.labeled, number),
-            default_threads(),
-            volume_count=len(volumes),
-            modalities=tuple(doc.items[k].volume.modality for k in choice.indices),
-        )
-        run_dir = self._free_run_dir(number)
-        try:
-            self.supervisor.start(run_dir, [v.snapshot for v in volumes], request)
-        except InputError as err:
-            dialogs.show_error(self.window, "Training", str(err))
-            return False
-        self._pending = _Pending(number, preset_name, volumes, run_hash(volumes), request)
-        self.session.begin_run()
-        self.panel.holdout.setText("")
-        self.panel.show_busy("Starting the training process…")
-        warm = " (warm start from the current model)" if init else ""
-        on = f" on {len(volumes)} volumes" if len(volumes) > 1 else ""
-        self.panel.set_status(f"Training v{number}{on}, preset {preset_name}{warm}…")
-        note = skipped_note(doc, choice.skipped)
-        if note:
-            self.window.statusBar().showMessage(note, 20000)
-        return True
-
-    def _free_run_dir(self, number: int) -> Path:
-        attempt = 1
-        while (self.runs_root / f"v{number:03d}-try{attempt}").exists():
-            attempt += 1
-        return self.runs_root / f"v{number:03d}-try{attempt}"
-
-    def _started(self, event: Any) -> None:
-        self.panel.set_status(
-            f"Training {event.total_steps} steps on {event.device}: {event.labeled} labeled + "
-            f"{event.unlabeled} unlabeled slices at {event.network_size}²."
-        )
-
-    def _progress(self, event: Any) -> None:
-        self.panel.show_progress(event.step, event.total, event.eta)
-        self.session.record_losses(event.step, event.losses)
-
-    def _preview(self, event: Any) -> None:
-        preview = LivePreview(event.step, event.slice_index, event.labels_hw, event.entropy_hw)
-        self.session.set_preview(preview)
-
-    def _predicting_text(self) -> str:
-        count = 1 if self._pending is None else len(self._pending.volumes)
-        return f"Predicting {count} volumes…" if count > 1 else "Predicting the whole volume…"
-
-    def _finished(self, outcome: RunOutcome) -> None:
-        pending, self._pending = self._pending, None
-        doc = self.ws.doc
-        if pending is None or doc is None:
-            return
-        version = version_from_result(
-            pending.number,
-            outcome.run_dir,
-            pending.preset,
-            np.concatenate([v.snapshot.labeled for v in pending.volumes]),
-            pending.label_hash,
-            outcome.finished,
-            pending.volume_index,
-            tuple(v.volume for v in pending.volumes),
-        )
-        record_finished_run(doc.records, version, pending.volumes, pending.request)
-        doc.modified = True  # the run records are saved with the project
-        self.session.preview = None
-        self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
-        self.session.add_version(version)
-        self.panel.show_idle(f"v{version.number} ready")
-        stopped = " (stopped early)" if version.stopped_early else ""
-        others = len(version.volumes) - 1
-        elsewhere = f" Also predicted {others} other volume(s) (View › Volume)." if others else ""
-        self.panel.set_status(
-            f"Model v{version.number} ready{stopped}: prediction and uncertainty shown. "
-            f"Press N for the most uncertain slice.{elsewhere}"
-        )
-        self.result_ready.emit(version)
-        self._rank(version)
-
-    def _failed(self, message: str) -> None:
-        self._pending = None
-        self._ended("Training failed. " + message)
-        dialogs.show_error(self.window, "Training failed", message)
-        self.run_failed.emit(message)
-
-    def _ended(self, text: str) -> None:
-        self._pending = None
-        self.session.preview = None
-        self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
-        self.panel.show_idle("idle")
-        self.panel.set_status(text)
-        self._redraw()
 
     # -- state -> screen ---------------------------------------------------------------------
     def _session_changed(self, what: str) -> None:
@@ -337,7 +209,9 @@ class AssistController(ReviewActions, QObject):
         self._paint_strips()
 
     def _document_replaced(self) -> None:
+        self._end_refining("Another document was opened: refining stopped.")
         self.supervisor.cancel()
+        self.refinement, self._refine_reported = Refinement(), True
         self.session.changed.disconnect(self._session_changed)
         doc = self.ws.doc
         # version numbers go on after the runs the project recorded
@@ -355,6 +229,9 @@ class AssistController(ReviewActions, QObject):
             self.panel.legend.set_range(self._max_nats())
             doc.marks_changed.connect(lambda _: self._paint_strips())
             doc.labels_changed.connect(self._labels_changed)
+            # refining must not train on a stale snapshot: an edit of the labels ends it
+            doc.labels_changed.connect(lambda _: self._labels_edited())
+            doc.marks_changed.connect(lambda axis: self._labels_edited() if axis == AXIS else None)
             doc.predictions_changed.connect(self._predictions_changed)
             doc.saving.disconnect(self._saving)  # recovery replaces the same document
             doc.saving.connect(self._saving)

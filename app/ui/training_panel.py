@@ -1,10 +1,11 @@
 """The training dock: train, review the result, manage model versions.
 
-Three tabs: *Train* (preset, device, Start/Stop, progress with ETA, live loss curves, held-out
-check), *Review* (overlay toggles and opacities with the entropy legend, ranked suggestions,
-accept prediction, label check) and *Versions* (each run, roll back, compare). The panel holds
-no state: it shows what it is given and emits what the user asks for. The loss plot is redrawn
-on a timer from ``loss_source`` when new numbers arrived, never once per event.
+Three tabs: *Train* (preset, device, time budget, keep refining, Start/Stop, progress with
+ETA, live loss curves, held-out check), *Review* (overlay toggles and opacities with the
+entropy legend, ranked suggestions, accept prediction, label check) and *Versions* (each run,
+roll back, compare). The panel holds no state: it shows what it is given and emits what the
+user asks for. The loss plot is redrawn on a timer from ``loss_source`` when new numbers
+arrived, never once per event.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.state.refinement import MAX_ROUNDS, default_budget
 from app.ui.uncertainty_overlay import UncertaintyLegend
 from ugpcl_engine.config import PRESETS
 
@@ -48,6 +50,7 @@ LOSS_NAMES = {
     "rot": "rotation",
 }
 SCOPES = ("Current slice", "Slice range", "Whole volume")
+MAX_BUDGET_S = 3600
 LossSource = Callable[[], dict[str, list[tuple[int, float]]]]
 
 
@@ -60,8 +63,10 @@ class TrainingPanel(QWidget):
     """The training dock's widget.
 
     Signals:
-        start_requested(str, str): preset, device.
-        stop_requested(): stop and keep the model.
+        start_requested(str, str, float, bool): preset, device, time budget in seconds (0:
+            none, the preset's steps), keep refining.
+        stop_requested(): stop and keep the model (also ends refining).
+        refine_toggled(bool): keep refining switched on or off.
         discard_requested(): end the run and discard it.
         layer_changed(str, bool, float): overlay layer, visible, opacity.
         suggestion_chosen(int): row in the suggestions list.
@@ -74,8 +79,9 @@ class TrainingPanel(QWidget):
         toggle_requested(): flip between the current and the compared version.
     """
 
-    start_requested = Signal(str, str)
+    start_requested = Signal(str, str, float, bool)
     stop_requested = Signal()
+    refine_toggled = Signal(bool)
     discard_requested = Signal()
     layer_changed = Signal(str, bool, float)
     suggestion_chosen = Signal(int)
@@ -116,12 +122,30 @@ class TrainingPanel(QWidget):
         self.device.setToolTip("auto uses a CUDA GPU when there is one, else the CPU")
         form.addRow("Preset", self.preset)
         form.addRow("Device", self.device)
+        self.budget = QSpinBox()
+        self.budget.setRange(0, MAX_BUDGET_S)
+        self.budget.setSingleStep(10)
+        self.budget.setSuffix(" s")
+        self.budget.setSpecialValueText("none (preset's steps)")
+        self.budget.setToolTip(
+            "The first model (prediction and uncertainty) is shown within this time; training "
+            "is planned and cut to fit. 0: no budget, the preset's steps."
+        )
+        self.refine = QCheckBox("Keep refining")
+        self.refine.setToolTip(
+            f"After the first model is shown, train on in the background (up to "
+            f"{MAX_ROUNDS} more runs); a new model replaces the shown one only when it is "
+            "better. Editing labels or Stop ends refining; the best model stays."
+        )
+        self.refine.toggled.connect(self.refine_toggled.emit)
+        form.addRow("Time budget", self.budget)
+        form.addRow("", self.refine)
+        self.preset.currentTextChanged.connect(self._preset_defaults)
+        self._preset_defaults(self.preset.currentText())
         self.start_button = QPushButton("Start training")
         self.stop_button = QPushButton("Stop && keep")
         self.discard_button = QPushButton("Discard")
-        self.start_button.clicked.connect(
-            lambda: self.start_requested.emit(self.preset.currentText(), self.device.currentText())
-        )
+        self.start_button.clicked.connect(lambda: self.start_requested.emit(*self.choice()))
         self.stop_button.clicked.connect(self.stop_requested.emit)
         self.discard_button.clicked.connect(self.discard_requested.emit)
         buttons = QHBoxLayout()
@@ -249,6 +273,21 @@ class TrainingPanel(QWidget):
         return tab
 
     # -- intent ------------------------------------------------------------------------------
+    def _preset_defaults(self, name: str) -> None:
+        """A preset brings its default budget; keep refining is on when there is a budget."""
+        budget = default_budget(name)
+        self.budget.setValue(budget)
+        self.refine.setChecked(budget > 0)
+
+    def choice(self) -> tuple[str, str, float, bool]:
+        """What Start asks for: preset, device, budget in seconds (0: none), keep refining."""
+        return (
+            self.preset.currentText(),
+            self.device.currentText(),
+            float(self.budget.value()),
+            self.refine.isChecked(),
+        )
+
     def _layer(self, name: str) -> None:
         box, slider = self.layer_boxes[name]
         self.layer_changed.emit(name, box.isChecked(), slider.value() / 100.0)
@@ -271,6 +310,7 @@ class TrainingPanel(QWidget):
         self.discard_button.setEnabled(running)
         self.preset.setEnabled(not running)
         self.device.setEnabled(not running)
+        self.budget.setEnabled(not running)
 
     def set_status(self, text: str) -> None:
         """Show a one-line status."""

@@ -47,6 +47,7 @@ def assist(window, tmp_path: Path, monkeypatch):
     monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
 
     controller = install_assist(window, target=fake_child, runs_root=tmp_path / "runs")
+    controller.panel.refine.setChecked(False)  # one run per Start here (test_refinement_ui)
     (tmp_path / "runs").mkdir()
     window.ws.set_document(small_document())
     yield controller

@@ -6,6 +6,10 @@ The script is read from ``script.txt`` beside the run folder (the runs root):
 Like the real child it reads every volume of the snapshot and writes a prediction per volume
 (``prediction-k.npy``) and a ``result.json`` with the model version and the checkpoint's
 SHA-256; it also writes ``seen.json``: what it read of each volume (shape, labeled slices).
+
+Several runs in one test (keep refining): line k of ``script.txt`` is the script of the k-th
+run folder of the runs root (the last line repeats), and line k of an optional ``dice.txt`` is
+the held-out Dice the k-th run reports (``holdout_dice`` in its metrics).
 """
 
 from __future__ import annotations
@@ -52,9 +56,20 @@ def fake_result(image_zyx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pred, entropy
 
 
+def scripted_line(run_dir: str, name: str) -> str | None:
+    """Line k of ``<runs root>/<name>`` for the k-th run folder (the last line repeats)."""
+    path = Path(run_dir).parent / name
+    if not path.is_file():
+        return None
+    lines = path.read_text().split()
+    runs = sorted(p for p in Path(run_dir).parent.iterdir() if p.is_dir())
+    return lines[min(runs.index(Path(run_dir)), len(lines) - 1)]
+
+
 def fake_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -> None:
     """Play the script named in ``<runs root>/script.txt``."""
-    script = (Path(run_dir).parent / "script.txt").read_text().strip()
+    script = scripted_line(run_dir, "script.txt") or "ok"
+    dice = scripted_line(run_dir, "dice.txt")
     volumes, request = read_volumes_snapshot(run_dir)
     image = volumes[0].image_zyx
     seen = [{"shape": list(v.image_zyx.shape), "labeled": int(v.labeled.sum())} for v in volumes]
@@ -90,8 +105,10 @@ def fake_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -
     checkpoint = Path(run_dir) / MODEL_FILE
     checkpoint.write_bytes(b"fake model of " + Path(run_dir).name.encode())
     if request.holdout_slice is not None:
-        queue.put(Validation(done, request.holdout_slice, 0.5))
+        queue.put(Validation(done, request.holdout_slice, 0.5 if dice is None else float(dice)))
     metrics = {"mean_uncertainty": float(fake_result(image)[1].mean()), "steps": float(done)}
+    if dice is not None:
+        metrics["holdout_dice"] = float(dice)
     result = {"model_version": uuid.uuid4().hex[:8], "model_sha256": file_sha256(checkpoint)}
     (Path(run_dir) / RESULT_FILE).write_text(json.dumps(result))
     queue.put(Finished(str(checkpoint), done, 0.1, flag.is_set(), metrics))
