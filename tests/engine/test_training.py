@@ -179,3 +179,46 @@ def test_training_child_uses_every_core() -> None:
     from ugpcl_engine.training.run_folder import default_threads
 
     assert default_threads() == max(1, os.cpu_count() or 1)
+
+
+class _SlowClock:
+    """A stand-in for the trainer's ``time`` module: every reading is 2 s after the last, as
+    on a machine so busy that each step takes seconds."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 2.0
+        return self.now
+
+
+def test_a_budgeted_run_on_a_busy_machine_stops_measuring_and_keeps_its_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ugpcl_engine.training import trainer
+
+    image, labels = phantom()
+    clock = _SlowClock()
+    monkeypatch.setattr(trainer, "time", clock)
+    calls: list[int] = []
+    real_step = trainer._one_step
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return real_step(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer, "_one_step", counted)
+    budgeted = replace(spec(50), training=replace(spec(50).training, time_budget=20.0))
+    vol = TrainingVolume(image, labels, [2, 6, 9])
+    measured = None
+    events = []
+    for event in train([vol], LabelTable.default(3), budgeted, tmp_path):
+        if isinstance(event, Started):
+            measured = len(calls)
+        events.append(event)
+    # 15 % of 20 s is 3 s: measuring ends after the first timed step, not after four
+    assert measured == 2
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.stopped_early
+    assert (tmp_path / "model.pt").is_file()

@@ -228,6 +228,9 @@ def train(
 
 MEASURE_STEPS = 4
 """Steps timed (after one untimed) to plan a budgeted run; they are real training steps."""
+MEASURE_SHARE = 0.15
+"""Measuring stops early (after at least one timed step) once it took this share of the budget:
+on a busy machine a step can take seconds, and the plan must come while time is left."""
 
 
 def _plan_budget(
@@ -245,15 +248,18 @@ def _plan_budget(
     cfg = prep.spec.training
     assert cfg.time_budget is not None
     canvas = prep.slices.canvas_hw
-    step = 0
-    tick = 0.0
+    tick, timed, done = 0.0, 0, 0
+    stop_at = start_time + MEASURE_SHARE * cfg.time_budget
     for step in range(MEASURE_STEPS + 1):
         if step == 1:
             _sync(prep.run.device)
             tick = time.perf_counter()
         meter.add(_one_step(prep.run, prep.spec, StepSchedule(step, cfg.steps, cfg)))
+        done, timed = step + 1, step
+        if timed >= 1 and time.perf_counter() > stop_at:
+            break
     _sync(prep.run.device)
-    step_seconds = (time.perf_counter() - tick) / MEASURE_STEPS
+    step_seconds = (time.perf_counter() - tick) / max(timed, 1)
     predict_seconds = _predict_estimate(prep, volumes, axis)
     plan = plan_budget(
         cfg.time_budget,
@@ -265,7 +271,7 @@ def _plan_budget(
         cfg.steps,
         cfg.crop_size,
     )
-    return replace(plan, steps=max(plan.steps, MEASURE_STEPS + 1)), MEASURE_STEPS + 1
+    return replace(plan, steps=max(plan.steps, done)), done
 
 
 def _sync(device: torch.device) -> None:
