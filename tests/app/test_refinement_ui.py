@@ -7,33 +7,21 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from training_fakes import fake_child
+from training_fakes import box_document, fake_child
 
-from app.state.document import Document, VolumeItem
+from app.state.document import Document
 from ugpcl_engine.training.run_folder import RunRequest
-from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
 LABELED = (2, 5, 9, 11)  # four: enough for a held-out slice
 
 
 def labeled_document() -> Document:
-    """12×40×50 CT-like volume with a bright box; four labeled slices."""
-    image = np.full((12, 40, 50), -800, np.int16)
-    image[:, 10:30, 10:40] = 60
-    geometry = VolumeGeometry(image.shape, (2.0, 1.0, 1.0))
-    labels = np.zeros(image.shape, np.uint8)
-    for z in LABELED:
-        labels[z] = image[z] > 0
-    item = VolumeItem.new(
-        Volume(image, geometry, "box", "CT"), LabelMap(labels, geometry, LabelTable.default(2))
-    )
-    item.labeled["z"][list(LABELED)] = True
-    return Document([item])
+    """The box volume (``training_fakes.box_document``) with four labeled slices."""
+    return box_document(LABELED)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -5,34 +5,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from training_fakes import HIGH, UNCERTAIN_SLICE, fake_child
+from training_fakes import HIGH, UNCERTAIN_SLICE, box_document, fake_child
 
-from app.state.document import Document, VolumeItem
+from app.state.document import Document
 from app.state.prediction_edits import AcceptOptions
-from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
 LABELED = (2, 5, 9)
 
 
 def small_document() -> Document:
-    """12×40×50 CT-like volume: a bright box through every slice (suggestions need predicted
-    foreground); labels on three slices."""
-    image = np.full((12, 40, 50), -800, np.int16)
-    image[:, 10:30, 10:40] = 60
-    geometry = VolumeGeometry(image.shape, (2.0, 1.0, 1.0))
-    labels = np.zeros(image.shape, np.uint8)
-    for z in LABELED:
-        labels[z] = image[z] > 0
-    item = VolumeItem.new(
-        Volume(image, geometry, "box", "CT"), LabelMap(labels, geometry, LabelTable.default(2))
-    )
-    item.labeled["z"][list(LABELED)] = True
-    return Document([item])
+    """The box volume (``training_fakes.box_document``) with three labeled slices."""
+    return box_document(LABELED)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -47,6 +47,25 @@ UNCERTAIN_SLICE = 7  # the fake model is unsure on this axial slice
 LOW, HIGH = 0.02, 0.6  # nats
 
 
+def box_document(labeled: tuple[int, ...]) -> Any:
+    """12×40×50 CT-like volume: a bright box through every slice (suggestions need predicted
+    foreground); its labels on the ``labeled`` slices, marked labeled."""
+    from app.state.document import Document, VolumeItem
+    from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
+
+    image = np.full((12, 40, 50), -800, np.int16)
+    image[:, 10:30, 10:40] = 60
+    geometry = VolumeGeometry(image.shape, (2.0, 1.0, 1.0))
+    labels = np.zeros(image.shape, np.uint8)
+    for z in labeled:
+        labels[z] = image[z] > 0
+    item = VolumeItem.new(
+        Volume(image, geometry, "box", "CT"), LabelMap(labels, geometry, LabelTable.default(2))
+    )
+    item.labeled["z"][list(labeled)] = True
+    return Document([item])
+
+
 def fake_result(image_zyx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Prediction: label 1 where the image is bright; entropy low except on one slice."""
     pred = (image_zyx > 0).astype(np.uint8)

@@ -51,12 +51,21 @@ def test_every_registered_benchmark_module_exists_and_has_run() -> None:
 def test_committed_results_have_the_contract_keys() -> None:
     results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
     expected = {
+        # issue #13's contract: dice_/seconds_<method>_<volume>_k<k> (HD95 kept)
         "sparse-slices": [
-            "dice_ugpcl_k3",
-            "dice_supervised_k3",
-            "dice_interpolation_k5",
-            "seconds_ugpcl_k5",
+            f"{measure}_{method}_{volume}_k{k}"
+            for measure in ("dice", "seconds", "hd95")
+            for method in (
+                "interpolation",
+                "random_forest",
+                "supervised",
+                "supervised_same_labeled",
+                "ugpcl",
+            )
+            for volume in ("chest", "brain", "brain1mm")
+            for k in (3, 5)
         ],
+        "first-model": ["seconds", "dice", "seconds_brain1mm", "dice_brain1mm"],
         "step": ["ugpcl_over_supervised_light_256"],
         "io": [
             "read_nifti_s",
