@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from training_fakes import box_document, fake_child
+from training_fakes import box_document, open_assist
 
 from app.state.document import Document
 from ugpcl_engine.training.run_folder import RunRequest
@@ -27,15 +27,7 @@ def labeled_document() -> Document:
 @pytest.fixture
 def assist(window, tmp_path: Path, monkeypatch):
     """The window with the assist loop on a scripted child and the labeled document open."""
-    from PySide6.QtWidgets import QMessageBox
-
-    from app.ui import dialogs
-    from app.ui.assist import install_assist
-
-    monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
-    controller = install_assist(window, target=fake_child, runs_root=tmp_path / "runs")
-    (tmp_path / "runs").mkdir()
-    window.ws.set_document(labeled_document())
+    controller = open_assist(window, tmp_path / "runs", monkeypatch, labeled_document())
     yield controller
     controller.supervisor.shutdown(2)
 

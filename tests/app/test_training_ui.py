@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from training_fakes import HIGH, UNCERTAIN_SLICE, box_document, fake_child
+from training_fakes import HIGH, UNCERTAIN_SLICE, box_document, open_assist
 
 from app.state.document import Document
 from app.state.prediction_edits import AcceptOptions
@@ -24,19 +24,9 @@ def small_document() -> Document:
 
 @pytest.fixture
 def assist(window, tmp_path: Path, monkeypatch):
-    """The window with the assist loop on a scripted child and the small document open."""
-    from PySide6.QtWidgets import QMessageBox
-
-    from app.ui import dialogs
-    from app.ui.assist import install_assist
-
-    # closing the window at teardown must never wait for an answer
-    monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
-
-    controller = install_assist(window, target=fake_child, runs_root=tmp_path / "runs")
-    controller.panel.refine.setChecked(False)  # one run per Start here (test_refinement_ui)
-    (tmp_path / "runs").mkdir()
-    window.ws.set_document(small_document())
+    """The window with the assist loop on a scripted child and the small document open; one
+    run per Start (refining: test_refinement_ui)."""
+    controller = open_assist(window, tmp_path / "runs", monkeypatch, small_document(), False)
     yield controller
     controller.supervisor.shutdown(2)
 

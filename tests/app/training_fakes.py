@@ -66,6 +66,37 @@ def box_document(labeled: tuple[int, ...]) -> Any:
     return Document([item])
 
 
+def open_assist(
+    window: Any, runs_root: Path, monkeypatch: Any, document: Any, refine: bool = True
+) -> Any:
+    """Install the assist loop on ``window`` with the scripted child and open ``document``.
+
+    Args:
+        window: the main window (the ``window`` fixture).
+        runs_root: folder for the run folders (created here).
+        monkeypatch: pytest's, to answer "unsaved changes?" with Discard at teardown.
+        document: what to open.
+        refine: leave Keep refining as the preset sets it (True) or untick it (one run per
+            Start).
+
+    Returns:
+        The assist controller.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.ui import dialogs
+    from app.ui.assist import install_assist
+
+    # closing the window at teardown must never wait for an answer
+    monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
+    controller = install_assist(window, target=fake_child, runs_root=runs_root)
+    if not refine:
+        controller.panel.refine.setChecked(False)
+    runs_root.mkdir()
+    window.ws.set_document(document)
+    return controller
+
+
 def fake_result(image_zyx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Prediction: label 1 where the image is bright; entropy low except on one slice."""
     pred = (image_zyx > 0).astype(np.uint8)
