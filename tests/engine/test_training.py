@@ -187,9 +187,10 @@ class _SlowClock:
 
     def __init__(self) -> None:
         self.now = 0.0
+        self.tick = 2.0
 
     def perf_counter(self) -> float:
-        self.now += 2.0
+        self.now += self.tick
         return self.now
 
 
@@ -222,3 +223,32 @@ def test_a_budgeted_run_on_a_busy_machine_stops_measuring_and_keeps_its_deadline
     finished = events[-1]
     assert isinstance(finished, Finished) and finished.stopped_early
     assert (tmp_path / "model.pt").is_file()
+
+
+def test_a_budgeted_run_grows_back_when_its_steps_are_faster_than_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ugpcl_engine.training import trainer
+
+    image, labels = phantom()
+    clock = _SlowClock()
+    monkeypatch.setattr(trainer, "time", clock)
+    real_step = trainer._one_step
+    calls: list[int] = []
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        if len(calls) == 6:  # the 5 cold measuring steps are slow, the loop's are fast
+            clock.tick = 0.01
+        return real_step(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer, "_one_step", counted)
+    budgeted = replace(spec(50), training=replace(spec(50).training, time_budget=80.0))
+    events = list(
+        train([TrainingVolume(image, labels, [2, 6, 9])], LabelTable.default(3), budgeted, tmp_path)
+    )
+    started = next(e for e in events if isinstance(e, Started))
+    finished = events[-1]
+    assert started.total_steps < 50  # the cold measurement planned fewer steps
+    assert isinstance(finished, Finished) and finished.steps == 50  # the preset's, not more
+    assert not finished.stopped_early

@@ -30,6 +30,7 @@ from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.losses import ClassMemoryBank
 from ugpcl_engine.model import UGPCLNet, build_model
+from ugpcl_engine.training.budget import MARGIN as BUDGET_MARGIN
 from ugpcl_engine.training.budget import BudgetPlan, plan_budget
 from ugpcl_engine.training.cancel import CancelToken
 from ugpcl_engine.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -178,6 +179,7 @@ def train(
     meter = _LossMeter()
     run.net.train()
     deadline, predict_seconds, steps_done = math.inf, None, 0
+    target_steps = prep.spec.training.steps
     # a run shorter than the measuring steps needs no plan
     if prep.spec.training.time_budget is not None and prep.spec.training.steps > MEASURE_STEPS + 1:
         budget = prep.spec.training.time_budget
@@ -199,11 +201,15 @@ def train(
         predict_seconds,
     )
     loop_start, loop_first = time.perf_counter(), steps_done
-    for step in range(steps_done, total):
+    step = steps_done
+    while step < total:
         if cancel.cancelled or time.perf_counter() > deadline:
             break
         meter.add(_one_step(run, prep.spec, StepSchedule(step, total, cfg)))
         steps_done = step + 1
+        if math.isfinite(deadline) and steps_done == loop_first + REPLAN_AFTER:
+            total = _replanned(total, target_steps, steps_done, loop_first, loop_start, deadline)
+            prep.spec = replace(prep.spec, training=replace(cfg, steps=total))
         if steps_done % cfg.log_every == 0 or steps_done == total:
             means = meter.means()
             if not math.isfinite(means["total"]):
@@ -220,10 +226,27 @@ def train(
         if preview_slice is not None and _preview_due(steps_done, total, cfg.preview_every):
             yield _preview(run, prep, volumes[0], axis, preview_slice, steps_done)
             run.net.train()
+        step += 1
     path = Path(out_dir) / "model.pt"
     save_checkpoint(path, _checkpoint(run, prep, volumes[0], label_table, axis, steps_done))
     seconds = time.perf_counter() - start_time
     yield Finished(str(path), steps_done, seconds, stopped_early=steps_done < total)
+
+
+REPLAN_AFTER = 20
+"""Steps of the main loop after which a budgeted run re-times itself: the measuring steps run
+cold (first kernels, allocations) and overestimate a step, so the plan may grow back towards the
+preset's steps (never past them, never past the deadline)."""
+
+
+def _replanned(
+    total: int, target: int, done: int, first: int, loop_start: float, deadline: float
+) -> int:
+    """The run's new step count from the loop's own pace (only ever more steps)."""
+    now = time.perf_counter()
+    per_step = (now - loop_start) / max(done - first, 1)
+    fits = done + int((deadline - now) * (1 - BUDGET_MARGIN) / max(per_step, 1e-9))
+    return max(total, min(target, fits))
 
 
 MEASURE_STEPS = 4
