@@ -24,7 +24,7 @@ same ``k`` (the app's workflow, where each new slice refines the current model).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,6 +40,12 @@ from ugpcl_engine.training.events import Failed, Finished
 from ugpcl_engine.training.trainer import TrainingVolume, train
 from ugpcl_engine.uncertainty import SliceSuggestion, rank_slices
 from ugpcl_engine.volume import LabelTable
+
+Segmenter = Callable[
+    ["TrainingVolume", Path, str | None], tuple[np.ndarray, np.ndarray, str | None]
+]
+"""A method in the guided loop: (volume, round folder, previous model) → (labels, entropy,
+model)."""
 
 CHOOSERS = ("uncertainty", "farthest")
 
@@ -57,7 +63,7 @@ class GuidedRound:
         dice: mean foreground Dice over the slices not in ``labeled``.
         prediction_zyx: uint8 labels (Z, Y, X) of this round's model.
         entropy_zyx: float32 entropy (Z, Y, X), nats.
-        checkpoint: path of this round's ``model.pt``.
+        checkpoint: path of this round's ``model.pt`` (``None`` for a method without one).
         steps: optimiser steps of this round (not counting earlier rounds).
         seconds: wall time of training plus inference.
     """
@@ -69,7 +75,7 @@ class GuidedRound:
     dice: float
     prediction_zyx: np.ndarray
     entropy_zyx: np.ndarray
-    checkpoint: str
+    checkpoint: str | None
     steps: int
     seconds: float
 
@@ -166,6 +172,7 @@ def guided_selection(
     axis: str = "z",
     min_gap: int = 2,
     chooser: str = "uncertainty",
+    segment: Segmenter | None = None,
 ) -> Iterator[GuidedRound]:
     """Run the guided loop (module docstring), yielding one round per ``k``.
 
@@ -183,6 +190,9 @@ def guided_selection(
         axis: slicing axis.
         min_gap: ``rank_slices``' least distance between a suggestion and a labeled slice.
         chooser: ``"uncertainty"`` (``rank_slices``) or ``"farthest"`` (the control).
+        segment: another method in the loop: ``(volume, round folder, previous model or None)
+            → (labels, entropy, model or None)``, e.g. the random forest of the benchmarks
+            (``benchmarks.random_forest.forest_segmenter``). ``None``: UGPCL with ``spec``.
 
     Yields:
         ``GuidedRound`` for k = k_start, ..., k_max (fewer when no slice is left to suggest).
@@ -205,9 +215,11 @@ def guided_selection(
         start = time.perf_counter()
         round_spec = spec if init is None else warm_spec
         volume = TrainingVolume(image_zyx, reference_zyx, labeled, modality)
-        pred, entropy, init = train_and_segment(
-            volume, table, round_spec, Path(out_dir) / f"k{k}", axis, init
-        )
+        folder = Path(out_dir) / f"k{k}"
+        if segment is None:
+            pred, entropy, init = train_and_segment(volume, table, round_spec, folder, axis, init)
+        else:
+            pred, entropy, init = segment(volume, folder, init)
         if chooser == "farthest":
             suggestions = farthest_slices(labeled, extent)
         else:

@@ -159,3 +159,39 @@ def test_bad_input_is_refused() -> None:
         random_forest_segment(image, labels, LABELED, SPACING, axis="t")
     with pytest.raises(InputError):
         pixel_features(image, (0.0, 1.0, 1.0))
+
+
+def test_entropy_of_the_votes_and_the_forest_in_the_guided_loop(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from ugpcl_engine.benchmarks.random_forest import forest_segmenter
+    from ugpcl_engine.config import preset
+    from ugpcl_engine.guided import guided_selection
+    from ugpcl_engine.volume import LabelTable
+
+    image, labels = _phantom()
+    labels[labels == 7] = 0
+    pred, entropy = random_forest_segment(
+        image, labels, LABELED, SPACING, n_trees=30, n_jobs=1, with_entropy=True
+    )
+    plain = random_forest_segment(image, labels, LABELED, SPACING, n_trees=30, n_jobs=1)
+    assert np.array_equal(pred, plain)  # the argmax of the votes is the forest's prediction
+    assert entropy.dtype == np.float32 and entropy.shape == labels.shape
+    assert entropy.min() >= 0 and entropy[LABELED].mean() < entropy.mean()  # surer where it fit
+    table = LabelTable.default(6)
+    rounds = list(
+        guided_selection(
+            image,
+            labels,
+            table,
+            preset("quick", 6),  # unused by the forest
+            Path(str(tmp_path)),
+            spacing_zyx=SPACING,
+            k_start=2,
+            k_max=3,
+            segment=forest_segmenter(SPACING, n_jobs=1),
+        )
+    )
+    assert [r.k for r in rounds] == [2, 3] and rounds[0].checkpoint is None
+    assert rounds[1].added == rounds[0].suggestions[0].index  # ranked by the forest's entropy
+    assert rounds[1].dice > 0.5

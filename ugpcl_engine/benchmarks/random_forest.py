@@ -38,13 +38,17 @@ only): the app and the engine's product code never import it (an import-linter c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 from sklearn.ensemble import RandomForestClassifier
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.inference.wrapper import ENTROPY_EPS
+from ugpcl_engine.training.trainer import TrainingVolume
 from ugpcl_engine.volume import axis_index
 
 DEFAULT_SIGMAS = (0.7, 1.0, 1.6, 3.5, 5.0)
@@ -272,7 +276,8 @@ def random_forest_segment(
     max_samples_per_class: int = MAX_SAMPLES_PER_CLASS,
     n_jobs: int = -1,
     sigmas: Iterable[float] = DEFAULT_SIGMAS,
-) -> np.ndarray:
+    with_entropy: bool = False,
+) -> Any:
     """Segment a volume from a few labeled slices with an ilastik-style random forest.
 
     Training voxels are all the voxels of the labeled slices (background included); a class
@@ -293,9 +298,11 @@ def random_forest_segment(
         max_samples_per_class: cap on the training voxels of one class.
         n_jobs: scikit-learn's worker count (-1: all cores).
         sigmas: feature scales, see :func:`pixel_features`.
+        with_entropy: also return the entropy (nats) of the forest's class votes per voxel.
 
     Returns:
-        uint8 labels (Z, Y, X), every value one of the labels on the labeled slices.
+        uint8 labels (Z, Y, X), every value one of the labels on the labeled slices; with
+        ``with_entropy``, the tuple (labels, float32 entropy (Z, Y, X)).
 
     Raises:
         InputError: shapes differ, no or out-of-range slices, labels outside 0..255, bad axis
@@ -333,7 +340,44 @@ def random_forest_segment(
 
     flat = features.reshape(-1, n_features)
     pred = np.empty(flat.shape[0], dtype=np.uint8)
+    entropy = np.empty(flat.shape[0], dtype=np.float32) if with_entropy else None
+    classes = forest.classes_.astype(np.uint8)
     for start in range(0, flat.shape[0], PREDICT_CHUNK):
         stop = min(flat.shape[0], start + PREDICT_CHUNK)
-        pred[start:stop] = forest.predict(flat[start:stop])
-    return pred.reshape(np.shape(labels_zyx))
+        if entropy is None:
+            pred[start:stop] = forest.predict(flat[start:stop])
+        else:  # the forest's class votes as probabilities, their entropy as the uncertainty
+            proba = forest.predict_proba(flat[start:stop])
+            pred[start:stop] = classes[np.argmax(proba, axis=1)]
+            votes = -(proba * np.log(proba + ENTROPY_EPS)).sum(axis=1)
+            entropy[start:stop] = np.maximum(votes, 0.0)  # a unanimous vote gives -1e-6
+    shape = np.shape(labels_zyx)
+    if entropy is None:
+        return pred.reshape(shape)
+    return pred.reshape(shape), entropy.reshape(shape)
+
+
+def forest_segmenter(
+    spacing_zyx: tuple[float, float, float], seed: int = 0, n_jobs: int = -1
+) -> Callable[[TrainingVolume, Path, str | None], tuple[np.ndarray, np.ndarray, str | None]]:
+    """The forest as the segmenter of ``guided.guided_selection`` (labels, entropy, no model).
+
+    The guided loop then ranks slices by the forest's own uncertainty (the entropy of its votes),
+    like ilastik's uncertainty layer; each round refits from scratch (a forest has no warm start).
+    """
+
+    def segment(
+        volume: TrainingVolume, folder: Path, init: str | None
+    ) -> tuple[np.ndarray, np.ndarray, str | None]:
+        labels, entropy = random_forest_segment(
+            volume.image_zyx,
+            volume.labels_zyx,
+            volume.labeled_slices,
+            spacing_zyx,
+            seed=seed,
+            n_jobs=n_jobs,
+            with_entropy=True,
+        )
+        return labels, entropy, None
+
+    return segment
