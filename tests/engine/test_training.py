@@ -182,8 +182,8 @@ def test_training_child_uses_every_core() -> None:
 
 
 class _SlowClock:
-    """A stand-in for the trainer's ``time`` module: every reading is 2 s after the last, as
-    on a machine so busy that each step takes seconds."""
+    """A stand-in for the trainer's ``time`` module: every reading is ``tick`` seconds after
+    the last (2 s: a machine so busy that each step takes seconds)."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -194,30 +194,41 @@ class _SlowClock:
         return self.now
 
 
-def test_a_budgeted_run_on_a_busy_machine_stops_measuring_and_keeps_its_deadline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _budgeted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: float, fast_from: int | None = None
+) -> tuple[list[object], int]:
+    """Train 50 steps under ``budget`` on the slow clock; from step call ``fast_from`` on, the
+    clock ticks 0.01 s. Returns the events and the steps run before ``Started``."""
     from ugpcl_engine.training import trainer
 
     image, labels = phantom()
     clock = _SlowClock()
     monkeypatch.setattr(trainer, "time", clock)
-    calls: list[int] = []
     real_step = trainer._one_step
+    calls: list[int] = []
 
     def counted(*args: object) -> object:
         calls.append(1)
+        if len(calls) == fast_from:
+            clock.tick = 0.01
         return real_step(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(trainer, "_one_step", counted)
-    budgeted = replace(spec(50), training=replace(spec(50).training, time_budget=20.0))
-    vol = TrainingVolume(image, labels, [2, 6, 9])
-    measured = None
-    events = []
-    for event in train([vol], LabelTable.default(3), budgeted, tmp_path):
+    budgeted = replace(spec(50), training=replace(spec(50).training, time_budget=budget))
+    events, measured = [], 0
+    for event in train(
+        [TrainingVolume(image, labels, [2, 6, 9])], LabelTable.default(3), budgeted, tmp_path
+    ):
         if isinstance(event, Started):
             measured = len(calls)
         events.append(event)
+    return events, measured
+
+
+def test_a_budgeted_run_on_a_busy_machine_stops_measuring_and_keeps_its_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events, measured = _budgeted_run(tmp_path, monkeypatch, 20.0)
     # 15 % of 20 s is 3 s: measuring ends after the first timed step, not after four
     assert measured == 2
     finished = events[-1]
@@ -228,25 +239,8 @@ def test_a_budgeted_run_on_a_busy_machine_stops_measuring_and_keeps_its_deadline
 def test_a_budgeted_run_grows_back_when_its_steps_are_faster_than_measured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ugpcl_engine.training import trainer
-
-    image, labels = phantom()
-    clock = _SlowClock()
-    monkeypatch.setattr(trainer, "time", clock)
-    real_step = trainer._one_step
-    calls: list[int] = []
-
-    def counted(*args: object) -> object:
-        calls.append(1)
-        if len(calls) == 6:  # the 5 cold measuring steps are slow, the loop's are fast
-            clock.tick = 0.01
-        return real_step(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(trainer, "_one_step", counted)
-    budgeted = replace(spec(50), training=replace(spec(50).training, time_budget=80.0))
-    events = list(
-        train([TrainingVolume(image, labels, [2, 6, 9])], LabelTable.default(3), budgeted, tmp_path)
-    )
+    # the 5 cold measuring steps are slow, the loop's are fast
+    events, _ = _budgeted_run(tmp_path, monkeypatch, 80.0, fast_from=6)
     started = next(e for e in events if isinstance(e, Started))
     finished = events[-1]
     assert started.total_steps < 50  # the cold measurement planned fewer steps
