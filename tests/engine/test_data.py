@@ -12,7 +12,6 @@ from ugpcl_engine.data.normalisation import apply_window, resolve_mode, resolve_
 from ugpcl_engine.data.slices import (
     SliceSet,
     check_labeled_slices,
-    network_size,
     put_slices,
     take_slices,
 )
@@ -26,13 +25,6 @@ def test_take_and_put_slices_round_trip_every_axis() -> None:
         assert stack.shape == shape
         assert np.array_equal(put_slices(stack, axis), vol)
     assert np.array_equal(take_slices(vol, "y")[1], vol[:, 1, :])
-
-
-def test_network_size_rounds_up_to_32_and_caps() -> None:
-    assert network_size([(34, 128)], None) == 128
-    assert network_size([(100, 90)], None) == 128
-    assert network_size([(512, 512)], 256) == 256
-    assert network_size([(10, 10)], None) == 32
 
 
 def test_check_labeled_slices_rejects_empty_and_out_of_range() -> None:

@@ -89,20 +89,6 @@ def centre_pad(stack: np.ndarray, canvas_hw: tuple[int, int], value: float = 0) 
     return np.pad(stack, pads, constant_values=value)
 
 
-def network_size(shapes_hw: Sequence[tuple[int, int]], cap: int | None) -> int:
-    """Square network input size of the legacy (stretching) geometry, kept for old records.
-
-    Args:
-        shapes_hw: (H, W) of the slices of every training volume.
-        cap: largest allowed size (a multiple of 32), or ``None``.
-
-    Returns:
-        ``max(H, W)`` rounded up to a multiple of 32, then capped.
-    """
-    size = padded_side(max(max(h, w) for h, w in shapes_hw))
-    return min(size, cap) if cap else size
-
-
 def check_labeled_slices(slices: Sequence[int], count: int, axis: str) -> list[int]:
     """Validate user slice indices against the axis length.
 

@@ -61,7 +61,7 @@ def segment_volume(
         if cancelled is not None and cancelled():
             raise CancelledError("inference cancelled")
         picked = order[start : start + batch_size]
-        chunk = apply_window(stack[picked][:, rows, cols], window)[:, None]
+        chunk = apply_window(stack[picked, rows, cols], window)[:, None]
         lab, ent = run_batch(np.ascontiguousarray(chunk))
         labels[picked, rows, cols] = lab
         entropy[picked, rows, cols] = ent

@@ -54,7 +54,7 @@ class InferenceNet(nn.Module):
             )
             p, mean = self._decode(x)
             both = F.interpolate(
-                torch.cat([mean, p], 1), size=(h, w), mode="bilinear", align_corners=False
+                torch.cat([p, mean], 1), size=(h, w), mode="bilinear", align_corners=False
             )
         else:
             x = scale_images(image, self.scale)
@@ -63,11 +63,11 @@ class InferenceNet(nn.Module):
             pw = (SIZE_MULTIPLE - ws % SIZE_MULTIPLE) % SIZE_MULTIPLE
             top, left = ph // 2, pw // 2
             p, mean = self._decode(F.pad(x, (left, pw - left, top, ph - top)))
-            both = torch.cat([mean, p], 1)[..., top : top + hs, left : left + ws]
+            both = torch.cat([p, mean], 1)[..., top : top + hs, left : left + ws]
             if self.scale != 1.0:
                 both = F.interpolate(both, size=(h, w), mode="bilinear", align_corners=False)
         c = both.shape[1] // 2
-        return both[:, c:], both[:, :c]
+        return both[:, :c], both[:, c:]
 
     def _decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         seg, seg_tf = self.net.forward_decoders(x)

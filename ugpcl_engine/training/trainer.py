@@ -224,7 +224,7 @@ def train(
             eta = per_step * (total - steps_done)
             yield Progress(steps_done, total, elapsed, eta, means, poly_lr(step, total, cfg))
         if preview_slice is not None and _preview_due(steps_done, total, cfg.preview_every):
-            yield _preview(run, prep, volumes[0], axis, preview_slice, steps_done)
+            yield _preview(prep, volumes[0], axis, preview_slice, steps_done)
             run.net.train()
         step += 1
     path = Path(out_dir) / "model.pt"
@@ -312,7 +312,7 @@ def _predict_estimate(prep: _Prepared, volumes: Sequence[TrainingVolume], axis: 
     batch = 16
     first = take_slices(volumes[0].image_zyx, axis)
     sample = apply_window(first[: min(batch, len(first))], prep.windows[0])[:, None]
-    seg = TorchSegmenter(prep.run.net, prep.size, prep.run.device, prep.slices.scale)
+    seg = prep.segmenter()
     seg.run_batch(sample[:1])  # warm-up
     tick = time.perf_counter()
     seg.run_batch(np.ascontiguousarray(sample))
@@ -328,8 +328,16 @@ class _Prepared:
     run: _Run
     slices: SliceSet
     windows: list[IntensityWindow]
-    size: int
     foreground_crop: bool = False
+
+    @property
+    def size(self) -> int:
+        """The training canvas' longest side."""
+        return self.slices.size
+
+    def segmenter(self) -> TorchSegmenter:
+        """The network being trained, on the training grid (switches it to eval mode)."""
+        return TorchSegmenter(self.run.net, self.size, self.run.device, self.slices.scale)
 
 
 def _prepare(
@@ -362,7 +370,7 @@ def _prepare(
         volumes, windows, axis, scale, canvas, label_table.num_classes, boxes
     )
     run = _build_run(spec, DeviceSlices.from_slice_set(slice_set, device), device, init_ckpt)
-    return _Prepared(spec, run, slice_set, windows, slice_set.size, boxes is not None)
+    return _Prepared(spec, run, slice_set, windows, boxes is not None)
 
 
 class _LossMeter:
@@ -412,10 +420,8 @@ def _preview_due(steps_done: int, total: int, every: int) -> bool:
     return every > 0 and steps_done < total and steps_done % every == 0
 
 
-def _preview(
-    run: _Run, prep: _Prepared, volume: TrainingVolume, axis: str, index: int, step: int
-) -> Preview:
-    seg = TorchSegmenter(run.net, prep.size, run.device, prep.slices.scale)
+def _preview(prep: _Prepared, volume: TrainingVolume, axis: str, index: int, step: int) -> Preview:
+    seg = prep.segmenter()
     image = apply_window(take_slices(volume.image_zyx, axis)[index], prep.windows[0])
     labels, entropy = seg.run_batch(image[None, None])
     return Preview(step, index, labels[0], entropy[0])
