@@ -182,3 +182,35 @@ def test_sparse_slices_scores_interpolation_on_the_chest() -> None:
     run = ss._method_run(("chest", "interpolation", 3, 0, "quick", "cpu", 1))
     assert run["volume"] == "chest" and len(run["slices"]) == 3
     assert 0.2 < run["dice"] < 0.9 and run["seconds"] >= 0
+
+
+def test_step_times_every_kind_on_the_requested_device() -> None:
+    import torch
+
+    from ugpcl_engine.benchmarks.step import _time_steps
+
+    times = _time_steps("light", 32, 1, torch.device("cpu"))
+    assert set(times) == {"ugpcl", "supervised", "loop"}
+    assert all(t > 0 for t in times.values())
+
+
+@pytest.mark.gpu
+def test_step_runs_on_cuda() -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from ugpcl_engine.benchmarks.step import _time_steps
+
+    times = _time_steps("light", 64, 1, torch.device("cuda"))
+    assert all(t > 0 for t in times.values())
+
+
+def test_committed_gpu_results_name_their_gpu() -> None:
+    folder = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "gpu"
+    files = sorted(folder.glob("*.json"))
+    assert files, "no GPU results committed"
+    for path in files:
+        data = json.loads(path.read_text())
+        assert "H100" in path.name.upper() or "H200" in path.name.upper()
+        assert "NVIDIA" in json.dumps(data["details"]), path.name
