@@ -14,7 +14,7 @@ import pytest
 
 import ugpcl_engine
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.io.journal import EditJournal, has_recovery, journal_path_for
+from ugpcl_engine.io.journal import EditJournal, ReplayVolume, has_recovery, journal_path_for
 
 SHAPE = (8, 40, 40)
 
@@ -44,7 +44,7 @@ def _expected(n: int) -> list[np.ndarray]:
 
 def _replayed(path: Path) -> tuple[int, list[np.ndarray]]:
     labels = [np.zeros(SHAPE, np.uint8), np.zeros(SHAPE, np.uint8)]
-    count = EditJournal(path).apply(labels)
+    count = EditJournal(path).apply([ReplayVolume(a) for a in labels])
     return count, labels
 
 
@@ -62,7 +62,7 @@ def test_record_and_replay_in_order(tmp_path: Path) -> None:
         np.testing.assert_array_equal(got, want)
 
 
-def test_torn_last_record_is_ignored_and_cut_off(tmp_path: Path) -> None:
+def test_torn_last_record_is_ignored_and_kept_until_the_user_decides(tmp_path: Path) -> None:
     path = tmp_path / "p.ugpcl.journal"
     journal = EditJournal(path)
     for i in range(3):
@@ -70,18 +70,19 @@ def test_torn_last_record_is_ignored_and_cut_off(tmp_path: Path) -> None:
     whole = path.read_bytes()
     journal.record(*stroke(3))
     fourth = path.read_bytes()[len(whole) :]
-    path.write_bytes(whole + fourth[: len(fourth) // 2])  # crash while writing stroke 3
+    torn = whole + fourth[: len(fourth) // 2]
+    path.write_bytes(torn)  # crash while writing stroke 3
     assert len(EditJournal(path).entries()) == 3
     reopened = EditJournal(path)
     assert len(reopened) == 3
-    assert path.read_bytes() == whole  # the torn tail is cut so new records follow good ones
-    reopened.record(*stroke(3))
+    assert path.read_bytes() == torn, "opening a journal changes nothing in it"
+    reopened.record(*stroke(3))  # new records follow the torn one and are found again
     count, labels = _replayed(path)
     assert count == 4
     np.testing.assert_array_equal(labels[1], _expected(4)[1])
 
 
-def test_record_with_bad_checksum_ends_replay(tmp_path: Path) -> None:
+def test_record_with_bad_checksum_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "j.journal"
     journal = EditJournal(path)
     for i in range(3):
@@ -112,7 +113,7 @@ def test_mismatched_journal_changes_nothing(tmp_path: Path) -> None:
     journal.record(0, (7, 39, 39), np.ones((1, 2, 2), np.uint8))  # past the edge of SHAPE
     labels = [np.zeros(SHAPE, np.uint8)]
     with pytest.raises(InputError, match="does not match this project"):
-        journal.apply(labels)
+        journal.apply([ReplayVolume(labels[0])])
     assert not labels[0].any()
     with pytest.raises(InputError, match="does not match"):
         journal.apply([])
@@ -136,14 +137,15 @@ CHILD = (
     STROKE_CODE
     + """
 import os, sys, time
-from ugpcl_engine.io.journal import EditJournal, _encode
+from ugpcl_engine.io.journal import EditJournal
+from ugpcl_engine.io.journal_format import encode_edit
 journal = EditJournal(sys.argv[1])
 n = int(sys.argv[2])
 for i in range(n):
     journal.record(*stroke(i))
     print(i + 1, flush=True)
 # a stroke in progress: half of its record reaches the disk, then the process is killed
-frame = _encode(*stroke(n))
+frame = encode_edit(n + 1, *stroke(n))
 with open(sys.argv[1], "ab") as f:
     f.write(frame[: len(frame) // 2])
     f.flush()
