@@ -17,3 +17,11 @@ from ugpcl_engine.sample import SamplePaths, sample_paths
 def chest_ct() -> SamplePaths:
     """Paths of the bundled 7-class chest CT and its segmentation."""
     return sample_paths()
+
+
+@pytest.fixture(autouse=True)
+def autosave_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test journals unsaved documents into a folder of its own, never the user's."""
+    folder = tmp_path_factory.mktemp("autosave")
+    monkeypatch.setenv("UGPCL_STUDIO_AUTOSAVE_DIR", str(folder))
+    return folder

@@ -102,6 +102,20 @@ class VolumeItem:
         return None
 
 
+@dataclass(frozen=True)
+class DocumentOrigin:
+    """Where a document was read from, so that it can be read again to replay a journal.
+
+    Attributes:
+        kind: ``"project"`` (a ``.ugpcl`` file), ``"paths"`` (images, each optionally followed
+            by its labels, as given to ``load_paths``) or ``"sample"`` (the bundled sample).
+        paths: the absolute paths read (none for the sample).
+    """
+
+    kind: str
+    paths: tuple[str, ...] = ()
+
+
 @dataclass
 class SavePlan:
     """What a save writes besides the document's own data (announced on ``Document.saving``).
@@ -125,6 +139,9 @@ class Document:
         current: index of the volume shown.
         project_path: where the project was last saved or opened, or None.
         modified: True when there are changes not yet saved.
+        revision: counts changes (every ``modified = True``), so that a save can tell whether
+            the document changed while its snapshot was being written.
+        origin: where the document was read from (None: built in memory).
         hidden: label values not drawn.
         locked: label values that painting never overwrites.
         labels_changed: emits the ``Region`` whose labels changed (current volume).
@@ -145,6 +162,8 @@ class Document:
         self.current = 0
         self.project_path = project_path
         self._modified = False
+        self.revision = 0
+        self.origin: DocumentOrigin | None = None
         self.modified_changed: Signal[bool] = Signal()
         self.hidden: set[int] = set()
         self.locked: set[int] = set()
@@ -162,6 +181,8 @@ class Document:
 
     @modified.setter
     def modified(self, value: bool) -> None:
+        if value:
+            self.revision += 1
         if value != self._modified:
             self._modified = value
             self.modified_changed.emit(value)

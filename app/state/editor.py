@@ -7,6 +7,7 @@ autosave journal, if one is attached.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from app.state.raster import disc_box, flood_mask, polygon_mask
 from app.state.undo import LabelDelta, TableEdit, UndoStack
 from app.state.view_state import PaintOver, ToolState
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.io.journal import Mark
 from ugpcl_engine.volume import DEFAULT_COLORS, LabelClass, LabelTable, axis_index
 
 
@@ -25,9 +27,17 @@ class JournalSink(Protocol):
     """Where finished edits are appended for crash recovery (``ugpcl_engine.io.journal``)."""
 
     def record(
-        self, volume_index: int, origin_zyx: tuple[int, int, int], values_zyx: np.ndarray
+        self,
+        volume_index: int,
+        origin_zyx: tuple[int, int, int],
+        values_zyx: np.ndarray,
+        marks: tuple[Mark, ...] = (),
     ) -> None:
-        """Append the new values of a box."""
+        """Append the new values of a box and the slice marks as they are after the edit."""
+        ...
+
+    def record_table(self, volume_index: int, table: LabelTable) -> None:
+        """Append a volume's whole label table after a change."""
         ...
 
 
@@ -195,14 +205,14 @@ class LabelEditor:
         """Undo one step; return False when there was none."""
         self.end_stroke()
         entry = self.undo_stack.undo(self.doc)
-        self._after_history(entry)
+        self._after_history(entry, forward=False)
         return entry is not None
 
     def redo(self) -> bool:
         """Redo one step; return False when there was none."""
         self.end_stroke()
         entry = self.undo_stack.redo(self.doc)
-        self._after_history(entry)
+        self._after_history(entry, forward=True)
         return entry is not None
 
     # -- label table -------------------------------------------------------------------------
@@ -271,6 +281,7 @@ class LabelEditor:
         edit.apply(self.doc, forward=True)
         self.undo_stack.push(edit)
         self.doc.modified = True
+        self._journal_table(edit.volume_index)
 
     def _writable(self, region_values: np.ndarray, erase: bool) -> np.ndarray:
         """Bool mask of voxels the paint-over rule and the locks allow to change."""
@@ -351,25 +362,38 @@ class LabelEditor:
         """
         self.undo_stack.push(delta)
         self.doc.modified = True
-        self._journal(delta.volume_index, delta.region)
+        self._journal(delta, forward=True)
 
-    def _journal(self, volume_index: int, region: Region) -> None:
+    def _journal(self, delta: LabelDelta, forward: bool) -> None:
+        """Journal a label step as it is now (after it was done, undone or redone)."""
+        values = self.doc.items[delta.volume_index].labels.labels_zyx[delta.region.slices()]
+        marks = tuple((a, i, after if forward else before) for a, i, before, after in delta.marks)
+        self._to_journal(
+            lambda j: j.record(delta.volume_index, delta.region.origin_zyx, values.copy(), marks)
+        )
+
+    def _journal_table(self, volume_index: int) -> None:
+        table = self.doc.items[volume_index].labels.table
+        self._to_journal(lambda j: j.record_table(volume_index, table))
+
+    def _to_journal(self, write: Callable[[JournalSink], None]) -> None:
         if self.journal is None:
             return
-        values = self.doc.items[volume_index].labels.labels_zyx[region.slices()]
         try:
-            self.journal.record(volume_index, region.origin_zyx, values.copy())
+            write(self.journal)
         except InputError as err:
             # the edit itself is done and undoable; only crash protection is lost
             self.journal = None
             self.journal_failed.emit(str(err))
 
-    def _after_history(self, entry: object) -> None:
+    def _after_history(self, entry: object, forward: bool) -> None:
         if entry is None:
             return
         self.doc.modified = True
         if isinstance(entry, LabelDelta):
-            self._journal(entry.volume_index, entry.region)
+            self._journal(entry, forward)
+        elif isinstance(entry, TableEdit):
+            self._journal_table(entry.volume_index)
 
     def _spacing_rc(self, axis: str) -> tuple[float, float]:
         sp = self.doc.item.volume.geometry.spacing_zyx

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.state.document import AXIS_NAMES, Document, SavePlan, VolumeItem
+from app.state.document import AXIS_NAMES, Document, DocumentOrigin, SavePlan, VolumeItem
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io.dicom_series import list_dicom_series
 from ugpcl_engine.io.project_file import Project, ProjectVolume, load_project, save_project
@@ -79,7 +79,9 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
             )
             continue
         items.append(VolumeItem.new(read_volume(path), source_path=path))
-    return Document(items)
+    doc = Document(items)
+    doc.origin = DocumentOrigin("paths", tuple(str(p.absolute()) for p in resolved))
+    return doc
 
 
 def load_added_volumes(paths: Sequence[str | Path], table: LabelTable) -> list[VolumeItem]:
@@ -121,7 +123,30 @@ def load_sample() -> Document:
     sparse[keep] = reference.labels_zyx[keep]
     item = VolumeItem.new(volume, LabelMap(sparse, volume.geometry, reference.table), paths.image)
     item.labeled["z"][keep] = True
-    return Document([item])
+    doc = Document([item])
+    doc.origin = DocumentOrigin("sample")
+    return doc
+
+
+def load_origin(origin: DocumentOrigin) -> Document:
+    """Read a document again from where it came, to replay its edit journal onto it.
+
+    Args:
+        origin: ``Document.origin`` as journaled.
+
+    Returns:
+        A new document, as the loader that first read it built it.
+
+    Raises:
+        InputError: the origin is unknown or its files cannot be read any more.
+    """
+    if origin.kind == "sample":
+        return load_sample()
+    if origin.kind == "project" and len(origin.paths) == 1:
+        return load_project_document(Path(origin.paths[0]))
+    if origin.kind == "paths" and origin.paths:
+        return load_paths(origin.paths)
+    raise InputError(f"Unknown document origin {origin.kind!r}; the edits cannot be replayed.")
 
 
 def load_project_document(path: Path) -> Document:
@@ -141,6 +166,7 @@ def load_project_document(path: Path) -> Document:
         item.extras = {"predictions": pv.predictions, "uncertainty": uncertainty}
         items.append(item)
     doc = Document(items, project_path=path)
+    doc.origin = DocumentOrigin("project", (str(path.absolute()),))
     doc.records = {"runs": list(project.runs), "models": list(project.models)}
     return doc
 

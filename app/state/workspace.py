@@ -7,18 +7,22 @@ One per main window. Replacing the document resets history and view and is annou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from app.state.document import Document, VolumeItem
-from app.state.editor import JournalSink, LabelEditor
+from app.state.autosave import (
+    JournalKeeper,
+    PendingRecovery,
+    discard_pending,
+    pending_for_project,
+)
+from app.state.document import Document, DocumentOrigin, VolumeItem
+from app.state.editor import LabelEditor
 from app.state.observable import Signal
 from app.state.undo import DEFAULT_MAX_BYTES, UndoStack
 from app.state.view_state import ToolState, ViewState, default_window
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.io.journal import EditJournal, has_recovery, journal_path_for
+from ugpcl_engine.io.journal import EditJournal, ReplayVolume, read_journal, replay
 
 
 class Workspace:
@@ -50,26 +54,35 @@ class Workspace:
         self._histories = [self.undo]
         self.view = ViewState()
         self.tools = ToolState()
-        self.journal: EditJournal | None = None
-        self._saved_volumes = 0
+        self.keeper = JournalKeeper()
+        self.pending: PendingRecovery | None = None
         self.document_replaced: Signal[None] = Signal()
         self.volume_changed: Signal[int] = Signal()
 
-    def set_document(self, doc: Document) -> None:
+    def set_document(self, doc: Document, recovery: PendingRecovery | None = None) -> None:
         """Show a new document: clear history, centre the crosshair, pick a window.
+
+        A journal of edits the document's last session left unsaved becomes ``pending``
+        (``recovery``, else the one beside its project): the caller asks the user and calls
+        ``recover``, ``discard_recovery`` or ``postpone_recovery`` before any edit. Until
+        then the pending journal is not touched.
 
         Args:
             doc: a fully loaded document (loading failed before this point otherwise).
+            recovery: a pending journal found at start that applies to ``doc``.
+
+        Raises:
+            InputError: the journal beside the project cannot be created.
         """
         self.doc = doc
         self.undo.clear()
         self._histories = [self.undo] + [UndoStack(self.undo_bytes) for _ in doc.items[1:]]
         self.undo = self._histories[doc.current]
-        self.journal = None
-        self._saved_volumes = len(doc.items) if doc.project_path is not None else 0
-        if doc.project_path is not None:
-            self.attach_journal(doc.project_path)
-        self.editor = LabelEditor(doc, self.tools, self.undo, self._journal_sink())
+        self.pending = recovery
+        if recovery is None and doc.project_path is not None:
+            self.pending = pending_for_project(doc.project_path)
+        self.keeper.start(doc, beside=self.pending is None)
+        self.editor = LabelEditor(doc, self.tools, self.undo, self.keeper)
         self._reset_view()
         self.document_replaced.emit(None)
 
@@ -104,7 +117,7 @@ class Workspace:
         """Append volumes to the open document (each with an empty history) and show the first.
 
         The document is marked modified; the new volumes reach the project file on the next
-        save (until then their edits are not journaled, see ``_journal_sink``).
+        save (until then their edits are not journaled, see ``JournalKeeper``).
 
         Args:
             items: fully loaded volumes.
@@ -139,86 +152,113 @@ class Workspace:
         self.view.window = default_window(volume.image_zyx, volume.modality)
         self.tools.label = min(self.tools.label, doc.table.num_classes - 1) or 1
 
-    def attach_journal(self, project_path: Path) -> None:
-        """Start journaling edits beside ``project_path`` (after open or first save).
+    @property
+    def journal(self) -> EditJournal | None:
+        """The journal the open document's edits go to (None before the first edit of a
+        document that journals into the autosave folder, or without a document)."""
+        return self.keeper.journal
 
-        Raises:
-            InputError: when the journal file cannot be created.
-        """
-        self.journal = EditJournal(journal_path_for(project_path))
-        if self.editor is not None:
-            self.editor.journal = self._journal_sink()
-
-    def _journal_sink(self) -> JournalSink | None:
-        if self.journal is None:
-            return None
-        return _SavedVolumesJournal(self.journal, lambda: self._saved_volumes)
+    def save_point(self) -> SavePoint:
+        """What a snapshot taken now holds (take it right after ``files.snapshot``)."""
+        doc = self.doc
+        volumes = len(doc.items) if doc is not None else 0
+        revision = doc.revision if doc is not None else 0
+        return SavePoint(volumes, revision, self.keeper.last_seq)
 
     def recover(self) -> int:
-        """Replay the journal of the open project onto its labels.
+        """Replay the pending journal (``pending``) onto the open document.
+
+        Label boxes, slice marks and label tables come back; the document is then marked
+        modified and its edits go on into that journal.
 
         Returns:
-            The number of edits applied (the document is then marked modified).
+            The number of edits applied (0 without a pending journal).
 
         Raises:
-            InputError: the journal belongs to another project (nothing changed).
+            InputError: the journal does not fit the document or is damaged beyond reading;
+                nothing changed and the journal is kept.
         """
-        if self.doc is None or self.journal is None:
+        doc, pending = self.doc, self.pending
+        if doc is None or pending is None:
             return 0
-        count = self.journal.apply([item.labels.labels_zyx for item in self.doc.items])
-        if count:
-            self.doc.modified = True
-            for axis in ("z", "y", "x"):
-                self.doc.marks_changed.emit(axis)
-            self.document_replaced.emit(None)
+        records = read_journal(pending.journal_path).records
+        volumes = [ReplayVolume(i.labels.labels_zyx, i.labeled, i.labels.table) for i in doc.items]
+        count = replay(records, volumes)  # checks that every record fits before writing
+        for item, volume in zip(doc.items, volumes, strict=True):
+            if volume.table is not None:
+                item.labels.table = volume.table
+        self.pending = None
+        self.keeper.adopt(pending.journal_path)
+        doc.modified = True
+        for axis in ("z", "y", "x"):
+            doc.marks_changed.emit(axis)
+        doc.table_changed.emit(None)
+        self.document_replaced.emit(None)
         return count
 
-    def saved(self, path: Path, volumes: int | None = None) -> None:
-        """Record a successful save: new project path, clean state, empty journal.
+    def discard_recovery(self) -> None:
+        """The user dropped the pending journal's edits: delete them (or empty the journal
+        beside the project, which this session then uses).
+
+        Raises:
+            InputError: the journal cannot be deleted.
+        """
+        pending, doc = self.pending, self.doc
+        if pending is None or doc is None:
+            return
+        discard_pending(pending)
+        self.pending = None
+        if not pending.is_autosave:
+            self.keeper.start(doc, beside=True)
+
+    def postpone_recovery(self) -> None:
+        """Leave the pending journal untouched (it is offered again at the next start); this
+        session's edits go to an autosave journal of their own."""
+        self.pending = None
+
+    def discard_edits(self) -> None:
+        """The user dropped the document's unsaved edits: drop its journaled ones too."""
+        self.keeper.discard()
+
+    def saved(self, path: Path, point: SavePoint | None = None) -> None:
+        """Record a successful save: new project path; journal and modified flag follow.
+
+        The journal drops only the edits the file holds (up to ``point.journal_seq``); edits
+        made while the file was being written stay journaled and keep the document modified.
 
         Args:
             path: the project file written.
-            volumes: how many volumes the file holds (default: all of the document's; a
-                volume added while the save ran is not in the file).
+            point: what the written snapshot held (None: everything, as of now).
+
+        Raises:
+            InputError: the journal could not be rewritten (the file is saved all the same).
         """
-        if self.doc is None:
+        doc = self.doc
+        if doc is None:
             return
-        self._saved_volumes = len(self.doc.items) if volumes is None else volumes
-        self.doc.project_path = path
-        self.doc.modified = False
-        if self.journal is None or self.journal.path != journal_path_for(path):
-            self.attach_journal(path)
-        if self.journal is not None:
-            self.journal.clear()
+        point = point or self.save_point()
+        doc.project_path = path
+        doc.origin = DocumentOrigin("project", (str(path.absolute()),))
+        if doc.revision == point.revision:
+            doc.modified = False
+        self.keeper.saved(path, point.journal_seq, point.volumes)
 
 
-class _SavedVolumesJournal:
-    """Journals only edits of volumes the project file already holds.
+@dataclass(frozen=True)
+class SavePoint:
+    """What a save's snapshot holds, taken together with it on the GUI thread.
 
-    An edit of a volume added since the last save could not be replayed onto the saved file,
-    and the journal would then be refused as a whole (losing the recovery of every other
-    edit); such volumes are protected by saving instead.
-
-    Args:
-        journal: the project's edit journal.
-        saved_volumes: returns how many volumes the project file holds.
+    Attributes:
+        volumes: how many volumes the file will hold.
+        revision: ``Document.revision`` of the snapshot.
+        journal_seq: the last journaled edit the snapshot holds.
     """
 
-    def __init__(self, journal: EditJournal, saved_volumes: Callable[[], int]) -> None:
-        self.journal = journal
-        self._saved_volumes = saved_volumes
-
-    def record(
-        self, volume_index: int, origin_zyx: tuple[int, int, int], values_zyx: np.ndarray
-    ) -> None:
-        """Append the new values of a box of a saved volume; ignore other volumes."""
-        if volume_index < self._saved_volumes():
-            self.journal.record(volume_index, origin_zyx, values_zyx)
+    volumes: int
+    revision: int
+    journal_seq: int
 
 
 def pending_recovery(project_path: Path) -> bool:
     """True when a project has journaled edits newer than its last save."""
-    try:
-        return has_recovery(project_path)
-    except (OSError, InputError):
-        return False
+    return pending_for_project(project_path) is not None

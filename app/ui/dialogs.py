@@ -71,17 +71,33 @@ def ask_unsaved(parent: QWidget | None, title: str) -> QMessageBox.StandardButto
     )
 
 
-def ask_recover(parent: QWidget | None, name: str) -> bool:
-    """Ask whether to replay journaled edits of a project that was not closed cleanly."""
-    answer = QMessageBox.question(
-        parent,
-        "Recover unsaved edits",
-        f"{name} was not saved after its last edits (the app may have crashed). Recover those "
-        "edits from the autosave journal?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.Yes,
-    )
-    return answer == QMessageBox.StandardButton.Yes
+RECOVER, DISCARD, LATER = "recover", "discard", "later"
+
+
+def ask_recover(parent: QWidget | None, detail: str) -> str:
+    """Ask what to do with edits a session left unsaved (it may have crashed).
+
+    Args:
+        parent: dialog parent.
+        detail: one sentence naming the document and the edits (``PendingRecovery.describe``).
+
+    Returns:
+        ``RECOVER`` (replay them now), ``DISCARD`` (delete them) or ``LATER`` (keep them and
+        ask again at the next start; also Esc and closing the dialog).
+    """
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Recover unsaved edits")
+    box.setText(f"{detail} Recover them?")
+    box.setInformativeText("Later keeps them and asks again at the next start.")
+    recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    later = box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(recover)
+    box.setEscapeButton(later)
+    box.exec()
+    clicked = box.clickedButton()
+    return RECOVER if clicked is recover else DISCARD if clicked is discard else LATER
 
 
 def ask_volume(parent: QWidget | None, title: str, names: list[str], current: int) -> int | None:

@@ -13,18 +13,25 @@ from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.jobs.tasks import TaskRunner
+from app.state.autosave import (
+    PendingRecovery,
+    discard_pending,
+    find_autosaves,
+    pending_for_project,
+)
 from app.state.document import Document, VolumeItem
 from app.state.files import (
     PROJECT_SUFFIX,
     export_labels,
     load_added_volumes,
+    load_origin,
     load_paths,
     load_sample,
     save_snapshot,
     snapshot,
 )
 from app.state.recent import RecentFiles
-from app.state.workspace import Workspace, pending_recovery
+from app.state.workspace import SavePoint, Workspace
 from app.ui import dialogs
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.volume import LabelMap
@@ -82,51 +89,89 @@ class FileActions(QObject):
         """Open the bundled chest CT with labels on three axial slices."""
         self._load(load_sample, None, "Opening the sample chest CT…")
 
-    def _load(self, work: Callable[[], Document], entry: list[str] | None, text: str) -> None:
+    def _load(
+        self,
+        work: Callable[[], Document],
+        entry: list[str] | None,
+        text: str,
+        recovery: PendingRecovery | None = None,
+    ) -> None:
         if not self.confirm_discard():
             return
         self.message.emit(text)
+        kept = " The unsaved edits are kept for the next start." if recovery else ""
         self.tasks.submit(
             "open",
             work,
-            lambda doc: self._opened(doc, entry),
-            lambda msg: self._failed("Cannot open", msg),
+            lambda doc: self._opened(doc, entry, recovery),
+            lambda msg: self._failed("Cannot open", msg + kept),
         )
 
-    def _opened(self, doc: Document, entry: list[str] | None) -> None:
+    def _opened(
+        self, doc: Document, entry: list[str] | None, recovery: PendingRecovery | None
+    ) -> None:
         try:
-            self.ws.set_document(doc)
+            self.ws.set_document(doc, recovery)
         except InputError as err:  # e.g. the journal beside the project cannot be created
             self._failed("Cannot open", str(err))
             return
         if entry:
             self.recent.add(entry)
             self.recent_changed.emit()
-        if doc.project_path is not None and pending_recovery(doc.project_path):
-            self._offer_recovery(doc.project_path)
+        if recovery is not None:  # the user chose Recover before it was opened
+            self._decide(dialogs.RECOVER)
+        elif self.ws.pending is not None:
+            self._decide(dialogs.ask_recover(self.window, self.ws.pending.describe()))
         self.message.emit(f"Opened {doc.title}")
         self.opened.emit()
 
     def reopen_crashed_project(self) -> bool:
-        """At start: when the last project has unsaved journaled edits, open it (which offers
-        the recovery). Returns True when it did."""
-        for entry in self.recent.paths()[:1]:
-            path = Path(entry[0])
-            if len(entry) == 1 and path.name.endswith(PROJECT_SUFFIX) and pending_recovery(path):
-                self.open_paths([path], remember=False)
+        """At start: offer each journal a session left unsaved (autosaves of unsaved documents
+        and the last project's journal), newest first: Recover opens it and replays the
+        edits, Discard deletes them, Later keeps them for the next start.
+
+        Returns:
+            True when a document is being opened to recover its edits.
+        """
+        for pending in self._left_behind():
+            choice = dialogs.ask_recover(self.window, pending.describe())
+            if choice == dialogs.RECOVER:
+                self._load(
+                    lambda p=pending: load_origin(p.origin),
+                    None,
+                    f"Recovering {pending.title}…",
+                    pending,
+                )
                 return True
+            if choice == dialogs.DISCARD:
+                try:
+                    discard_pending(pending)
+                except InputError as err:
+                    self._failed("Cannot discard", str(err))
         return False
 
-    def _offer_recovery(self, path: Path) -> None:
-        if dialogs.ask_recover(self.window, path.name):
-            try:
+    def _left_behind(self) -> list[PendingRecovery]:
+        found = find_autosaves()
+        for entry in self.recent.paths()[:1]:
+            path = Path(entry[0])
+            if len(entry) == 1 and path.name.endswith(PROJECT_SUFFIX):
+                pending = pending_for_project(path)
+                found += [pending] if pending is not None else []
+        return found
+
+    def _decide(self, choice: str) -> None:
+        """Carry out the user's answer about the open document's pending journal."""
+        try:
+            if choice == dialogs.RECOVER:
                 count = self.ws.recover()
-            except InputError as err:
-                self._failed("Cannot recover", str(err))
-                return
-            self.message.emit(f"Recovered {count} edits; save to keep them.")
-        elif self.ws.journal is not None:
-            self.ws.journal.clear()
+                self.message.emit(f"Recovered {count} edits; save to keep them.")
+            elif choice == dialogs.DISCARD:
+                self.ws.discard_recovery()
+            else:
+                self.ws.postpone_recovery()
+        except InputError as err:
+            self.ws.postpone_recovery()
+            self._failed("Cannot recover", f"{err} The journal was kept.")
 
     def _failed(self, title: str, message: str) -> None:
         self.message.emit(message)
@@ -193,12 +238,12 @@ class FileActions(QObject):
         if path is None:
             return
         snap = snapshot(doc, path)
-        volumes = len(snap.project.volumes)
+        point = self.ws.save_point()  # edits made while the file is written stay unsaved
         self.message.emit(f"Saving {path.name}…")
         self.tasks.submit(
             "save",
             lambda: save_snapshot(path, snap),
-            lambda written: self._saved(written, then, volumes),
+            lambda written: self._saved(doc, written, then, point),
             lambda msg: self._failed("Cannot save", msg),
         )
 
@@ -214,9 +259,12 @@ class FileActions(QObject):
         )
         return Path(name) if name else None
 
-    def _saved(self, path: Path, then: Callable[[], None] | None, volumes: int) -> None:
+    def _saved(
+        self, doc: Document, path: Path, then: Callable[[], None] | None, point: SavePoint
+    ) -> None:
         try:
-            self.ws.saved(path, volumes)
+            if self.ws.doc is doc:  # not a document opened while this one was written
+                self.ws.saved(path, point)
         except InputError as err:
             self._failed("Autosave journal", str(err))
         self.recent.add([str(path.absolute())])
@@ -273,4 +321,12 @@ class FileActions(QObject):
             except InputError as err:
                 self._failed("Cannot save", str(err))
                 return False
+        elif answer == QMessageBox.StandardButton.Discard:
+            self._drop_edits()
         return True
+
+    def _drop_edits(self) -> None:
+        try:
+            self.ws.discard_edits()
+        except InputError as err:
+            self._failed("Autosave journal", str(err))

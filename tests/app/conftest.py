@@ -31,12 +31,12 @@ def dialogs_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, li
     from app.state.recent import RecentFiles
     from app.ui import dialogs, file_actions
 
-    log: dict[str, list] = {"errors": [], "recover": [], "unsaved": []}
+    log: dict[str, list] = {"errors": [], "recover": [], "recover_answers": [], "unsaved": []}
     monkeypatch.setattr(dialogs, "show_error", lambda _p, title, msg: log["errors"].append(msg))
 
-    def recover(_parent: object, name: str) -> bool:
-        log["recover"].append(name)
-        return True
+    def recover(_parent: object, detail: str) -> str:
+        log["recover"].append(detail)
+        return log["recover_answers"].pop(0) if log["recover_answers"] else dialogs.RECOVER
 
     monkeypatch.setattr(dialogs, "ask_recover", recover)
 

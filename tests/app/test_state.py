@@ -161,8 +161,11 @@ def test_journal_sink_gets_every_step() -> None:
     records: list[tuple[int, tuple[int, int, int], np.ndarray]] = []
 
     class Sink:
-        def record(self, volume_index, origin_zyx, values_zyx):
+        def record(self, volume_index, origin_zyx, values_zyx, marks=()):
             records.append((volume_index, origin_zyx, values_zyx))
+
+        def record_table(self, volume_index, table):
+            raise AssertionError("no table change was made")
 
     doc = make_doc()
     editor, _ = make_editor(doc)
