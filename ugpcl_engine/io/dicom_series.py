@@ -17,6 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.io.itk_quiet import itk_reason, itk_warnings_off
 from ugpcl_engine.volume import VolumeGeometry
 
 # relative deviation of a slice gap from the median gap that counts as missing / uneven slices
@@ -54,7 +55,8 @@ def _header(path: Path) -> sitk.ImageFileReader:
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     reader.LoadPrivateTagsOff()
-    reader.ReadImageInformation()
+    with itk_warnings_off():
+        reader.ReadImageInformation()
     return reader
 
 
@@ -128,7 +130,8 @@ def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"Folder not found: {folder}. Check the path.")
-    series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    with itk_warnings_off():  # "No Series were found" would print before our message
+        series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
     if not series_ids:
         raise InputError(
             f"No DICOM series found in folder {folder}; choose the folder that holds the .dcm "
@@ -136,7 +139,8 @@ def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
         )
     found = []
     for uid in series_ids:
-        names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid)
+        with itk_warnings_off():
+            names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid)
         files = tuple(Path(n) for n in names)
         first = _header(files[0])
         found.append(
@@ -170,17 +174,14 @@ def _read_files(files: Sequence[Path], uid: str) -> tuple[sitk.ImageSeriesReader
     reader.SetFileNames([str(f) for f in files])
     reader.MetaDataDictionaryArrayUpdateOn()
     # ITK's own "non uniform sampling" warning would only go to stderr; _check_spacing says more
-    warnings_were_on = sitk.ProcessObject.GetGlobalWarningDisplay()
-    sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
-        return reader, reader.Execute()
+        with itk_warnings_off():
+            return reader, reader.Execute()
     except RuntimeError as err:
         raise InputError(
-            f"Cannot read DICOM series {uid} ({str(err).strip()[:120]}); check that the files "
+            f"Cannot read DICOM series {uid} ({itk_reason(err)}); check that the files "
             "are complete."
         ) from None
-    finally:
-        sitk.ProcessObject.SetGlobalWarningDisplay(warnings_were_on)
 
 
 def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> sitk.Image:
@@ -286,6 +287,8 @@ def write_dicom_series(
             paths.append(folder / f"slice_{k:04d}.dcm")
             writer.SetFileName(str(paths[-1]))
             writer.Execute(slice_image)
-    except (OSError, RuntimeError) as err:
-        raise InputError(f"Cannot write the DICOM series to {folder}: {str(err)[:160]}") from None
+    except OSError as err:
+        raise InputError(f"Cannot write the DICOM series to {folder}: {err.strerror}.") from None
+    except RuntimeError as err:
+        raise InputError(f"Cannot write the DICOM series to {folder}: {itk_reason(err)}.") from None
     return paths

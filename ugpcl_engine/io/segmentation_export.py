@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import label_tables
+from ugpcl_engine.io.output_paths import staged_outputs
 from ugpcl_engine.io.volume_files import WRITABLE_SUFFIXES, write_label_map
 from ugpcl_engine.volume import LabelMap, VolumeGeometry
 
@@ -37,6 +38,9 @@ def export_segmentation(
             the export lines up with the original scan in any viewer.
         table_format: ``"itksnap"``, ``"ctbl"`` or ``"none"`` (no table file).
         source_dicom_files: the source series' files, needed for ``.dcm`` (DICOM-SEG).
+
+    The label file and its table are written under hidden names and moved into place together:
+    a failure leaves neither behind.
 
     Returns:
         The files written (label file first).
@@ -66,10 +70,14 @@ def export_segmentation(
             )
         from ugpcl_engine.io.dicom_seg import write_dicom_seg
 
-        return [write_dicom_seg(label_map, source_dicom_files, out_path)]
-    write_label_map(out_path, label_map)
-    written = [out_path]
-    if table_format != "none":
-        table_path = label_tables.table_path_beside(out_path, table_format)
-        written.append(label_tables.write_label_table(table_path, label_map.table))
-    return written
+        with staged_outputs({"segmentation": out_path}) as staged:
+            write_dicom_seg(label_map, source_dicom_files, staged["segmentation"])
+        return [out_path]
+    table = (
+        None if table_format == "none" else label_tables.table_path_beside(out_path, table_format)
+    )
+    with staged_outputs({"segmentation": out_path, "label table": table}) as staged:
+        write_label_map(staged["segmentation"], label_map)
+        if table is not None:
+            label_tables.write_label_table(staged["label table"], label_map.table)
+    return [out_path] if table is None else [out_path, table]

@@ -8,7 +8,6 @@ anisotropic oblique grid.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import SimpleITK as sitk
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import label_tables, nifti_check
+from ugpcl_engine.io.itk_quiet import itk_reason, itk_warnings_off
 from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
 WRITABLE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".seg.nrrd", ".mha", ".mhd")
@@ -61,6 +61,11 @@ def sitk_from_array(array_zyx: np.ndarray, geometry: VolumeGeometry) -> sitk.Ima
 
 
 def _read_sitk(path: Path, series_uid: str | None = None) -> sitk.Image:
+    with itk_warnings_off():  # ITK's warning lines would come before our one-line error
+        return _open_image(path, series_uid)
+
+
+def _open_image(path: Path, series_uid: str | None) -> sitk.Image:
     if not path.exists():
         raise InputError(f"File not found: {path}. Check the path and try again.")
     if path.is_dir():
@@ -77,18 +82,9 @@ def _read_sitk(path: Path, series_uid: str | None = None) -> sitk.Image:
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
         raise InputError(
-            f"Cannot read {path.name} as an image ({_itk_reason(err)}). Check that it is a "
+            f"Cannot read {path.name} as an image ({itk_reason(err)}). Check that it is a "
             "NIfTI, NRRD, MHA or DICOM file and that it is complete (not truncated)."
         ) from None
-
-
-def _itk_reason(err: Exception) -> str:
-    """Shorten an ITK exception to its reason, without source paths and object addresses."""
-    text = " ".join(str(err).split())
-    if "ERROR:" in text:
-        text = text.split("ERROR:", 1)[1]
-        text = re.sub(r"^\s*\w+\(0x[0-9a-f]+\):\s*", "", text)
-    return text.strip()[:160] or "unknown error"
 
 
 def read_header_fields(path: str | Path) -> dict[str, str]:
@@ -106,7 +102,8 @@ def read_header_fields(path: str | Path) -> dict[str, str]:
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
-        reader.ReadImageInformation()
+        with itk_warnings_off():
+            reader.ReadImageInformation()
     except RuntimeError:
         raise InputError(f"Cannot read the header of {path.name}; is it an image file?") from None
     return {key: reader.GetMetaData(key) for key in reader.GetMetaDataKeys()}
@@ -230,14 +227,16 @@ def _guess_modality(image: sitk.Image, array: np.ndarray) -> str:
 
 def _label_array(
     image: sitk.Image, path: Path, flatten_layers: bool
-) -> tuple[np.ndarray, LabelTable | None]:
-    """Return the label values (Z, Y, X) and the table the file's own header describes."""
+) -> tuple[np.ndarray, LabelTable | None, sitk.Image]:
+    """Return the label values (Z, Y, X), the table the file's own header describes and the
+    3-D image they came from (a 2-D label image becomes one slice, as in ``read_volume``)."""
     fields = {k: image.GetMetaData(k) for k in image.GetMetaDataKeys()}
     segments = label_tables.segments_from_header(fields)
     layers = image.GetNumberOfComponentsPerPixel()
-    if layers == 1 and image.GetDimension() == 3:
+    if layers == 1:
+        image = _to_3d(image, path)  # 2-D: one slice; 4-D: refused with the generic message
         array = sitk.GetArrayFromImage(image)
-        return array, label_tables.table_from_segments(segments) if segments else None
+        return array, label_tables.table_from_segments(segments) if segments else None, image
     if not segments or image.GetDimension() != 3:
         _to_3d(image, path)  # refuses vector / 4-D images with the generic message
     if not flatten_layers:
@@ -247,7 +246,7 @@ def _label_array(
             "or save the segmentation without overlaps in Slicer."
         )
     labels, table, _overlap = label_tables.flatten_layers(sitk.GetArrayFromImage(image), segments)
-    return labels, table
+    return labels, table, image
 
 
 def read_label_map(
@@ -280,8 +279,7 @@ def read_label_map(
             or negative values, values beyond the table, or a grid that differs from ``geometry``.
     """
     path = Path(path)
-    image = _read_sitk(path, series_uid)
-    array, own_table = _label_array(image, path, flatten_layers)
+    array, own_table, image = _label_array(_read_sitk(path, series_uid), path, flatten_layers)
     label_geometry = geometry_from_sitk(image)
     if geometry is not None and not label_geometry.matches(geometry):
         raise InputError(
@@ -345,9 +343,24 @@ def resample_labels_to(label_map: LabelMap, geometry: VolumeGeometry) -> LabelMa
     return LabelMap(sitk.GetArrayFromImage(moved), geometry, label_map.table)
 
 
+def check_writable_suffix(path: str | Path, extra: tuple[str, ...] = ()) -> None:
+    """Refuse a destination whose suffix names no format the data layer writes.
+
+    Args:
+        path: the destination file.
+        extra: further accepted suffixes (``.dcm`` where a DICOM-SEG writer takes it).
+
+    Raises:
+        InputError: unknown suffix; the message lists the known ones.
+    """
+    name = Path(path).name
+    known = (*WRITABLE_SUFFIXES, *extra)
+    if not name.lower().endswith(known):
+        raise InputError(f"Cannot write {name}: unknown file type; use one of {', '.join(known)}.")
+
+
 def _check_writable(path: Path) -> None:
-    if not path.name.lower().endswith(WRITABLE_SUFFIXES):
-        raise InputError(f"Cannot write {path.name}: use one of {', '.join(WRITABLE_SUFFIXES)}.")
+    check_writable_suffix(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -379,9 +392,10 @@ def write_array(
     for key, value in (header_fields or {}).items():
         image.SetMetaData(key, value)
     try:
-        sitk.WriteImage(image, str(path), useCompression=True)
+        with itk_warnings_off():
+            sitk.WriteImage(image, str(path), useCompression=True)
     except RuntimeError as err:
-        raise InputError(f"Cannot write {path}: {str(err).strip()[:160]}") from None
+        raise InputError(f"Cannot write {path}: {itk_reason(err)}.") from None
 
 
 def write_label_map(path: str | Path, label_map: LabelMap) -> None:
