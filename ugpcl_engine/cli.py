@@ -2,7 +2,8 @@
 
 Each subcommand's work lives in its own module and is imported only when used, so that
 ``evaluate`` or ``convert`` start without loading torch. Every ``InputError`` becomes one line on
-stderr and exit code 2, never a traceback.
+stderr and exit code 2, never a traceback, and nothing else: Python warnings raised on the way
+(torch, onnx) are held back and shown only when the command succeeds.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 from ugpcl_engine.errors import InputError
 
@@ -23,6 +26,22 @@ HANDLERS = {
     "convert": "ugpcl_engine.io.convert:convert_command",
     "benchmark": "ugpcl_engine.benchmarks:benchmark_command",
 }
+
+
+FOLDER_OUTPUTS = {"benchmark": "out"}
+"""Subcommands whose output folder is checked here, before their handler starts (the others
+check their own outputs)."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (``--steps``, ``--jobs``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="quick", choices=("quick", "standard", "paper"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", default=None, help="checkpoint to warm-start from")
-    p.add_argument("--steps", type=int, default=None, help="override the preset's step count")
+    p.add_argument(
+        "--steps", type=positive_int, default=None, help="override the preset's step count"
+    )
     p.add_argument(
         "--time-budget",
         type=float,
@@ -103,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument(
         "--jobs",
-        type=int,
+        type=positive_int,
         default=1,
         help="trainings run side by side, one torch thread each (sparse-slices, guided)",
     )
@@ -121,6 +142,24 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     return getattr(importlib.import_module(module_name), func)  # type: ignore[no-any-return]
 
 
+def _check_folder_output(args: argparse.Namespace) -> None:
+    option = FOLDER_OUTPUTS.get(args.command)
+    if option is not None:
+        from ugpcl_engine.io.output_paths import check_folder_writable
+
+        check_folder_writable(f"--{option}", Path(getattr(args, option)))
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the handler; Python warnings wait until it succeeds (an error comes alone)."""
+    with warnings.catch_warnings(record=True) as caught:
+        _check_folder_output(args)
+        code = _handler(args.command)(args)
+    for w in caught:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand.
 
@@ -128,16 +167,23 @@ def main(argv: list[str] | None = None) -> int:
         argv: arguments without the program name (``sys.argv[1:]`` when ``None``).
 
     Returns:
-        0 on success, 2 on bad input, 130 when interrupted.
+        0 on success, 1 when the work failed (training diverged, parity, a disk error), 2 on
+        bad input, 130 when interrupted. Argument errors exit with 2 (``SystemExit``).
     """
     args = build_parser().parse_args(argv)
+    prefix = f"ugpcl-studio {args.command}"
     try:
-        return _handler(args.command)(args)
+        return _run(args)
     except InputError as err:
-        print(f"ugpcl-studio {args.command}: error: {err}", file=sys.stderr)
+        print(f"{prefix}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a disk or permission failure no check could foresee
+        where = f" ({err.filename})" if err.filename else ""
+        reason = err.strerror or str(err) or type(err).__name__
+        print(f"{prefix}: failed: {reason}{where}; check the disk and try again.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print(f"ugpcl-studio {args.command}: interrupted", file=sys.stderr)
+        print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
 
 

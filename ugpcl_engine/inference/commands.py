@@ -16,9 +16,10 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from ugpcl_engine.inference.model_metadata import (
     partial_path,
 )
 
+if TYPE_CHECKING:
+    from ugpcl_engine.volume import Volume
+
 EXPORT_MODULE = "ugpcl_engine.inference.onnx_export"
 
 
@@ -40,27 +44,59 @@ def _log(text: str) -> None:
 def export_command(args: argparse.Namespace) -> int:
     """Run ``export`` from parsed CLI arguments (``--checkpoint``, ``--out``).
 
+    ``--out`` is checked before the checkpoint is loaded: an ``.onnx`` name, not the
+    checkpoint itself (nor a link to it), in a folder that can be written.
+
     Returns:
         0 on success, 1 when the parity check failed (nothing is written then).
 
     Raises:
         InputError: unreadable checkpoint or unwritable destination (exit code 2).
     """
+    from ugpcl_engine.io.output_paths import staged_outputs
+
+    out = Path(args.out)
+    if not out.name.lower().endswith(".onnx"):
+        raise InputError(
+            f"Cannot write {out.name}: an ONNX model file name ends in .onnx; give --out a "
+            "name like model.onnx."
+        )
     export = importlib.import_module(EXPORT_MODULE)
     try:
-        report: ExportReport = export.export_checkpoint_file(args.checkpoint, args.out)
+        with staged_outputs({"--out": out}, {"--checkpoint": args.checkpoint}) as staged:
+            report: ExportReport = export.export_checkpoint_file(args.checkpoint, staged["--out"])
     except ParityError as err:
         _log(f"ugpcl-studio export: failed: {err}")
         return 1
-    print(report.summary())
+    print(replace(report, path=str(out)).summary())
     return 0
+
+
+def _check_predict_outputs(args: argparse.Namespace) -> None:
+    from ugpcl_engine.io.volume_files import check_writable_suffix
+
+    check_writable_suffix(args.out)
+    if args.uncertainty:
+        check_writable_suffix(args.uncertainty)
+
+
+def _check_3d(volume: Volume, path: str) -> None:
+    """Refuse a 2-D image (one slice) by name: the grid check would call it a different grid."""
+    shape = volume.image_zyx.shape
+    if min(shape) < 2:
+        raise InputError(
+            f"{Path(path).name} is a 2-D image (shape zyx {shape}, a single slice); predict "
+            "segments 3-D volumes: give the whole scan (NIfTI, NRRD, MHA or a DICOM folder)."
+        )
 
 
 def predict_command(args: argparse.Namespace) -> int:
     """Run ``predict``: segment ``--image`` with ``--model``, write ``--out`` (+ uncertainty).
 
     The outputs lie on the image's grid, in any format the data layer writes (from the suffix).
-    A very different grid from training is refused unless ``--force`` is given.
+    A very different grid from training is refused unless ``--force`` is given. The outputs
+    are checked before the work (known format, none of the inputs, writable) and moved into
+    place together at the end: a failure leaves neither behind.
 
     Returns:
         0 on success.
@@ -69,12 +105,37 @@ def predict_command(args: argparse.Namespace) -> int:
         InputError: bad model, image or destination (exit code 2).
     """
     from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
+    from ugpcl_engine.io.output_paths import staged_outputs
     from ugpcl_engine.io.volume_files import read_volume, write_array, write_label_map
     from ugpcl_engine.volume import LabelMap
 
     start = time.perf_counter()
-    segmenter = OrtSegmenter(args.model, device=args.device, threads=os.cpu_count() or 1)
-    volume = read_volume(args.image)
+    _check_predict_outputs(args)
+    outputs = {"--out": args.out, "--uncertainty": args.uncertainty}
+    with staged_outputs(outputs, {"--model": args.model, "--image": args.image}) as staged:
+        segmenter = OrtSegmenter(args.model, device=args.device, threads=os.cpu_count() or 1)
+        volume = read_volume(args.image)
+        _check_3d(volume, args.image)
+        labels, entropy = segmenter.segment(
+            volume.image_zyx,
+            _tenths_logger(),
+            spacing_zyx=volume.geometry.spacing_zyx,
+            strict=not getattr(args, "force", False),
+        )
+        table = segmenter.metadata.label_table
+        write_label_map(staged["--out"], LabelMap(labels, volume.geometry, table))
+        if args.uncertainty:
+            write_array(staged["--uncertainty"], entropy.astype(np.float32), volume.geometry)
+    _log(
+        f"segmented {volume.image_zyx.shape[::-1]} (x,y,z) on {segmenter.provider} in "
+        f"{time.perf_counter() - start:.1f} s; wrote {args.out}"
+        + (f" and {args.uncertainty}" if args.uncertainty else "")
+    )
+    return 0
+
+
+def _tenths_logger() -> Callable[[int, int], None]:
+    """A progress callback that logs ``slice done/total`` at each tenth of the volume."""
     last = [-1]
 
     def progress(done: int, total: int) -> None:
@@ -83,21 +144,7 @@ def predict_command(args: argparse.Namespace) -> int:
             last[0] = tenth
             _log(f"slice {done}/{total}")
 
-    labels, entropy = segmenter.segment(
-        volume.image_zyx,
-        progress,
-        spacing_zyx=volume.geometry.spacing_zyx,
-        strict=not getattr(args, "force", False),
-    )
-    write_label_map(args.out, LabelMap(labels, volume.geometry, segmenter.metadata.label_table))
-    if args.uncertainty:
-        write_array(args.uncertainty, entropy.astype(np.float32), volume.geometry)
-    _log(
-        f"segmented {volume.image_zyx.shape[::-1]} (x,y,z) on {segmenter.provider} in "
-        f"{time.perf_counter() - start:.1f} s; wrote {args.out}"
-        + (f" and {args.uncertainty}" if args.uncertainty else "")
-    )
-    return 0
+    return progress
 
 
 def export_in_subprocess(
