@@ -44,8 +44,8 @@ def _is_series_folder(text: str) -> bool:
         return True
     raise InputError(
         f"Cannot write {path.name}: unknown file type '{path.suffix}'; use one of "
-        f"{', '.join(WRITABLE_SUFFIXES)}, .dcm (DICOM-SEG, labels), or a folder name without "
-        "an extension (DICOM series, images)."
+        f"{', '.join(WRITABLE_SUFFIXES)}, .dcm (DICOM-SEG, labels), or for a DICOM series "
+        "(images) a folder name without an extension or ending in /."
     )
 
 
