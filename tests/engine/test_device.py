@@ -14,7 +14,7 @@ from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference import torch_segmenter
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.training import device as device_mod
-from ugpcl_engine.training import trainer
+from ugpcl_engine.training import loop, trainer
 from ugpcl_engine.training.device import configure_device, prediction_device, resolve_device
 from ugpcl_engine.training.events import Finished
 from ugpcl_engine.training.trainer import TrainingVolume, train
@@ -85,7 +85,7 @@ def test_training_and_torch_inference_configure_their_device(
         device_mod.configure_device(device)
 
     monkeypatch.setattr(torch_segmenter, "configure_device", spy)
-    monkeypatch.setattr(trainer, "configure_device", spy)
+    monkeypatch.setattr(loop, "configure_device", spy)  # the run is built by training.loop
     ckpt = tiny_checkpoint()
     seg = TorchSegmenter.from_checkpoint(ckpt, "cpu")
     labels, _ = seg.run_batch(np.zeros((1, 1, 64, 64), np.float32))

@@ -51,6 +51,8 @@ class Checkpoint:
         foreground_crop: trained on the foreground's box (``data.slices.foreground_box``):
             torch inference runs on that box of the occupied slices only, the rest is
             background.
+        resume: what a run needs to continue exactly where it stopped (optimiser, RNG and
+            sampler states, ``training.resume``); ``None`` in model-only checkpoints.
     """
 
     spec: RunSpec
@@ -67,6 +69,7 @@ class Checkpoint:
     training_spacing_zyx: tuple[float, float, float] | None = None
     network_scale: float | None = None
     foreground_crop: bool = False
+    resume: dict[str, Any] | None = None
 
     def build_net(self, device: torch.device | str = "cpu") -> UGPCLNet:
         """Return the network with these weights, in eval mode, on ``device``."""
@@ -112,6 +115,8 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "versions": {"ugpcl_engine": __version__, "torch": str(torch.__version__)},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if ckpt.resume is not None:
+        payload["resume"] = ckpt.resume
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
@@ -163,4 +168,5 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         training_spacing_zyx=tuple(float(v) for v in grid["spacing_zyx"]) if grid else None,  # type: ignore[arg-type]
         network_scale=None if scale is None else float(scale),
         foreground_crop=data.get("foreground_crop") is True,
+        resume=data.get("resume") if isinstance(data.get("resume"), dict) else None,
     )
