@@ -1,18 +1,23 @@
 """Runs one training child at a time and turns its events into Qt signals (QtCore only).
 
 The child is a ``spawn`` process started by module name (``run_folder.launch_child``), so this
-process never imports torch. A QTimer drains the event queue; when the process is gone without
-a final event (a crash, an out-of-memory kill, SIGKILL) the supervisor says so in plain words.
+process never imports torch. Its events come over ``ugpcl_engine.training.channel``: a thread
+receives them and a QTimer dispatches them, so the GUI thread never waits on the child, not
+even on one killed halfway through a message. When the process is gone without a final event
+(a crash, an out-of-memory kill, SIGKILL, a torn message) the supervisor says so in plain words.
 Stop asks the child to finish early and keep its model; after a grace period it is terminated.
+The child exits by itself when this process dies (``channel.exit_with_parent``).
+
+Run folders are scratch (``ugpcl_engine.training.scratch``): when a run ends its volume copies
+are deleted, and a run without a model keeps only its small text files.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import queue as queue_errors
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,14 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.training.channel import (
+    ChildTarget,
+    EventReceiver,
+    EventSender,
+    SharedFlag,
+    child_main,
+    shared_index,
+)
 from ugpcl_engine.training.events import Failed, Finished, Preview, Progress, Started, Validation
 from ugpcl_engine.training.run_folder import (
     RunRequest,
@@ -28,10 +41,15 @@ from ugpcl_engine.training.run_folder import (
     launch_child,
     write_volumes_snapshot,
 )
+from ugpcl_engine.training.scratch import discard_run, drop_snapshot
 
-ChildTarget = Callable[[str, Any, Any, Any], None]
+__all__ = ["ChildTarget", "RunOutcome", "TrainingSupervisor", "death_message"]
+
 MAX_EVENTS_PER_TICK = 64  # keeps one drain short even when the child floods the queue
 REAP_AFTER_S = 20.0  # a child still alive this long after its final event is terminated
+QUIET_S = 5.0
+"""A child whose line closed without a result is ended after this long; a dead child whose line
+stays open (a process it started holds the pipe) is reported after this long."""
 
 
 @dataclass(frozen=True)
@@ -113,11 +131,11 @@ class TrainingSupervisor(QObject):
         self._target = target
         self._ctx = mp.get_context("spawn")
         self._process: Any = None
-        self._queue: Any = None
-        self._flag: Any = None
+        self._events: EventReceiver | None = None
+        self._flag: SharedFlag | None = None
         self._slice: Any = None
         self._run_dir: Path | None = None
-        self._done = False
+        self._quiet_since: float | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self.poll)
@@ -146,6 +164,11 @@ class TrainingSupervisor(QObject):
         """Folder of the current run."""
         return self._run_dir
 
+    @property
+    def events(self) -> EventReceiver | None:
+        """The current run's event line (fault injection and checks: ``pause``, ``torn``)."""
+        return self._events
+
     # -- control -----------------------------------------------------------------------------
     def start(self, run_dir: Path, volumes: Sequence[SnapshotVolume], request: RunRequest) -> None:
         """Write the snapshot into ``run_dir`` and start the child on it.
@@ -163,17 +186,21 @@ class TrainingSupervisor(QObject):
             raise InputError("A training run is going already; stop it before starting another.")
         write_volumes_snapshot(run_dir, volumes, request)
         self._run_dir = run_dir
-        self._queue = self._ctx.Queue()
-        self._flag = self._ctx.Event()
-        self._slice = self._ctx.Value("i", request.preview_slice or 0)
-        self._done = False
+        self._flag = SharedFlag(self._ctx)
+        self._slice = shared_index(self._ctx, request.preview_slice or 0)
+        self._quiet_since = None
+        reader, writer = self._ctx.Pipe(duplex=False)
         self._process = self._ctx.Process(
-            target=self._target,
-            args=(str(run_dir), self._queue, self._flag, self._slice),
+            target=child_main,
+            args=(self._target, str(run_dir), EventSender(writer), self._flag, self._slice),
             name="ugpcl-training",
             daemon=True,
         )
-        self._process.start()
+        try:
+            self._process.start()
+        finally:
+            writer.close()  # the child holds the only write end: its death is an end of file
+        self._events = EventReceiver(reader)
         self._timer.start()
         self.running_changed.emit(True)
 
@@ -184,7 +211,7 @@ class TrainingSupervisor(QObject):
 
     def stop(self) -> None:
         """Ask the child to stop at its next step and keep the model (terminated after grace)."""
-        if self.running and not self._flag.is_set():
+        if self._flag is not None and not self._flag.is_set():
             self._flag.set()
             self._grace.start()
 
@@ -193,7 +220,7 @@ class TrainingSupervisor(QObject):
         if self.running:
             self._process.terminate()
             self._process.join(5)
-            self._cleanup()
+            self._cleanup(discard=True)
             self.cancelled.emit()
 
     def shutdown(self, wait_s: float = 10.0) -> None:
@@ -203,39 +230,43 @@ class TrainingSupervisor(QObject):
             if process.is_alive():
                 process.terminate()
         self._reaping = []
-        if not self.running:
+        if self._flag is None:
             return
         self._flag.set()
         self._process.join(wait_s)
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(5)
-        self._cleanup()
+        self._cleanup(discard=True)
 
-    # -- the queue ---------------------------------------------------------------------------
+    # -- the events --------------------------------------------------------------------------
     def poll(self) -> None:
-        """Drain pending events; report a child that died without a final event."""
-        if self._process is None:
-            return
-        for _ in range(MAX_EVENTS_PER_TICK):
-            try:
-                event = self._queue.get_nowait()
-            except (queue_errors.Empty, EOFError, OSError):
-                break
-            self._dispatch(event)
-            if self._process is None:
-                return
-        if not self._process.is_alive() and self._queue_empty():
-            self._process.join(1)
-            code = self._process.exitcode
-            self._cleanup()
-            self.failed.emit(death_message(code))
+        """Dispatch received events; report a child that died without a final event.
 
-    def _queue_empty(self) -> bool:
-        try:
-            return bool(self._queue.empty())
-        except OSError:
-            return True
+        Never waits on the child: a thread receives (``channel.EventReceiver``).
+        """
+        if self._events is None:
+            return
+        for event in self._events.drain(MAX_EVENTS_PER_TICK):
+            self._dispatch(event)
+            if self._events is None:
+                return
+        ended, alive = self._events.ended, self._process.is_alive()
+        if alive and not ended:
+            return
+        now = time.monotonic()
+        if self._quiet_since is None:
+            self._quiet_since = now
+        if not alive and (ended or now - self._quiet_since > QUIET_S):
+            self._report_death()
+        elif alive and now - self._quiet_since > QUIET_S:
+            self._process.terminate()  # it closed its line without a result: it can only hang
+
+    def _report_death(self) -> None:
+        self._process.join(1)  # gone already: only collects the exit code
+        code = self._process.exitcode
+        self._cleanup(discard=True)
+        self.failed.emit(death_message(code))
 
     def _dispatch(self, event: object) -> None:
         if isinstance(event, Progress):
@@ -250,18 +281,18 @@ class TrainingSupervisor(QObject):
             self.stage.emit(event.name)
         elif isinstance(event, Finished):
             run_dir = self._run_dir
-            self._finish()
+            self._finish(discard=False)
             assert run_dir is not None
             self.finished.emit(RunOutcome(run_dir, event))
         elif isinstance(event, Failed):
-            self._finish()
+            self._finish(discard=True)
             self.failed.emit(event.message)
 
-    def _finish(self) -> None:
+    def _finish(self, discard: bool) -> None:
         # the child exits by itself after its final event; reap it later without blocking
         self._reaping.append((self._process, time.monotonic()))
         self._reaper.start()
-        self._cleanup()
+        self._cleanup(discard)
 
     def _reap(self) -> None:
         keep = []
@@ -280,17 +311,20 @@ class TrainingSupervisor(QObject):
         if self.running:
             self._process.terminate()
             self._process.join(5)
-            self._cleanup()
+            self._cleanup(discard=True)
             self.failed.emit(
                 "The training did not stop in time and was ended; the model of this run was "
                 "not kept. Your labels are unchanged."
             )
 
-    def _cleanup(self) -> None:
+    def _cleanup(self, discard: bool) -> None:
+        """Forget the run; delete its volume copies (and, ``discard``, its partial results).
+
+        The receiving thread is left to end by itself at the end of file: it closes its end.
+        """
         self._timer.stop()
         self._grace.stop()
-        if self._queue is not None:
-            self._queue.close()
-            self._queue.cancel_join_thread()
-        self._process = self._queue = self._flag = self._slice = None
+        if self._run_dir is not None:
+            (discard_run if discard else drop_snapshot)(self._run_dir)
+        self._process = self._events = self._flag = self._slice = None
         self.running_changed.emit(False)

@@ -11,7 +11,6 @@ may keep refining in the background afterwards (``app.ui.assist_refine``).
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from app.ui.assist_review import AXIS, ReviewActions
 from app.ui.assist_runs import RunActions
 from app.ui.training_panel import TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays
+from ugpcl_engine.training.scratch import claim_runs_root
 
 QUIT_WAIT_S = 2.0  # a quitting user waits at most this long for the child to stop
 
@@ -53,9 +53,10 @@ class AssistController(RunActions, RefineActions, ReviewActions, QObject):
     Args:
         window: the ``MainWindow`` (uses its ``ws``, ``views``, ``menus``, ``add_side_panel``).
         target: the training child's entry point (tests inject a scripted fake).
-        runs_root: where run folders go (a temporary folder when None: they are scratch; on
-            save the checkpoint of the version in use is copied beside the project, see
-            ``app.state.version_store``).
+        runs_root: where run folders go (when None: this process's folder under the temporary
+            directory, ``ugpcl_engine.training.scratch``: they are scratch, removed at the next
+            start once this process is gone; on save the checkpoint of the version in use is
+            copied beside the project, see ``app.state.version_store``).
 
     Attributes:
         session: the Qt-free state; supervisor: the child; panel: the dock widget;
@@ -88,7 +89,7 @@ class AssistController(RunActions, RefineActions, ReviewActions, QObject):
         self._place_dock()
         self.overlays = AssistOverlays(window.views)
         self.tasks = TaskRunner(self)
-        self.runs_root = runs_root or Path(tempfile.mkdtemp(prefix="ugpcl-runs-"))
+        self.runs_root = runs_root or claim_runs_root().path  # stale roots swept first
         self.overrides: dict[str, Any] = {}
         self.refinement = Refinement()
         self._user_stopped = False

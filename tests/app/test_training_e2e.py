@@ -5,10 +5,15 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from training_fakes import record_snapshots
 
 TINY = {"steps": 3, "log_every": 1, "max_input_size": 64, "batch_labeled": 2, "batch_unlabeled": 2}
 
@@ -58,7 +63,7 @@ def test_train_on_the_chest_ct_then_accept_and_undo(qtbot, window, sample_assist
 def test_train_on_the_chest_ct_and_an_unlabeled_crop_of_it(qtbot, window, sample_assist) -> None:
     """A second volume without labeled slices is trained on (unlabeled data) and predicted."""
     from app.state.document import VolumeItem
-    from ugpcl_engine.training.run_folder import file_sha256, read_volumes_snapshot
+    from ugpcl_engine.training.run_folder import file_sha256
     from ugpcl_engine.volume import LabelMap, Volume, VolumeGeometry
 
     sample_assist.overrides = dict(TINY)
@@ -68,10 +73,11 @@ def test_train_on_the_chest_ct_and_an_unlabeled_crop_of_it(qtbot, window, sample
     labels = LabelMap(np.zeros(crop.shape, np.uint8), geometry, doc.table)
     window.ws.add_volumes([VolumeItem.new(Volume(crop, geometry, "crop", "CT"), labels)])
     window.choose_volume(0)
+    snapshots = record_snapshots(sample_assist.supervisor)
     with qtbot.waitSignal(sample_assist.result_ready, timeout=60000) as blocker:
         assert sample_assist.start_training("quick", "cpu")
     version = blocker.args[0]
-    snapshot, request = read_volumes_snapshot(version.run_dir)
+    snapshot, request = snapshots[version.run_dir]
     assert request.volume_count == 2 and np.array_equal(snapshot[1].image_zyx, crop)
     assert version.volumes == (0, 1) and version.metrics["volumes"] == 2.0
     pred, entropy = version.prediction_zyx(1), version.uncertainty_zyx(1)

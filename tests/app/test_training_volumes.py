@@ -13,17 +13,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from test_volume_switching import ORGANS
-from training_fakes import fake_child, fake_result
+from training_fakes import fake_child, fake_result, record_snapshots
 
 from app.state.document import Document, VolumeItem
 from app.state.files import load_project_document
 from app.state.training_runs import models_of_run, record_export, same_classes
 from ugpcl_engine.inference.model_metadata import ExportReport
-from ugpcl_engine.training.run_folder import (
-    file_sha256,
-    labeled_hash,
-    read_volumes_snapshot,
-)
+from ugpcl_engine.training.run_folder import file_sha256, labeled_hash
 from ugpcl_engine.volume import LabelClass, LabelMap, LabelTable, Volume, VolumeGeometry
 
 TABLE = LabelTable.default(3)
@@ -69,6 +65,12 @@ def assisted(window, tmp_path: Path):
     assist.supervisor.shutdown(2)
 
 
+@pytest.fixture
+def snapshots(assisted) -> dict:
+    """Run folder -> (volumes, request) of its snapshot, read while the run went on."""
+    return record_snapshots(assisted[0].supervisor)
+
+
 def train(qtbot, assist):
     with qtbot.waitSignal(assist.result_ready, timeout=30000) as blocker:
         assert assist.start_training("quick", "cpu")
@@ -83,12 +85,14 @@ def test_same_classes_ignores_colours_only() -> None:
     assert not same_classes(TABLE, LabelTable.default(2))
 
 
-def test_a_run_trains_on_every_volume_with_the_same_classes(qtbot, window, assisted) -> None:
+def test_a_run_trains_on_every_volume_with_the_same_classes(
+    qtbot, window, assisted, snapshots
+) -> None:
     assist, _ = assisted
     doc = window.ws.doc
     version = train(qtbot, assist)
 
-    volumes, request = read_volumes_snapshot(version.run_dir)
+    volumes, request = snapshots[version.run_dir]
     assert request.volume_count == 2 and request.modalities == ("CT", "CT")
     assert [v.image_zyx.shape for v in volumes] == [(8, 24, 30), (10, 28, 26)]
     assert np.array_equal(volumes[1].image_zyx, doc.items[2].volume.image_zyx)
@@ -113,7 +117,7 @@ def test_a_run_trains_on_every_volume_with_the_same_classes(qtbot, window, assis
 
 
 def test_a_run_started_on_an_unlabeled_volume_learns_from_the_others(
-    qtbot, window, assisted
+    qtbot, window, assisted, snapshots
 ) -> None:
     assist, _ = assisted
     window.choose_volume(2)  # gamma: nothing labeled
@@ -121,7 +125,7 @@ def test_a_run_started_on_an_unlabeled_volume_learns_from_the_others(
     previews = []
     assist.supervisor.preview.connect(previews.append)
     version = train(qtbot, assist)
-    volumes, _ = read_volumes_snapshot(version.run_dir)
+    volumes, _ = snapshots[version.run_dir]
     assert [v.image_zyx.shape[0] for v in volumes] == [10, 8], "the volume shown comes first"
     assert version.volume_index == 2 and version.volumes == (2, 0)
     assert previews and previews[0].slice_index == 6 and previews[0].labels_hw.shape == (28, 26)
@@ -141,7 +145,7 @@ def test_no_labeled_slice_in_any_volume_is_refused(qtbot, window, assisted, dial
 
 
 def test_run_records_survive_a_save_and_load_with_matching_hashes(
-    qtbot, window, assisted, tmp_path: Path
+    qtbot, window, assisted, snapshots, tmp_path: Path
 ) -> None:
     assist, _ = assisted
     doc = window.ws.doc
@@ -177,7 +181,7 @@ def test_run_records_survive_a_save_and_load_with_matching_hashes(
         assert checkpoint["path"] == str(expected)
         assert checkpoint["sha256"] == file_sha256(expected)
         assert checkpoint["version"] == run["model_version"]
-    volumes, _ = read_volumes_snapshot(second.run_dir)
+    volumes, _ = snapshots[second.run_dir]
     hashes = [labeled_hash(v.labels_zyx, v.labeled) for v in volumes]
     assert [v["label_hash"] for v in runs[1]["volumes"]] == hashes
     assert runs[0]["label_hash"] != runs[1]["label_hash"]

@@ -97,6 +97,18 @@ def open_assist(
     return controller
 
 
+def record_snapshots(supervisor: Any) -> dict[Path, Any]:
+    """Read each run's snapshot (volumes, request) when its child has started: the volume
+    copies are deleted when a run ends. Keyed by run folder."""
+    seen: dict[Path, Any] = {}
+
+    def read(_event: object) -> None:
+        seen[supervisor.run_dir] = read_volumes_snapshot(supervisor.run_dir)
+
+    supervisor.started.connect(read)
+    return seen
+
+
 def fake_result(image_zyx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Prediction: label 1 where the image is bright; entropy low except on one slice."""
     pred = (image_zyx > 0).astype(np.uint8)

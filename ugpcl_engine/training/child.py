@@ -71,10 +71,11 @@ def run_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) ->
 
     Args:
         run_dir: run folder with the snapshot (see ``run_folder``).
-        queue: receives ``Started``, ``Progress``, ``Preview``, ``Stage``, ``Validation``, then
-            one final ``Finished`` (after the prediction is written) or ``Failed``.
-        flag: multiprocessing event; once set, training stops and keeps the model.
-        preview_index: shared ``Value('i')`` with the slice to preview, or None.
+        queue: receives (``put``) ``Started``, ``Progress``, ``Preview``, ``Stage``,
+            ``Validation``, then one final ``Finished`` (after the prediction is written) or
+            ``Failed``; a ``channel.EventSender`` when started by the GUI.
+        flag: stop flag (``is_set()``); once set, training stops and keeps the model.
+        preview_index: shared int (``.value``) with the slice to preview, or None.
     """
     step = 0
     try:

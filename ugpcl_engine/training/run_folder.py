@@ -16,6 +16,9 @@ results beside it::
         result.json       metrics of the run, model version and sha256    (child)
         error.log         traceback when the child crashed                 (child)
 
+The snapshot's volume copies are deleted when the run ends (``scratch``); ``request.json``
+stays (``read_request``).
+
 A run on several volumes (``RunRequest.volume_count`` > 1) adds, for volume ``k`` >= 1, the
 same files with a ``-k`` suffix: ``image-1.npy``, ``labels-1.npy``, ``labeled-1.npy`` (snapshot),
 ``prediction-1.npy``, ``uncertainty-1.npy`` (child). Volume 0 keeps the plain names, so a
@@ -354,12 +357,17 @@ def read_volumes_snapshot(
         request.
     """
     folder = Path(run_dir)
-    request = RunRequest.from_dict(json.loads((folder / "request.json").read_text()))
+    request = read_request(folder)
     volumes = []
     for k in range(1 if first_only else request.volume_count):
         image, labels, labeled = (np.load(folder / volume_file(n, k)) for n in SNAPSHOT_FILES)
         volumes.append(SnapshotVolume(image, labels, labeled))
     return volumes, request
+
+
+def read_request(run_dir: str | Path) -> RunRequest:
+    """The request of a run folder (it stays when the run ends; the volume copies do not)."""
+    return RunRequest.from_dict(json.loads((Path(run_dir) / "request.json").read_text()))
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
@@ -383,9 +391,10 @@ def launch_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None)
 
     Args:
         run_dir: the run folder holding the snapshot.
-        queue: multiprocessing queue the events go to.
-        flag: multiprocessing event; set means stop and keep the model.
-        preview_index: multiprocessing ``Value('i')`` with the slice the user looks at, or None.
+        queue: where the events go (``put(event)``: a ``channel.EventSender``).
+        flag: stop flag (``is_set()``: a ``channel.SharedFlag``); set means stop and keep the
+            model.
+        preview_index: shared int (``.value``) with the slice the user looks at, or None.
     """
     request = json.loads((Path(run_dir) / "request.json").read_text())
     threads = int(request.get("threads") or default_threads())
