@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,13 @@ from synthetic_datasets import write_msd, write_ssl4mis
 from tiny import TINY_MODEL
 
 from ugpcl_engine.config import RunSpec, preset
-from ugpcl_engine.datasets import commands, open_dataset, parse_labeled, select_labeled
+from ugpcl_engine.datasets import (
+    commands,
+    open_dataset,
+    parse_labeled,
+    select_labeled,
+    train_command,
+)
 from ugpcl_engine.datasets.base import Dataset
 from ugpcl_engine.datasets.training import dataset_spec, prepare_job
 from ugpcl_engine.errors import InputError
@@ -137,7 +144,7 @@ def test_msd_unlabeled_cases_labels_never_read(tmp_path: Path) -> None:
 def command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     commands.add_parsers(parser.add_subparsers(dest="command"))
-    return commands.train_dataset_command(parser.parse_args(argv))
+    return train_command.train_dataset_command(parser.parse_args(argv))
 
 
 def test_train_dataset_command_refuses_to_start_over_a_run(tmp_path: Path) -> None:
@@ -170,3 +177,26 @@ def test_train_dataset_command_end_to_end(tmp_path: Path, monkeypatch: pytest.Mo
     ckpt = load_checkpoint(out / "model.pt")
     assert ckpt.network_size == 32 and ckpt.network_scale is None and ckpt.resume is None
     assert ckpt.window.low == 0.0 and ckpt.window.high == 1.0
+
+
+def test_sigterm_asks_the_run_to_stop_and_is_restored_after() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    cancel = CancelToken()
+    with train_command._stop_on_signals(cancel):
+        signal.raise_signal(signal.SIGTERM)  # a cluster's pre-emption
+        assert cancel.cancelled
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_nproc_relaunches_under_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(train_command.subprocess, "call", lambda argv: calls.append(argv) or 0)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    argv = ["train-dataset", "--data", "D", "--preset", "paper", "--out", "O", "--nproc", "2"]
+    assert command([*argv, "--labeled", "7", "--resume"]) == 0
+    launched = calls[0]
+    assert launched[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    assert launched[5:8] == ["-m", "ugpcl_engine.cli", "train-dataset"]
+    rest = launched[8:]
+    assert rest[rest.index("--labeled") + 1] == "7" and rest[-1] == "--resume"
+    assert "--nproc" not in rest

@@ -45,7 +45,7 @@ def read_pair(path: Path, ndim: int, labels: bool) -> tuple[np.ndarray, np.ndarr
         raise InputError(f"{path.name} is not a readable HDF5 file; {_REPLACE}.") from None
     with handle:
         try:
-            check_file_structure(handle)
+            check_file_structure(handle, plain_types=True)  # SSL4MIS files hold plain numbers
         except RefusedFileError as err:
             clause = str(err).split("; ")[0]
             raise InputError(

@@ -58,8 +58,11 @@ class DatasetSampler:
         labeled: the labeled slices (labels read).
         unlabeled: the unlabeled slices (labels never read); empty: labeled images stand in.
         n_labeled, n_unlabeled: images per batch of each stream.
-        seed: the run's seed.
+        seed: the run's seed (the same on every rank: all ranks draw the same epochs).
         device: where the batches go.
+        rank, world: in a distributed run, each draw takes ``world`` times the batch from the
+            epoch and this rank keeps its own ``rank``-th share, so no two ranks see the same
+            slice in a step.
 
     Raises:
         ValueError: no labeled slice.
@@ -74,6 +77,8 @@ class DatasetSampler:
         n_unlabeled: int,
         seed: int,
         device: torch.device,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
         if not labeled:
             raise ValueError("a dataset sampler needs labeled slices")
@@ -82,6 +87,7 @@ class DatasetSampler:
         self.unlabeled = list(unlabeled) or list(labeled)
         self.n_labeled, self.n_unlabeled = n_labeled, n_unlabeled
         self.device = device
+        self.rank, self.world = rank, world
         self._generator = torch.Generator().manual_seed(seed + SEED_OFFSET)
         self._epochs = {
             "l": _Epochs(len(self.labeled), self._generator),
@@ -90,13 +96,10 @@ class DatasetSampler:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (labeled (Bl,1,S,S), targets (Bl,S,S) int64, unlabeled (Bu,1,S,S))."""
-        lab = [
-            self.store.load(self.labeled[i], True) for i in self._epochs["l"].take(self.n_labeled)
-        ]
-        unl = [
-            self.store.load(self.unlabeled[i], False)[0]
-            for i in self._epochs["u"].take(self.n_unlabeled)
-        ]
+        picked_l = self._share(self._epochs["l"].take(self.n_labeled * self.world))
+        picked_u = self._share(self._epochs["u"].take(self.n_unlabeled * self.world))
+        lab = [self.store.load(self.labeled[i], True) for i in picked_l]
+        unl = [self.store.load(self.unlabeled[i], False)[0] for i in picked_u]
         x_l = torch.from_numpy(np.stack([img for img, _ in lab]))[:, None]
         y_l = torch.from_numpy(
             np.stack([lbl for _, lbl in lab if lbl is not None]).astype(np.int64)
@@ -108,6 +111,10 @@ class DatasetSampler:
             else torch.zeros((0, 1, side, side), dtype=torch.float32)
         )
         return x_l.to(self.device), y_l.to(self.device), x_u.to(self.device)
+
+    def _share(self, drawn: list[int]) -> list[int]:
+        size = len(drawn) // self.world
+        return drawn[self.rank * size : (self.rank + 1) * size]
 
     def state_dict(self) -> dict[str, Any]:
         """The generator's state and the position in both streams' epochs."""

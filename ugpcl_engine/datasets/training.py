@@ -24,10 +24,12 @@ from ugpcl_engine.datasets.prediction import VolumePredictor
 from ugpcl_engine.datasets.sampler import DatasetSampler, SliceStore
 from ugpcl_engine.datasets.ssl4mis import SSL4MISDataset
 from ugpcl_engine.datasets.stores import FIXED_WINDOW, CaseCacheStore, SliceFileStore
+from ugpcl_engine.errors import InputError
 from ugpcl_engine.model import UGPCLNet
 from ugpcl_engine.training.checkpoint import Checkpoint
 from ugpcl_engine.training.dataset_trainer import DatasetJob, Validate
 from ugpcl_engine.training.device import resolve_device
+from ugpcl_engine.training.distributed import Group, Ranks
 from ugpcl_engine.training.loop import batch_split
 
 DEFAULT_SIDE = 256
@@ -81,10 +83,12 @@ def prepare_job(
         spec: from ``dataset_spec``.
         out_dir: the run folder (MSD cases are cached under ``out_dir/cache``).
         progress: called while the MSD case cache is written.
-        **schedule: ``val_every``, ``checkpoint_every``, ``resume``, ``metadata`` of the job.
+        **schedule: ``val_every``, ``checkpoint_every``, ``resume``, ``metadata``, ``ranks``
+            of the job (a distributed run splits the preset's batch over its ranks).
 
     Raises:
-        InputError: unreadable cases (while the MSD cache is written).
+        InputError: unreadable cases (while the MSD cache is written), a batch that the
+            ranks cannot share evenly.
     """
     cfg = spec.training
     assert cfg.input_size is not None
@@ -97,14 +101,15 @@ def prepare_job(
         unlabeled = [r for r in refs if r.patient not in chosen]
     else:
         cases = dataset.cases("train")
-        cache = CaseCacheStore(
-            dataset, cases, chosen, side, cfg.normalisation, out_dir / "cache", progress
-        )
+        cache = _case_cache(dataset, chosen, spec, out_dir, progress, schedule.get("ranks"))
         labeled = cache.slices(labeled_units)
         unlabeled = cache.slices([c.case_id for c in cases if c.case_id not in chosen])
         store, window = cache, cache.windows[labeled_units[0]]
-    device = resolve_device(cfg.device)
-    sampler = DatasetSampler(store, labeled, unlabeled, *batch_split(cfg), cfg.seed, device)
+    ranks = schedule.get("ranks")
+    device = ranks.device if ranks is not None else resolve_device(cfg.device)
+    rank, world = (ranks.rank, ranks.world) if ranks is not None else (0, 1)
+    n_l, n_u = (n // world for n in _divisible(batch_split(cfg), world))
+    sampler = DatasetSampler(store, labeled, unlabeled, n_l, n_u, cfg.seed, device, rank, world)
     validate = None
     if dataset.cases("val") and schedule.get("val_every", 0):
         validate = validator(dataset, spec, window)
@@ -120,6 +125,40 @@ def prepare_job(
         validate,
         **schedule,
     )
+
+
+def _case_cache(
+    dataset: Dataset,
+    chosen: set[str],
+    spec: RunSpec,
+    out_dir: Path,
+    progress: Callable[[int, int], None] | None,
+    ranks: Ranks | None,
+) -> CaseCacheStore:
+    """The MSD case cache: rank 0 writes it while the other ranks wait, then they reuse it."""
+    group = Group(ranks)
+    cfg = spec.training
+    assert cfg.input_size is not None
+
+    def build() -> CaseCacheStore:
+        cases = dataset.cases("train")
+        folder = out_dir / "cache"
+        return CaseCacheStore(
+            dataset, cases, chosen, cfg.input_size or 0, cfg.normalisation, folder, progress
+        )
+
+    cache = build() if group.main else None
+    group.barrier()
+    return cache if cache is not None else build()
+
+
+def _divisible(batch: tuple[int, int], world: int) -> tuple[int, int]:
+    if any(n % world for n in batch):
+        raise InputError(
+            f"The preset's batch ({batch[0]} labeled + {batch[1]} unlabeled) cannot be shared "
+            f"evenly by {world} processes; use a process count that divides both."
+        )
+    return batch
 
 
 def validator(dataset: Dataset, spec: RunSpec, window: IntensityWindow) -> Validate:

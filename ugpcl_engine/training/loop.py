@@ -7,6 +7,7 @@ batches. A source is anything with ``next() -> (labeled images, targets, unlabel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,6 +50,8 @@ class Run:
         generator: the augmentation and anchor-sampling generator on ``device``.
         device: where the run trains.
         start_step: steps a warm start had already trained.
+        sync: called after ``backward`` (a distributed run averages the gradients there).
+        after_step: called after the optimiser step (a distributed run shares buffers there).
     """
 
     net: UGPCLNet
@@ -58,6 +61,8 @@ class Run:
     generator: torch.Generator
     device: torch.device
     start_step: int
+    sync: Callable[[], None] | None = None
+    after_step: Callable[[], None] | None = None
 
 
 def batch_split(cfg: TrainingConfig) -> tuple[int, int]:
@@ -148,7 +153,11 @@ def train_step(run: Run, spec: RunSpec, sched: StepSchedule) -> dict[str, torch.
             losses = ugpcl_losses(run.net, run.bank, batch, sched, run.generator)
     run.optimiser.zero_grad(set_to_none=True)
     losses["total"].backward()  # type: ignore[no-untyped-call]
+    if run.sync is not None:
+        run.sync()
     run.optimiser.step()
+    if run.after_step is not None:
+        run.after_step()
     return {k: v.detach().float() for k, v in losses.items()}
 
 
