@@ -117,9 +117,9 @@ def _pending(path: Path, project_path: Path | None) -> PendingRecovery | None:
     if not journal_has_records(path):
         return None
     try:
-        contents = read_journal(path)
         mtime = path.stat().st_mtime
-    except (InputError, OSError):
+        contents = read_journal(path)
+    except (InputError, OSError):  # crafted: offered all the same, so the user can discard it
         return PendingRecovery(path, _project_origin(project_path), path.name, 1, 1, 0.0)
     base = contents.base
     if base is not None:

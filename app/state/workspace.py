@@ -2,7 +2,8 @@
 
 One per main window. Replacing the document resets history and view and is announced on
 ``document_replaced``; showing another volume of the same document is announced on
-``volume_changed``.
+``volume_changed``. Saving follows ``snapshot`` + ``save_point`` on the GUI thread, the file
+written on a worker, then ``saved(path, point)`` back on the GUI thread.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class Workspace:
         undo: the undo history of the volume shown.
         view: crosshair, layout, window and overlay settings.
         tools: tool in hand.
+        keeper: sends the document's edits to its crash journal (``app.state.autosave``).
+        pending: a journal of edits a previous session left unsaved for this document, until
+            the user decides (``recover``, ``discard_recovery``, ``postpone_recovery``).
         document_replaced: emits None after ``set_document``.
         volume_changed: emits the volume index after ``set_current`` showed another volume.
     """
