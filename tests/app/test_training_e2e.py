@@ -108,3 +108,28 @@ def test_a_killed_child_is_reported_and_labels_stay(qtbot, window, sample_assist
     assert sample_assist.panel.start_button.isEnabled()
     assert (window.ws.doc.labels_zyx == before).all()
     assert sample_assist.session.versions == []
+
+
+def test_a_kill_halfway_through_a_live_preview_is_reported_and_labels_stay(
+    qtbot, window, tmp_path: Path, monkeypatch
+) -> None:
+    """The reliability benchmark's trial, once: the receiver paused so the child blocks inside
+    a 1.25 MiB preview, then SIGKILL."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.benchmarks.child_kills import TINY_FAST, kill_trial, preview_document
+    from app.ui import dialogs
+    from app.ui.assist import install_assist
+
+    monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
+    controller = install_assist(window, runs_root=tmp_path / "runs")
+    controller.overrides = dict(TINY_FAST)
+    window.ws.set_document(preview_document())
+    try:
+        parts = (QApplication.instance(), window, controller)
+        outcome = kill_trial(np.random.default_rng(0), parts, pause=True, max_delay_s=1.0)
+    finally:
+        controller.supervisor.shutdown(5)
+    assert outcome.reported and "killed" in outcome.message
+    assert outcome.labels_intact and outcome.leftover_bytes == 0
+    assert not controller.supervisor.running

@@ -19,6 +19,7 @@ end, so a child killed halfway through a large message (a preview is about 1 MiB
 
 from __future__ import annotations
 
+import array
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -145,6 +146,22 @@ class EventReceiver:
     def resume(self) -> None:
         """Receive again after ``pause``."""
         self._reading.set()
+
+    def unread_bytes(self) -> int:
+        """Bytes waiting in the pipe, -1 where the platform cannot tell or the line is closed.
+
+        Fault injection: while paused, a full pipe means the child is blocked inside a large
+        message.
+        """
+        try:
+            import fcntl
+            import termios
+
+            count = array.array("i", [0])
+            fcntl.ioctl(self._connection.fileno(), termios.FIONREAD, count)
+        except (ImportError, OSError):
+            return -1
+        return int(count[0])
 
     def _read(self) -> None:
         try:
