@@ -131,6 +131,10 @@ def test_evaluate_dataset_writes_the_report(
     assert [c["case"] for c in report["cases"]] == ["test_a", "test_b"]
     assert report["cases"][0]["spacing_zyx"] == [2.0, 1.0, 1.0]
     assert "myocardium" in capsys.readouterr().out  # the table, with the dataset's names
+    # the checkpoint's own inference graph scores the same cases
+    assert run([*argv, "--resample", "model", "--device", "cpu", "--out", str(out)]) == 0
+    model = json.loads(out.read_text())
+    assert model["resample"] == "model" and len(model["cases"]) == 2
 
     # a model that finds nothing scores Dice 0 (never null)
     monkeypatch.setattr(VolumePredictor, "predict", lambda self, image: np.zeros_like(image))
