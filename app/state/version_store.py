@@ -9,8 +9,9 @@ What a saved project holds of the assist loop, and why:
   earlier saves stay. Versions that were never in use at a save are not stored: the project
   keeps what the user looked at, not every experiment (each array costs about a volume of
   uint8 plus half a volume of float16, see ``app.state.files``).
-* **Its checkpoint beside the project.** Run folders stay in a temporary folder (they hold
-  copies of the images and are mostly scratch). On save, the checkpoint of the version in use
+* **Its checkpoint beside the project.** Run folders stay in a temporary folder: they are
+  scratch, removed at the next start once the app that made them is gone
+  (``ugpcl_engine.training.scratch``). On save, the checkpoint of the version in use
   is copied into ``<project>.runs/<run folder>/model.pt`` (``runs_folder_for``) by the save
   worker before the project is written, and its ``models`` record points there, so the
   recorded path and SHA-256 stay valid after the app quits. The copy is made once; a later

@@ -1,9 +1,12 @@
 """Training children that die at the worst moments (spawned like the real one, numpy only).
 
 ``torn_child`` dies halfway through a large message; ``lock_holder`` holds whatever locks its
-shared stop flag and preview slice have until it is killed. ``orphan_gui`` is a stand-in GUI process
-(``python child_faults.py RUNS_ROOT``): it starts the scripted child through a real
-``TrainingSupervisor`` on a ``sleep`` script, prints the child's pid and waits to be killed.
+shared stop flag and preview slice have until it is killed; ``silent_child`` closes its line
+and hangs; ``heir_child`` dies while a process it started keeps its line open.
+
+``orphan_gui`` is a stand-in GUI process (``python child_faults.py RUNS_ROOT``): it starts the
+scripted child through a real ``TrainingSupervisor`` on a ``sleep`` script, prints the child's
+pid and waits to be killed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import struct
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -32,6 +36,20 @@ def torn_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -
     queue.put(Started(10, "cpu", 1000, 2, 10, 32))
     header = struct.pack("!i", PREVIEW_BYTES)  # the Connection's frame: length, then bytes
     os.write(queue.fileno(), header + bytes(1024))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def silent_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -> None:
+    """Close the line without a final event, then hang."""
+    queue._connection.close()
+    time.sleep(600)
+
+
+def heir_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -> None:
+    """Start a process that inherits the line's write end (pid in ``heir.pid``), then die by
+    SIGKILL: the line stays open after the child is gone."""
+    heir = subprocess.Popen(["sleep", "600"], pass_fds=[queue.fileno()])
+    (Path(run_dir) / "heir.pid").write_text(str(heir.pid))
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -19,9 +19,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from child_faults import lock_holder, tiny_run, torn_child
+from child_faults import heir_child, lock_holder, silent_child, tiny_run, torn_child
 from training_fakes import fake_child
 
+from app.jobs import training_supervisor
 from app.jobs.training_supervisor import TrainingSupervisor
 
 HERE = Path(__file__).parent
@@ -71,6 +72,32 @@ def test_stop_and_a_slice_change_never_wait_on_a_child_that_died_holding_a_lock(
     with qtbot.waitSignal(supervisor.failed, timeout=10000) as blocker:
         pass
     assert "killed (signal 9)" in blocker.args[0]
+
+
+@pytest.mark.timeout(60)
+def test_a_child_that_closes_its_line_and_hangs_is_ended(qtbot, runs, monkeypatch) -> None:
+    monkeypatch.setattr(training_supervisor, "QUIET_S", 0.3)
+    supervisor = start(qtbot, runs, silent_child)
+    with qtbot.waitSignal(supervisor.failed, timeout=20000) as blocker:
+        pass
+    assert "ended by SIGTERM" in blocker.args[0] and not supervisor.running
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX fds")
+@pytest.mark.timeout(60)
+def test_a_dead_child_is_reported_while_a_process_it_started_holds_its_line(
+    qtbot, runs, monkeypatch
+) -> None:
+    monkeypatch.setattr(training_supervisor, "QUIET_S", 0.3)
+    supervisor = start(qtbot, runs, heir_child)
+    try:
+        with qtbot.waitSignal(supervisor.failed, timeout=20000) as blocker:
+            pass
+        assert "killed (signal 9)" in blocker.args[0] and not supervisor.running
+    finally:
+        heir = runs / "run" / "heir.pid"
+        if heir.exists():
+            os.kill(int(heir.read_text()), signal.SIGKILL)
 
 
 def test_a_finished_run_keeps_its_results_but_not_the_volume_copies(qtbot, runs) -> None:
