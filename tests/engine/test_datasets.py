@@ -207,3 +207,18 @@ def test_unusable_dataset_json_labels_are_refused(
     (msd_root / "dataset.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match=message):
         open_dataset(msd_root)
+
+
+def test_the_cli_parsers_load_no_heavy_library() -> None:
+    """``add_parsers`` runs for every CLI call: it must not load torch, SimpleITK or h5py."""
+    import subprocess
+    import sys
+
+    code = (
+        "import argparse, sys\n"
+        "from ugpcl_engine.datasets import commands, train_command\n"
+        "commands.add_parsers(argparse.ArgumentParser().add_subparsers())\n"
+        "print(sorted({'torch', 'SimpleITK', 'h5py'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
