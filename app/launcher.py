@@ -11,7 +11,16 @@ import importlib
 import multiprocessing
 import sys
 
-HEADLESS_COMMANDS = ("train", "evaluate", "export", "predict", "convert", "benchmark")
+HEADLESS_COMMANDS = (
+    "train",
+    "evaluate",
+    "export",
+    "predict",
+    "convert",
+    "benchmark",
+    "train-dataset",
+    "evaluate-dataset",
+)
 APP_BENCHMARKS = {
     "gui": "app.benchmarks.gui",
     "first-model": "app.benchmarks.first_model",

@@ -1,4 +1,5 @@
-"""Headless command line: ``ugpcl-studio train|evaluate|export|predict|convert|benchmark``.
+"""Headless command line: ``ugpcl-studio train|evaluate|export|predict|convert|benchmark``,
+plus ``train-dataset`` and ``evaluate-dataset`` for whole datasets (``ugpcl_engine.datasets``).
 
 Each subcommand's work lives in its own module and is imported only when used, so that
 ``evaluate`` or ``convert`` start without loading torch. Every ``InputError`` becomes one line on
@@ -15,6 +16,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from ugpcl_engine.datasets.commands import add_parsers as add_dataset_parsers
 from ugpcl_engine.errors import InputError
 
 # subcommand -> "module:function"; the function takes the parsed namespace and returns an exit code
@@ -25,6 +27,8 @@ HANDLERS = {
     "predict": "ugpcl_engine.inference.commands:predict_command",
     "convert": "ugpcl_engine.io.convert:convert_command",
     "benchmark": "ugpcl_engine.benchmarks:benchmark_command",
+    "train-dataset": "ugpcl_engine.datasets.train_command:train_dataset_command",
+    "evaluate-dataset": "ugpcl_engine.datasets.commands:evaluate_dataset_command",
 }
 
 
@@ -134,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="sparse-slices: the volumes to run (chest brain brain1mm; default all)",
     )
+    add_dataset_parsers(sub)
     return parser
 
 

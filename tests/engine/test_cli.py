@@ -254,3 +254,21 @@ def test_a_time_budget_used_up_by_the_files_is_refused(
     assert "larger --time-budget" in capsys.readouterr().err
     assert main([*args, "--time-budget", "-3"]) == 2
     assert "positive number of seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train-dataset", "evaluate-dataset"])
+def test_dataset_subcommands_are_wired_into_main(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no_such_dataset"
+    argv = [command, "--data", str(missing), "--out", str(tmp_path / "out")]
+    argv += ["--preset", "quick"] if command == "train-dataset" else ["--checkpoint", "ck.pt"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_such_dataset" in err[0], err
+
+
+def test_launcher_routes_the_dataset_subcommands_to_the_headless_cli() -> None:
+    from app.launcher import HEADLESS_COMMANDS
+
+    assert {"train-dataset", "evaluate-dataset"} <= set(HEADLESS_COMMANDS)
