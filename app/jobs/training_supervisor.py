@@ -198,6 +198,10 @@ class TrainingSupervisor(QObject):
         )
         try:
             self._process.start()
+        except BaseException:
+            reader.close()
+            self._process = self._flag = self._slice = None
+            raise
         finally:
             writer.close()  # the child holds the only write end: its death is an end of file
         self._events = EventReceiver(reader)
