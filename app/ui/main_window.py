@@ -292,6 +292,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.files.confirm_discard():
             self.files.tasks.wait(10000)
+            self.ws.keeper.close()  # an autosave without edits goes; the live-session lock too
             event.accept()
         else:
             event.ignore()

@@ -156,3 +156,27 @@ def test_later_on_a_project_keeps_its_journal_through_new_edits_and_saves(
     save_and_wait(qtbot, second, project)
     assert journal.read_bytes() == before, "the postponed edits are still there"
     assert not second.ws.doc.modified
+
+
+def test_closing_the_window_deletes_its_autosave_once_a_save_holds_every_edit(
+    qtbot, window, small_image: Path, tmp_path: Path, dialogs_log, autosave_folder: Path
+) -> None:
+    """After Later on a project, the session journals into an autosave of its own; once a save
+    holds its edits that autosave is empty, and closing the window must not leave it behind to
+    be scanned (and its lock held) until the next start."""
+    open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
+    project = tmp_path / "later.ugpcl"
+    save_and_wait(qtbot, window, project)
+    window.ws.editor.dab("z", 1, (5.0, 5.0))
+    crash(window)
+
+    second = second_window(qtbot)
+    dialogs_log["recover_answers"] += [dialogs.LATER]
+    open_and_wait(qtbot, second, lambda: second.files.open_paths([project]))
+    second.ws.editor.dab("z", 8, (5.0, 5.0))
+    own = second.ws.journal.path
+    assert own.parent == autosave_folder
+    save_and_wait(qtbot, second, project)
+    assert second.close()
+    assert not own.exists(), "an empty autosave outlived its window"
+    assert second.ws.keeper.journal is None
