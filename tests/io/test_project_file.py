@@ -212,7 +212,9 @@ def test_missing_folder_and_inconsistent_project(tmp_path: Path) -> None:
 
 
 def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
-    (tmp_path / ".p.ugpcl.999.tmp").write_bytes(b"half a project")
+    writer = subprocess.Popen([sys.executable, "-c", "pass"])  # a save killed half way
+    writer.wait()
+    (tmp_path / f".p.ugpcl.{writer.pid}.tmp").write_bytes(b"half a project")
     save_project(tmp_path / "p.ugpcl", _project())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.ugpcl"]
 

@@ -1,8 +1,10 @@
-"""The ``.ugpcl`` project file: one HDF5 file per project (the only h5py user).
+"""The ``.ugpcl`` project file: one HDF5 file per project (h5py is used here and in the
+``project_readers``, ``project_safety`` and ``project_checksums`` modules it is made of, nowhere
+else).
 
-Layout, schema version 1::
+Layout, schema version 2::
 
-    /                          attrs: format = "ugpcl-studio project", schema_version = 1
+    /                          attrs: format = "ugpcl-studio project", schema_version = 2
     /runs_json                 scalar UTF-8 string: JSON list of run records
     /models_json               scalar UTF-8 string: JSON list of {"version", "path", "sha256"}
     /volumes/<i>               i = 0000, 0001, ...; attrs: name, modality, source_path ("" = none),
@@ -21,22 +23,33 @@ sagittal slice touch every chunk. Model version ids live in attrs, not in datase
 an id may hold a ``/``. JSON records sit in string datasets rather than attrs because attrs are
 limited to 64 KiB.
 
-``save_project`` is atomic: it writes ``.<name>.<pid>.tmp`` in the same folder, fsyncs it and
-``os.replace``-s it over the old file, so a crash or a full disk never leaves a broken project.
+Every group and dataset also carries CRC-32 checksums (``attrs_crc32``, ``data_crc32``; see
+``project_checksums``), verified on open. Strings (attrs and the JSON datasets) are fixed-length
+UTF-8, and the file is written in the HDF5 1.10 format, whose metadata is checksummed: nothing in
+the file is left to HDF5's unchecked global heap.
+
+``save_project`` is atomic: it writes ``.<name>.<pid>.<token>.tmp`` in the same folder, fsyncs it
+and ``os.replace``-s it over the old file, so a crash or a full disk never leaves a broken project.
+Temps left by a killed save are removed (``remove_stale_temps``) at the next save or open in that
+folder once their writer process is gone.
+
+A project file is not trusted: before reading any data, ``load_project`` refuses links, external
+or virtual storage, unknown filters, unwritten or oversized datasets (``project_safety``) and
+datasets whose shape or type differ from the schema; label values outside 0..255 are refused,
+never wrapped.
 
 Schema history: version 0 was the prototype layout (one volume as root datasets ``image`` and
 ``labels``, root attrs ``spacing_zyx``, ``origin_xyz``, ``direction_xyz``, ``name``,
-``label_names`` (JSON) and ``labeled_z`` (int indices)); ``load_project`` migrates it.
+``label_names`` (JSON) and ``labeled_z`` (int indices)); ``load_project`` migrates it. Version 1
+is version 2 without checksums; it loads without them (checksums are verified where present).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,55 +57,39 @@ import h5py
 import numpy as np
 
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.volume import (
-    AXES,
-    LabelClass,
-    LabelMap,
-    LabelTable,
-    Volume,
-    VolumeGeometry,
+from ugpcl_engine.io.project_checksums import (
+    array_crcs,
+    reseal_slices,
+    seal_attrs,
+    seal_data,
+    text_crcs,
 )
+from ugpcl_engine.io.project_data import (
+    FORMAT_TAG,
+    SCHEMA_VERSION,
+    Project,
+    ProjectVolume,
+    table_to_json,
+)
+from ugpcl_engine.io.project_readers import read_project
+from ugpcl_engine.io.project_safety import RefusedFileError, check_array, check_file_structure
+from ugpcl_engine.io.project_temps import PROJECT_SUFFIX, remove_stale_temps, temp_path_for
+from ugpcl_engine.volume import AXES
 
-SCHEMA_VERSION = 1
-FORMAT_TAG = "ugpcl-studio project"
 _COMPRESSION: dict[str, Any] = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
-
-
-@dataclass
-class ProjectVolume:
-    """One volume of a project with everything drawn on it.
-
-    Attributes:
-        volume: the image (``image_zyx`` + geometry, name, modality).
-        labels: uint8 ``labels_zyx`` on the same grid, with its label table.
-        labeled_slices: axis ``"z"``/``"y"``/``"x"`` -> bool array of that axis' length; True
-            marks a slice the user labeled. ``load_project`` always returns all three axes.
-        source_path: the original file or DICOM folder, if any (the image is cached anyway).
-        predictions: model version id -> uint8 ``labels_zyx`` predicted by that model.
-        uncertainty: model version id -> float16/float32 ``entropy_zyx`` of that model.
-    """
-
-    volume: Volume
-    labels: LabelMap
-    labeled_slices: dict[str, np.ndarray]
-    source_path: str | None = None
-    predictions: dict[str, np.ndarray] = field(default_factory=dict)
-    uncertainty: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-@dataclass
-class Project:
-    """Everything a ``.ugpcl`` file holds.
-
-    Attributes:
-        volumes: the project's volumes, in order (``volume_index`` counts in this list).
-        runs: run records (config, metrics, timings, version id, label snapshot hash); JSON-able.
-        models: model files, ``{"version": str, "path": str, "sha256": str}``; JSON-able.
-    """
-
-    volumes: list[ProjectVolume]
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    models: list[dict[str, Any]] = field(default_factory=list)
+# The HDF5 1.10 file format checksums its metadata (object headers, chunk indexes, link
+# storage), so damage there is refused by the library instead of being parsed; any HDF5 >= 1.10
+# (h5py >= 2.8) reads it.
+_LIBVER = ("v110", "v110")
+__all__ = [
+    "SCHEMA_VERSION",
+    "Project",
+    "ProjectVolume",
+    "load_project",
+    "remove_stale_temps",
+    "save_project",
+    "write_label_slices",
+]
 
 
 # ----------------------------------------------------------------------------- saving
@@ -118,14 +115,15 @@ def save_project(path: str | Path, project: Project) -> None:
         raise InputError(f"Cannot save {path}: the folder {folder} does not exist.")
     if not os.access(folder, os.W_OK):
         raise InputError(_write_error_message(path, OSError(errno.EACCES, "Permission denied")))
-    _remove_stale_temps(folder, path.name)
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    remove_stale_temps(folder, path.name)
+    tmp = temp_path_for(folder / path.name)
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver=_LIBVER) as f:
             _write_root(f, runs_json, models_json)
             volumes = f.create_group("volumes")
             for index, pv in enumerate(project.volumes):
                 _write_volume(volumes.create_group(f"{index:04d}"), pv)
+            _seal_all_attrs(f)
         _fsync_path(tmp)
         os.replace(tmp, path)
         _fsync_dir(folder)
@@ -145,13 +143,6 @@ def _write_error_message(path: Path, err: OSError) -> str:
     else:
         why = f"{text.strip()[:160]}; check the folder and the free disk space"
     return f"Could not save the project to {path}: {why}. The previous file was left unchanged."
-
-
-def _remove_stale_temps(folder: Path, name: str) -> None:
-    # Temp files left by a save that was killed; they never replace the project, so drop them.
-    for stale in folder.glob(f".{name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
 
 
 def _fsync_path(path: Path) -> None:
@@ -201,51 +192,57 @@ def _records_json(project: Project) -> tuple[str, str]:
 
 
 def _write_root(f: h5py.File, runs_json: str, models_json: str) -> None:
-    f.attrs["format"] = FORMAT_TAG
+    f.attrs["format"] = _fixed_text(FORMAT_TAG)
     f.attrs["schema_version"] = SCHEMA_VERSION
-    text = h5py.string_dtype("utf-8")
-    f.create_dataset("runs_json", data=runs_json, dtype=text)
-    f.create_dataset("models_json", data=models_json, dtype=text)
+    for name, value in (("runs_json", runs_json), ("models_json", models_json)):
+        seal_data(f.create_dataset(name, data=_fixed_text(value)), text_crcs(value))
+
+
+def _fixed_text(text: str) -> np.ndarray:
+    # Fixed-length UTF-8, never variable-length: those live in the HDF5 global heap, which has
+    # no checksum and whose damage can hang the HDF5 library (found by the reliability fuzz).
+    raw = text.encode("utf-8")
+    return np.array(raw, dtype=h5py.string_dtype("utf-8", max(len(raw), 1)))
 
 
 def _write_array(group: h5py.Group, name: str, array_zyx: np.ndarray) -> h5py.Dataset:
     array_zyx = np.ascontiguousarray(array_zyx)
     chunks = (1, *array_zyx.shape[1:])
-    return group.create_dataset(name, data=array_zyx, chunks=chunks, **_COMPRESSION)
+    ds = group.create_dataset(name, data=array_zyx, chunks=chunks, **_COMPRESSION)
+    seal_data(ds, array_crcs(array_zyx))
+    return ds
+
+
+def _seal_all_attrs(f: h5py.File) -> None:
+    # Last, when every attribute and member is in place: a group's checksum covers its members.
+    names: list[str] = []
+    f.visit(names.append)
+    for name in names:
+        seal_attrs(f[name])
+    seal_attrs(f)
 
 
 def _write_volume(group: h5py.Group, pv: ProjectVolume) -> None:
     geometry = pv.volume.geometry
-    group.attrs["name"] = pv.volume.name
-    group.attrs["modality"] = pv.volume.modality
-    group.attrs["source_path"] = pv.source_path or ""
+    group.attrs["name"] = _fixed_text(pv.volume.name)
+    group.attrs["modality"] = _fixed_text(pv.volume.modality)
+    group.attrs["source_path"] = _fixed_text(pv.source_path or "")
     group.attrs["shape_zyx"] = np.asarray(geometry.shape_zyx, dtype=np.int64)
     group.attrs["spacing_zyx"] = np.asarray(geometry.spacing_zyx, dtype=np.float64)
     group.attrs["origin_xyz"] = np.asarray(geometry.origin_xyz, dtype=np.float64)
     group.attrs["direction_xyz"] = np.asarray(geometry.direction_xyz, dtype=np.float64)
-    group.attrs["label_table_json"] = _table_to_json(pv.labels.table)
+    group.attrs["label_table_json"] = _fixed_text(table_to_json(pv.labels.table))
     _write_array(group, "image_zyx", pv.volume.image_zyx)
     _write_array(group, "labels_zyx", pv.labels.labels_zyx)
     marks = group.create_group("labeled_slices")
     for axis in AXES:
         length = geometry.shape_zyx[AXES[axis]]
-        mask = pv.labeled_slices.get(axis, np.zeros(length, dtype=bool))
-        marks.create_dataset(axis, data=np.asarray(mask, dtype=bool))
+        mask = np.asarray(pv.labeled_slices.get(axis, np.zeros(length, dtype=bool)), dtype=bool)
+        seal_data(marks.create_dataset(axis, data=mask), array_crcs(mask))
     for kind, arrays in (("predictions", pv.predictions), ("uncertainty", pv.uncertainty)):
         sub = group.create_group(kind)
         for k, (version, array) in enumerate(arrays.items()):
-            _write_array(sub, str(k), array).attrs["model_version"] = version
-
-
-def _table_to_json(table: LabelTable) -> str:
-    return json.dumps([[c.value, c.name, list(c.color_rgb)] for c in table.classes])
-
-
-def _table_from_json(text: str) -> LabelTable:
-    rows = json.loads(text)
-    return LabelTable(
-        tuple(LabelClass(int(v), str(n), (int(c[0]), int(c[1]), int(c[2]))) for v, n, c in rows)
-    )
+            _write_array(sub, str(k), array).attrs["model_version"] = _fixed_text(version)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -253,6 +250,11 @@ def _table_from_json(text: str) -> LabelTable:
 
 def load_project(path: str | Path) -> Project:
     """Read a project file, migrating older schema versions.
+
+    Nothing is read from a dataset before the whole file passed the structure checks
+    (``project_safety.check_file_structure``) and the dataset matched the schema's shape and
+    type; every checksum in the file is verified (schema 2 requires them). Stale save temps in
+    the file's folder are removed first (``remove_stale_temps``).
 
     Args:
         path: a ``.ugpcl`` file.
@@ -262,118 +264,52 @@ def load_project(path: str | Path) -> Project:
 
     Raises:
         InputError: missing file, not an HDF5 file, not a ugpcl-studio project, damaged or
-            truncated file, or a file written by a newer ugpcl-studio.
+            truncated file (checksum mismatch), a file that reaches outside itself (links,
+            external or virtual storage) or breaks the schema (shapes, types, sizes, label
+            values above 255), or a file written by a newer ugpcl-studio.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Project file not found: {path}. Check the path and try again.")
+    remove_stale_temps(path.parent)  # temps of every project in the folder
+    if not path.name.endswith(PROJECT_SUFFIX):
+        remove_stale_temps(path.parent, path.name)
     if not h5py.is_hdf5(path):
         raise InputError(f"{path.name} is not a ugpcl-studio project (not an HDF5 file).")
     try:
         with h5py.File(path, "r") as f:
-            version = _schema_version(f, path)
-            return _READERS[version](f)
+            return read_project(f, path)
+    except RefusedFileError as err:
+        raise InputError(f"Cannot open {path.name}: {err}") from None
     except InputError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, IndexError) as err:
-        if "unable to lock" in str(err).lower():
-            raise InputError(
-                f"{path.name} is open in another program; close it there and try again."
-            ) from None
+    except MemoryError:
         raise InputError(
-            f"The project file {path.name} is damaged or truncated ({str(err).strip()[:120]}); "
-            "open a backup copy, or start a new project and import the volume again."
+            f"Not enough memory to open {path.name}; close other programs and try again."
         ) from None
+    except _DAMAGE_ERRORS as err:
+        raise InputError(_damaged_message(path, err)) from None
 
 
-def _schema_version(f: h5py.File, path: Path) -> int:
-    version = int(f.attrs.get("schema_version", 0))
-    if version > SCHEMA_VERSION:
-        raise InputError(
-            f"{path.name} was made by a newer ugpcl-studio (project schema {version}, this app "
-            f"reads up to {SCHEMA_VERSION}); update the app to open it."
-        )
-    is_v0 = version == 0 and "image" in f and "labels" in f
-    if not is_v0 and f.attrs.get("format") != FORMAT_TAG:
-        raise InputError(f"{path.name} is an HDF5 file but not a ugpcl-studio project.")
-    return version
+# what h5py, numpy, json and the dataclasses raise on a damaged file
+_DAMAGE_ERRORS = (
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    ArithmeticError,
+    RuntimeError,
+)
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def _read_v1(f: h5py.File) -> Project:
-    volumes = [_read_volume(f["volumes"][key]) for key in sorted(f["volumes"], key=int)]
-    runs = json.loads(_text(f["runs_json"][()]))
-    models = json.loads(_text(f["models_json"][()]))
-    return Project(volumes=volumes, runs=runs, models=models)
-
-
-def _read_volume(group: h5py.Group) -> ProjectVolume:
-    a = group.attrs
-    geometry = VolumeGeometry(
-        shape_zyx=_triple(a["shape_zyx"], int),
-        spacing_zyx=_triple(a["spacing_zyx"], float),
-        origin_xyz=_triple(a["origin_xyz"], float),
-        direction_xyz=tuple(float(v) for v in a["direction_xyz"]),
+def _damaged_message(path: Path, err: BaseException) -> str:
+    if "unable to lock" in str(err).lower():
+        return f"{path.name} is open in another program; close it there and try again."
+    return (
+        f"The project file {path.name} is damaged or truncated ({str(err).strip()[:120]}); "
+        "open a backup copy, or start a new project and import the volume again."
     )
-    volume = Volume(
-        group["image_zyx"][()], geometry, name=_text(a["name"]), modality=_text(a["modality"])
-    )
-    table = _table_from_json(_text(a["label_table_json"]))
-    labels = LabelMap(group["labels_zyx"][()].astype(np.uint8, copy=False), geometry, table)
-    marks = {axis: group["labeled_slices"][axis][()].astype(bool) for axis in AXES}
-    return ProjectVolume(
-        volume=volume,
-        labels=labels,
-        labeled_slices=marks,
-        source_path=_text(a["source_path"]) or None,
-        predictions=_read_versioned(group["predictions"]),
-        uncertainty=_read_versioned(group["uncertainty"]),
-    )
-
-
-def _read_versioned(group: h5py.Group) -> dict[str, np.ndarray]:
-    keys = sorted(group, key=int)
-    return {_text(group[k].attrs["model_version"]): group[k][()] for k in keys}
-
-
-def _triple(values: Any, kind: Callable[[Any], Any]) -> Any:
-    items = tuple(kind(v) for v in values)
-    if len(items) != 3:
-        raise ValueError(f"expected three values, got {len(items)}")
-    return items
-
-
-def _read_v0(f: h5py.File) -> Project:
-    a = f.attrs
-    image = f["image"][()]
-    geometry = VolumeGeometry(
-        shape_zyx=(int(image.shape[0]), int(image.shape[1]), int(image.shape[2])),
-        spacing_zyx=_triple(a["spacing_zyx"], float),
-        origin_xyz=_triple(a["origin_xyz"], float),
-        direction_xyz=tuple(float(v) for v in a["direction_xyz"]),
-    )
-    names = json.loads(_text(a["label_names"]))
-    default = LabelTable.default(max(len(names), 2))
-    table = LabelTable(
-        tuple(
-            LabelClass(c.value, str(n), c.color_rgb)
-            for c, n in zip(default.classes, names, strict=False)
-        )
-    )
-    marks = {axis: np.zeros(geometry.shape_zyx[i], dtype=bool) for axis, i in AXES.items()}
-    marks["z"][np.asarray(a.get("labeled_z", []), dtype=np.int64)] = True
-    pv = ProjectVolume(
-        volume=Volume(image, geometry, name=_text(a.get("name", "volume"))),
-        labels=LabelMap(f["labels"][()].astype(np.uint8), geometry, table),
-        labeled_slices=marks,
-    )
-    return Project(volumes=[pv])
-
-
-_READERS: dict[int, Callable[[h5py.File], Project]] = {0: _read_v0, 1: _read_v1}
 
 
 # ----------------------------------------------------------------------------- fast path
@@ -384,11 +320,11 @@ def write_label_slices(
 ) -> None:
     """Overwrite some axial label slices of a saved project in place (autosave fast path).
 
-    Only the chunks of the given z slices are rewritten (one chunk per slice), so this costs
-    milliseconds where ``save_project`` rewrites the whole file. It is not atomic: a crash in
-    the middle can damage the file, so call it only while the edit journal still holds these
-    edits, and clear the journal after it returns. Labeled-slice marks, predictions and records
-    are not touched; use ``save_project`` for those.
+    Only the chunks of the given z slices are rewritten (one chunk per slice), and their
+    checksums, so this costs milliseconds where ``save_project`` rewrites the whole file. It is
+    not atomic: a crash in the middle can damage the file, so call it only while the edit
+    journal still holds these edits, and clear the journal after it returns. Labeled-slice
+    marks, predictions and records are not touched; use ``save_project`` for those.
 
     Args:
         path: an existing project file of the current schema.
@@ -397,23 +333,19 @@ def write_label_slices(
         z_slices: the axial slice indices to write.
 
     Raises:
-        InputError: the file is missing, read-only, of another schema, or does not hold
-            such a volume or slice.
+        InputError: the file is missing, read-only, of another schema, reaches outside itself
+            (see ``load_project``), or does not hold such a volume or slice.
+        ValueError: ``labels_zyx`` is not uint8 (casting would wrap values above 255).
     """
     path = Path(path)
+    if labels_zyx.dtype != np.uint8:
+        raise ValueError(f"labels must be uint8, got {labels_zyx.dtype}")
     try:
         with h5py.File(path, "r+") as f:
-            if int(f.attrs.get("schema_version", 0)) != SCHEMA_VERSION:
-                raise InputError(f"{path.name} has an older layout; save the project fully first.")
-            ds = f["volumes"][f"{volume_index:04d}"]["labels_zyx"]
-            if tuple(ds.shape) != tuple(labels_zyx.shape):
-                raise InputError(f"Labels of shape {labels_zyx.shape} do not fit {ds.shape}.")
-            slices = sorted({int(z) for z in z_slices})
-            if slices and (slices[0] < 0 or slices[-1] >= ds.shape[0]):
-                raise InputError(f"Slice indices {slices} lie outside 0..{ds.shape[0] - 1}.")
-            for z in slices:
-                ds[z] = np.asarray(labels_zyx[z], dtype=np.uint8)
+            _write_slices(f, path, volume_index, labels_zyx, z_slices)
         _fsync_path(path)
+    except RefusedFileError as err:
+        raise InputError(f"Cannot update {path.name}: {err}") from None
     except InputError:
         raise
     except (OSError, KeyError, IndexError, ValueError) as err:
@@ -421,3 +353,21 @@ def write_label_slices(
             f"Could not update the labels in {path.name} ({str(err).strip()[:120]}); "
             "save the whole project instead (the edit journal still holds your strokes)."
         ) from None
+
+
+def _write_slices(
+    f: h5py.File, path: Path, volume_index: int, labels_zyx: np.ndarray, z_slices: Sequence[int]
+) -> None:
+    if int(f.attrs.get("schema_version", 0)) != SCHEMA_VERSION:
+        raise InputError(f"{path.name} has an older layout; save the project fully first.")
+    check_file_structure(f, plain_types=True)  # never write through a link or into another file
+    ds = f["volumes"][f"{volume_index:04d}"]["labels_zyx"]
+    if tuple(ds.shape) != tuple(labels_zyx.shape):
+        raise InputError(f"Labels of shape {labels_zyx.shape} do not fit {ds.shape}.")
+    check_array(ds, f"/volumes/{volume_index:04d}/labels_zyx", labels_zyx.shape, "u")
+    slices = sorted({int(z) for z in z_slices})
+    if slices and (slices[0] < 0 or slices[-1] >= ds.shape[0]):
+        raise InputError(f"Slice indices {slices} lie outside 0..{ds.shape[0] - 1}.")
+    for z in slices:
+        ds[z] = labels_zyx[z]
+    reseal_slices(ds, labels_zyx, slices)
