@@ -22,7 +22,13 @@ import numpy as np
 from app.state.document import AXIS_NAMES, Document, DocumentOrigin, SavePlan, VolumeItem
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io.dicom_series import list_dicom_series
-from ugpcl_engine.io.project_file import Project, ProjectVolume, load_project, save_project
+from ugpcl_engine.io.project_file import (
+    Project,
+    ProjectVolume,
+    load_project,
+    remove_stale_temps,
+    save_project,
+)
 from ugpcl_engine.io.segmentation_export import export_segmentation
 from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, sample_paths
@@ -40,6 +46,23 @@ def is_project_path(path: Path) -> bool:
 def project_file(path: Path) -> Path:
     """The file a save to ``path`` writes (``.ugpcl`` appended when missing)."""
     return path if is_project_path(path) else path.with_name(path.name + PROJECT_SUFFIX)
+
+
+def remove_stale_save_temps(entries: Sequence[Sequence[str]]) -> list[Path]:
+    """At start: delete what saves killed midway left beside the recent projects.
+
+    A save writes a temp file the size of the project beside it and renames it at the end; a
+    kill in between leaves the temp. Only temps whose writer process is gone are deleted (a
+    save running in a second app instance keeps its file).
+
+    Args:
+        entries: the recent-files entries (lists of paths opened together).
+
+    Returns:
+        The temp files deleted.
+    """
+    folders = {Path(p).parent for entry in entries for p in entry if is_project_path(Path(p))}
+    return [temp for folder in sorted(folders) for temp in remove_stale_temps(folder)]
 
 
 def _looks_like_labels(path: Path) -> bool:

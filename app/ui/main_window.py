@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.state import files
 from app.state.view_geometry import voxel_to_mm
 from app.state.view_state import AUTO_PRESET, CT_PRESETS, VIEW_AXES, auto_window
 from app.state.workspace import Workspace
@@ -351,6 +352,7 @@ def main(args: list[str]) -> int:
         window.files.open_paths(options.files)
     elif not options.screenshot:
         window.files.reopen_crashed_project()
+    files.remove_stale_save_temps(window.files.recent.paths())
     if options.screenshot:
         _schedule_screenshot(window, Path(options.screenshot))
     code = app.exec()

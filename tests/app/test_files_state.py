@@ -82,3 +82,24 @@ def test_journal_replays_edits_after_a_crash(tmp_path: Path) -> None:
     assert (fresh.doc.labels_zyx == painted).all() and fresh.doc.modified
     fresh.saved(path)
     assert not pending_recovery(path)
+
+
+def test_start_up_removes_temps_of_killed_saves_beside_recent_projects(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from app.state.files import remove_stale_save_temps
+
+    writer = subprocess.Popen([sys.executable, "-c", "pass"])  # a save that was killed
+    writer.wait()
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    temp = folder / f".p.ugpcl.{writer.pid}.0123abcd.tmp"
+    temp.write_bytes(b"half a project")
+    image_folder = tmp_path / "images"
+    image_folder.mkdir()
+    beside_image = image_folder / f".q.ugpcl.{writer.pid}.0123abcd.tmp"
+    beside_image.write_bytes(b"not looked at")
+    entries = [[str(folder / "p.ugpcl")], [str(image_folder / "ct.nii.gz")]]
+    assert remove_stale_save_temps(entries) == [temp]
+    assert not temp.exists() and beside_image.exists()
