@@ -15,6 +15,7 @@ from ugpcl_engine.sample import SamplePaths
 from ugpcl_engine.volume import VolumeGeometry
 
 GRID = VolumeGeometry((3, 4, 5), (2.0, 1.0, 1.0))
+GRID_8 = VolumeGeometry((8, 32, 32))
 
 
 def _write_nifti(path: Path, array: np.ndarray) -> Path:
@@ -152,3 +153,36 @@ def test_cli_turns_bad_input_into_one_line(
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("ugpcl-studio convert: error: Cannot read")
     assert not (tmp_path / "out.nrrd").exists()
+
+
+def test_a_header_declaring_more_than_the_memory_is_refused_in_our_words(tmp_path: Path) -> None:
+    path = tmp_path / "huge.mha"
+    path.write_text(
+        "ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\n"
+        "ElementType = MET_SHORT\nElementDataFile = LOCAL\n"
+    )
+    with pytest.raises(InputError, match=r"declares 100000 × 100000 × 100000 voxels \(2\.0 PB\)"):
+        read_volume(path)
+
+
+def test_the_memory_limit_is_what_the_computer_has(tmp_path: Path) -> None:
+    from ugpcl_engine.io.declared_size import check_declared_size
+
+    path = tmp_path / "small.mha"
+    write_array(path, np.zeros((4, 8, 8), np.int16), VolumeGeometry((4, 8, 8)))
+    check_declared_size(path)  # 512 bytes fit
+    with pytest.raises(InputError, match=r"\(512 bytes\), more than this computer's memory"):
+        check_declared_size(path, memory_bytes=100)
+
+
+def test_a_cut_metaimage_is_called_truncated(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.mha"
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((8, 32, 32), np.int16)), str(raw), False)
+    compressed = tmp_path / "packed.mha"
+    rng = np.random.default_rng(0)
+    write_array(compressed, rng.integers(0, 999, (8, 32, 32)).astype(np.int16), GRID_8)
+    for path, promised in ((raw, "16384"), (compressed, r"\d+")):
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+        with pytest.raises(InputError, match=rf"{path.name} is truncated: .* promises {promised} "):
+            read_volume(path)
