@@ -8,13 +8,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from ugpcl_engine.io.sitk_images import geometry_from_sitk, read_header_fields, sitk_from_array
 from ugpcl_engine.io.volume_files import (
-    geometry_from_sitk,
-    read_header_fields,
     read_label_map,
     read_volume,
     resample_labels_to,
-    sitk_from_array,
     write_array,
     write_label_map,
 )

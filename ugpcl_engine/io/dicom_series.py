@@ -18,6 +18,7 @@ import SimpleITK as sitk
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io.itk_quiet import itk_reason, itk_warnings_off
+from ugpcl_engine.io.sitk_images import sitk_from_array
 from ugpcl_engine.volume import VolumeGeometry
 
 # relative deviation of a slice gap from the median gap that counts as missing / uneven slices
@@ -264,8 +265,6 @@ def write_dicom_series(
     Raises:
         InputError: the folder cannot be written.
     """
-    from ugpcl_engine.io.volume_files import sitk_from_array
-
     folder = Path(folder)
     image = sitk_from_array(np.asarray(image_zyx).astype(np.int16), geometry)
     common = _series_tags(geometry, modality, description)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.io.sitk_images import read_header_fields
 from ugpcl_engine.volume import DEFAULT_COLORS, LabelClass, LabelTable
 
 MAX_LABEL_VALUE = 255
@@ -276,8 +277,6 @@ def read_label_table(path: str | Path) -> LabelTable:
     if not path.is_file():
         raise InputError(f"Label table {path} not found; check the path.")
     if path.name.lower().endswith(".seg.nrrd"):
-        from ugpcl_engine.io.volume_files import read_header_fields
-
         return table_from_segments(segments_from_header(read_header_fields(path)))
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

@@ -1,9 +1,8 @@
-"""Reading and writing image and label volumes (the only SimpleITK user for pixel data).
+"""Reading and writing image and label volumes (SimpleITK for pixel data).
 
-SimpleITK indexes images x, y, z while ``GetArrayFromImage`` returns z, y, x arrays; the
-conversion between ``sitk.Image`` and our ``Volume``/``LabelMap`` lives only in
-``geometry_from_sitk`` / ``sitk_from_array`` so it is tested once, round trip, on an
-anisotropic oblique grid.
+The xyz ↔ zyx conversion between ``sitk.Image`` and our ``Volume``/``LabelMap`` is
+``io.sitk_images`` (``geometry_from_sitk`` / ``sitk_from_array``), the module below this one,
+``dicom_series`` and ``label_tables``.
 """
 
 from __future__ import annotations
@@ -16,48 +15,13 @@ import SimpleITK as sitk
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import label_tables, nifti_check
+from ugpcl_engine.io.declared_size import check_declared_size
+from ugpcl_engine.io.dicom_series import read_dicom_series
 from ugpcl_engine.io.itk_quiet import itk_reason, itk_warnings_off
+from ugpcl_engine.io.sitk_images import geometry_from_sitk, sitk_from_array
 from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
 WRITABLE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".seg.nrrd", ".mha", ".mhd")
-
-
-def geometry_from_sitk(image: sitk.Image) -> VolumeGeometry:
-    """Read an image's grid.
-
-    Args:
-        image: a 3-D SimpleITK image.
-
-    Returns:
-        The geometry, with ``shape_zyx`` and ``spacing_zyx`` reversed from ITK's x, y, z order.
-    """
-    size_xyz = image.GetSize()
-    spacing_xyz = image.GetSpacing()
-    return VolumeGeometry(
-        shape_zyx=(int(size_xyz[2]), int(size_xyz[1]), int(size_xyz[0])),
-        spacing_zyx=(float(spacing_xyz[2]), float(spacing_xyz[1]), float(spacing_xyz[0])),
-        origin_xyz=tuple(float(v) for v in image.GetOrigin()),  # type: ignore[arg-type]
-        direction_xyz=tuple(float(v) for v in image.GetDirection()),
-    )
-
-
-def sitk_from_array(array_zyx: np.ndarray, geometry: VolumeGeometry) -> sitk.Image:
-    """Build a SimpleITK image from a z, y, x array on a known grid.
-
-    Args:
-        array_zyx: array of shape ``geometry.shape_zyx``.
-        geometry: the grid to stamp on the image.
-
-    Returns:
-        The image, with spacing, origin and direction set.
-    """
-    if tuple(array_zyx.shape) != tuple(geometry.shape_zyx):
-        raise ValueError(f"array shape {array_zyx.shape} != grid {geometry.shape_zyx}")
-    image = sitk.GetImageFromArray(np.ascontiguousarray(array_zyx))
-    image.SetSpacing(tuple(reversed(geometry.spacing_zyx)))
-    image.SetOrigin(geometry.origin_xyz)
-    image.SetDirection(geometry.direction_xyz)
-    return image
 
 
 def _read_sitk(path: Path, series_uid: str | None = None) -> sitk.Image:
@@ -69,8 +33,6 @@ def _open_image(path: Path, series_uid: str | None) -> sitk.Image:
     if not path.exists():
         raise InputError(f"File not found: {path}. Check the path and try again.")
     if path.is_dir():
-        from ugpcl_engine.io.dicom_series import read_dicom_series
-
         return read_dicom_series(path, series_uid)
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is an empty file (0 bytes); it holds no image.")
@@ -78,6 +40,7 @@ def _open_image(path: Path, series_uid: str | None) -> sitk.Image:
         layout = nifti_check.nifti_layout(path)
         if layout is not None:
             nifti_check.check_nifti_complete(path, layout)
+    check_declared_size(path)
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
@@ -85,28 +48,6 @@ def _open_image(path: Path, series_uid: str | None) -> sitk.Image:
             f"Cannot read {path.name} as an image ({itk_reason(err)}). Check that it is a "
             "NIfTI, NRRD, MHA or DICOM file and that it is complete (not truncated)."
         ) from None
-
-
-def read_header_fields(path: str | Path) -> dict[str, str]:
-    """Return the key/value fields of an image header (e.g. a ``.seg.nrrd``'s ``Segment*``).
-
-    Args:
-        path: an image file.
-
-    Raises:
-        InputError: missing or unreadable file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"File not found: {path}. Check the path and try again.")
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
-    try:
-        with itk_warnings_off():
-            reader.ReadImageInformation()
-    except RuntimeError:
-        raise InputError(f"Cannot read the header of {path.name}; is it an image file?") from None
-    return {key: reader.GetMetaData(key) for key in reader.GetMetaDataKeys()}
 
 
 def _pick_component(image: sitk.Image, path: Path, component: int | None) -> sitk.Image:
