@@ -37,7 +37,8 @@ from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.training.checkpoint import load_checkpoint
 from ugpcl_engine.training.device import prediction_device
 from ugpcl_engine.training.events import Failed, Finished
-from ugpcl_engine.training.trainer import TrainingVolume, train
+from ugpcl_engine.training.preparation import TrainingVolume
+from ugpcl_engine.training.trainer import train
 from ugpcl_engine.uncertainty import SliceSuggestion, rank_slices
 from ugpcl_engine.volume import LabelTable
 

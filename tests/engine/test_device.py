@@ -17,7 +17,8 @@ from ugpcl_engine.training import device as device_mod
 from ugpcl_engine.training import loop, trainer
 from ugpcl_engine.training.device import configure_device, prediction_device, resolve_device
 from ugpcl_engine.training.events import Finished
-from ugpcl_engine.training.trainer import TrainingVolume, train
+from ugpcl_engine.training.preparation import TrainingVolume
+from ugpcl_engine.training.trainer import train
 from ugpcl_engine.volume import LabelTable
 
 

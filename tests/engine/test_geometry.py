@@ -30,8 +30,7 @@ from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.model import build_model
 from ugpcl_engine.training.checkpoint import load_checkpoint, save_checkpoint
-from ugpcl_engine.training.preparation import prepare_slices, training_boxes
-from ugpcl_engine.training.trainer import TrainingVolume
+from ugpcl_engine.training.preparation import TrainingVolume, prepare_slices, training_boxes
 
 
 def test_scale_is_native_unless_the_slice_exceeds_the_cap() -> None:

@@ -16,7 +16,7 @@ from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.training.child import run_child
 from ugpcl_engine.training.events import Failed, Finished, Preview, Started, Validation
-from ugpcl_engine.training.preparation import prepare_slices
+from ugpcl_engine.training.preparation import TrainingVolume, prepare_slices
 from ugpcl_engine.training.run_folder import (
     HANDBACK_SECONDS,
     RESULT_FILE,
@@ -31,7 +31,6 @@ from ugpcl_engine.training.run_folder import (
     write_snapshot,
     write_volumes_snapshot,
 )
-from ugpcl_engine.training.trainer import TrainingVolume
 from ugpcl_engine.volume import LabelTable
 
 TABLE = LabelTable.default(3)

@@ -16,8 +16,9 @@ from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.training.cancel import CancelToken
 from ugpcl_engine.training.checkpoint import load_checkpoint
 from ugpcl_engine.training.events import Failed, Finished, Progress, Started
+from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.training.step import StepSchedule, poly_lr
-from ugpcl_engine.training.trainer import TrainingVolume, train
+from ugpcl_engine.training.trainer import train
 from ugpcl_engine.volume import LabelTable
 
 TINY = TINY_MODEL

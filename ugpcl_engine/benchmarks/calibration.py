@@ -36,7 +36,7 @@ from ugpcl_engine.inference.mc_dropout import MCDropoutNet, decoder_dropout, pre
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.training.checkpoint import load_checkpoint
 from ugpcl_engine.training.device import prediction_device
-from ugpcl_engine.training.trainer import TrainingVolume
+from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.uncertainty import auroc, expected_calibration_error, reliability_curve
 
 K = 3

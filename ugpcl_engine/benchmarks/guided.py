@@ -49,7 +49,7 @@ from ugpcl_engine.benchmarks.pool import run_tasks
 from ugpcl_engine.benchmarks.volumes import LabeledVolume, cached_volume
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.guided import guided_selection, mean_dice, train_and_segment
-from ugpcl_engine.training.trainer import TrainingVolume
+from ugpcl_engine.training.preparation import TrainingVolume
 
 K_START, K_MAX = 2, 8
 SEEDS = (0, 1, 2)

@@ -48,7 +48,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.wrapper import ENTROPY_EPS
-from ugpcl_engine.training.trainer import TrainingVolume
+from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.volume import axis_index
 
 DEFAULT_SIGMAS = (0.7, 1.0, 1.6, 3.5, 5.0)

@@ -40,7 +40,7 @@ from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.guided import train_and_segment
 from ugpcl_engine.metrics import evaluate_segmentation
-from ugpcl_engine.training.trainer import TrainingVolume
+from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.volume import LabelTable
 
 KS = (3, 5)

@@ -27,6 +27,7 @@ from ugpcl_engine.training.cancel import CancelToken
 from ugpcl_engine.training.checkpoint import load_checkpoint
 from ugpcl_engine.training.device import prediction_device
 from ugpcl_engine.training.events import Failed, Finished, Preview, Validation
+from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.training.run_folder import (
     ERROR_FILE,
     PREDICTION_FILE,
@@ -41,7 +42,7 @@ from ugpcl_engine.training.run_folder import (
     save_array,
     volume_file,
 )
-from ugpcl_engine.training.trainer import TrainingVolume, train
+from ugpcl_engine.training.trainer import train
 from ugpcl_engine.volume import axis_index
 
 OOM_MESSAGE = (

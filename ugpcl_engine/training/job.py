@@ -33,7 +33,8 @@ from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.training.checkpoint import load_checkpoint
 from ugpcl_engine.training.device import prediction_device
 from ugpcl_engine.training.events import Failed, Finished, Progress, Started
-from ugpcl_engine.training.trainer import TrainingVolume, train
+from ugpcl_engine.training.preparation import TrainingVolume
+from ugpcl_engine.training.trainer import train
 from ugpcl_engine.volume import LabelMap, Volume, axis_index, parse_slices
 
 WRITE_SECONDS_PER_VOXEL = 2.5e-7

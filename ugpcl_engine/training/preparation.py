@@ -1,9 +1,9 @@
-"""Turn volumes into cached, normalised, resized training slices (done once per run)."""
+"""Training volumes, and turning them into cached, normalised, resized slices (once per run)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,8 +20,24 @@ from ugpcl_engine.data.slices import (
 )
 from ugpcl_engine.errors import InputError
 
-if TYPE_CHECKING:
-    from ugpcl_engine.training.trainer import TrainingVolume
+
+@dataclass
+class TrainingVolume:
+    """One volume to learn from.
+
+    Attributes:
+        image_zyx: raw intensities (Z, Y, X).
+        labels_zyx: uint8 labels; only ``labeled_slices`` are read.
+        labeled_slices: indices along the training axis the user marked labeled.
+        modality: ``"CT"``, ``"MR"`` or ``"unknown"``.
+        spacing_zyx: voxel size in mm, recorded in the checkpoint when given.
+    """
+
+    image_zyx: np.ndarray
+    labels_zyx: np.ndarray
+    labeled_slices: Sequence[int]
+    modality: str = "unknown"
+    spacing_zyx: tuple[float, float, float] | None = None
 
 
 def _images_to_canvas(stack: np.ndarray, scale: float, canvas: tuple[int, int]) -> np.ndarray:

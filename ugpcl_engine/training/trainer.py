@@ -34,29 +34,9 @@ from ugpcl_engine.training.checkpoint import Checkpoint, load_checkpoint, save_c
 from ugpcl_engine.training.device import resolve_device as resolve_device  # re-exported
 from ugpcl_engine.training.events import Event, Failed, Finished, Preview, Progress, Started
 from ugpcl_engine.training.loop import LossMeter, Run, build_run, train_step
-from ugpcl_engine.training.preparation import prepare_slices, training_boxes
+from ugpcl_engine.training.preparation import TrainingVolume, prepare_slices, training_boxes
 from ugpcl_engine.training.step import StepSchedule, poly_lr
 from ugpcl_engine.volume import LabelTable
-
-
-@dataclass
-class TrainingVolume:
-    """One volume to learn from.
-
-    Attributes:
-        image_zyx: raw intensities (Z, Y, X).
-        labels_zyx: uint8 labels; only ``labeled_slices`` are read.
-        labeled_slices: indices along the training axis the user marked labeled.
-        modality: ``"CT"``, ``"MR"`` or ``"unknown"``.
-        spacing_zyx: voxel size in mm, recorded in the checkpoint when given.
-    """
-
-    image_zyx: np.ndarray
-    labels_zyx: np.ndarray
-    labeled_slices: Sequence[int]
-    modality: str = "unknown"
-    spacing_zyx: tuple[float, float, float] | None = None
-
 
 # the shared pieces, under the names this module's loop (and tests that patch it) use
 _Run = Run
