@@ -3,25 +3,52 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
 from app.state.view_state import Tool
+from app.state.workspace import Workspace
+from app.ui.file_actions import FileActions
+from app.ui.view_controller import ViewController
 
-if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+
+class MenuWindow(Protocol):
+    """What the menus need of the main window (``main_window.MainWindow``; this module is
+    below it, so it names the window by what it uses instead of importing it)."""
+
+    ws: Workspace
+    files: FileActions
+    controller: ViewController
+    undo_action: QAction
+    redo_action: QAction
+    recent_menu: QMenu
+    volume_menu: QMenu
+
+    def window(self) -> QWidget: ...  # the window itself: the parent of every action
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's name)
+    def addAction(self, action: QAction) -> None: ...  # noqa: N802 (Qt's name)
+    def close(self) -> bool: ...
+    def undo(self) -> None: ...
+    def redo(self) -> None: ...
+    def mark_slice(self, labeled: bool) -> None: ...
+    def choose_label(self, value: int) -> None: ...
+    def scroll_active(self, step: int) -> None: ...
+    def toggle_layout(self) -> None: ...
+    def reset_zoom(self) -> None: ...
+    def show_shortcuts(self) -> None: ...
+    def show_about(self) -> None: ...
 
 
 def _action(
-    window: MainWindow,
+    window: MenuWindow,
     menu: QMenu | None,
     text: str,
     slot: Callable[[], object],
     keys: tuple[str, ...] = (),
 ) -> QAction:
-    action = QAction(text, window)
+    action = QAction(text, window.window())
     if keys:
         action.setShortcuts([QKeySequence(k) for k in keys])
     action.triggered.connect(lambda _=False: slot())
@@ -32,7 +59,7 @@ def _action(
     return action
 
 
-def build_menus(w: MainWindow) -> dict[str, QMenu]:
+def build_menus(w: MenuWindow) -> dict[str, QMenu]:
     """Create File, Edit, View, Tools, Model and Help menus plus shortcut-only actions.
 
     Returns:
@@ -59,7 +86,7 @@ def build_menus(w: MainWindow) -> dict[str, QMenu]:
     return menus
 
 
-def _file_menu(w: MainWindow, menu: QMenu) -> None:
+def _file_menu(w: MenuWindow, menu: QMenu) -> None:
     files = w.files
     _action(w, menu, "Open…", files.ask_open, ("Ctrl+O",))
     _action(w, menu, "Open DICOM folder…", files.ask_open_folder)
@@ -74,7 +101,7 @@ def _file_menu(w: MainWindow, menu: QMenu) -> None:
     _action(w, menu, "Quit", w.close, ("Ctrl+Q",))
 
 
-def _view_menu(w: MainWindow, menu: QMenu) -> None:
+def _view_menu(w: MenuWindow, menu: QMenu) -> None:
     view = w.ws.view
     w.volume_menu = menu.addMenu("Volume")  # filled by the window (``volume_menu``)
     menu.addSeparator()
@@ -97,7 +124,7 @@ def _view_menu(w: MainWindow, menu: QMenu) -> None:
     _action(w, menu, "Reset zoom", w.reset_zoom, ("R",))
 
 
-def _tools_menu(w: MainWindow, menu: QMenu) -> None:
+def _tools_menu(w: MenuWindow, menu: QMenu) -> None:
     tools = w.ws.tools
     for tool, text, key in (
         (Tool.BRUSH, "Brush", "B"),
@@ -117,7 +144,7 @@ def _tools_menu(w: MainWindow, menu: QMenu) -> None:
         _action(w, None, f"Label {value}", lambda v=value: w.choose_label(v), (str(value),))
 
 
-def _navigation_shortcuts(w: MainWindow) -> None:
+def _navigation_shortcuts(w: MenuWindow) -> None:
     for keys, step in (
         (("Up", "Right"), 1),
         (("Down", "Left"), -1),
