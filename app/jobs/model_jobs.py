@@ -1,49 +1,29 @@
 """Model tasks for the GUI (QtCore only, never torch): ONNX export and running a model.
 
 ``ExportTask`` exports a checkpoint in a spawned child process (torch is loaded there, never
-here); ``RunModelTask`` segments a volume with onnxruntime on a pool thread. Both report through
-``signals`` (queued to the GUI thread):
-
-- ``progress(int done, int total)``: slices segmented (RunModelTask, throttled to ~10 Hz);
-- ``warning(str)``: a non-fatal message to show (very different grid, non-strict runs);
-- ``finished(object)``: ``ExportReport`` (export) or ``ModelRunResult`` (run);
-- ``failed(str)``: a user-facing message for a dialog;
-- ``cancelled()``: the task stopped on ``cancel()``.
-
-Exactly one of ``finished``, ``failed`` or ``cancelled`` is emitted per task. ``ModelJobs`` runs
-one task per kind: starting a new export (or run) cancels the stale one.
+here); ``RunModelTask`` segments a volume with onnxruntime and ``RunOnFileTask`` reads an image
+file, segments it and writes the results beside the chosen path, all on the runner's pool
+thread (``app.jobs.tasks``: signals, one task per kind, cancel). ``progress`` counts segmented
+slices; ``warning`` carries the very-different-grid message of non-strict runs.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.jobs.tasks import unexpected_failure
-from ugpcl_engine.errors import CancelledError, InputError
+from app.jobs.tasks import Task
+from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.commands import export_in_subprocess
 from ugpcl_engine.inference.model_metadata import ParityError, TrainingGrid
 from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
+from ugpcl_engine.io.volume_files import read_volume, write_array, write_label_map
 from ugpcl_engine.training.run_folder import file_sha256
-from ugpcl_engine.volume import LabelTable
-
-PROGRESS_INTERVAL_S = 0.1
-
-
-class TaskSignals(QObject):
-    """Signals of one model task (see the module docstring)."""
-
-    progress = Signal(int, int)
-    warning = Signal(str)
-    finished = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
+from ugpcl_engine.volume import LabelMap, LabelTable
 
 
 @dataclass(frozen=True)
@@ -67,42 +47,33 @@ class ModelRunResult:
     seconds: float
 
 
-class _ModelTask(QRunnable):
+@dataclass(frozen=True)
+class FileRunResult:
+    """A segmented image file (``RunOnFileTask``).
+
+    Attributes:
+        out: the segmentation written (its uncertainty lies beside it, ``uncertainty_path``).
+        provider: onnxruntime execution provider used.
+        seconds: wall time of the segmentation.
+    """
+
+    out: Path
+    provider: str
+    seconds: float
+
+
+def uncertainty_path(seg_path: Path) -> Path:
+    """``liver_seg.nii.gz`` → ``liver_seg_uncertainty.nii.gz`` (same folder and format)."""
+    name = seg_path.name
+    for suffix in (".nii.gz", ".seg.nrrd", ".nii", ".nrrd", ".mha", ".mhd"):
+        if name.endswith(suffix):
+            return seg_path.with_name(name[: -len(suffix)] + "_uncertainty" + suffix)
+    return seg_path.with_name(name + "_uncertainty.nii.gz")
+
+
+class _ModelTask(Task):
     kind = "model"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # the owner keeps the Python object (and its signals)
-        self.signals = TaskSignals()
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the task to stop (checked between slice batches / every 0.1 s)."""
-        self._cancel.set()
-
-    def is_cancelled(self) -> bool:
-        """True once ``cancel()`` was called."""
-        return self._cancel.is_set()
-
-    def run(self) -> None:
-        """Run the work on the pool thread and emit exactly one final signal."""
-        try:
-            if self._cancel.is_set():
-                raise CancelledError("cancelled before start")
-            result = self.work()
-        except CancelledError:
-            self.signals.cancelled.emit()
-        except (InputError, ParityError) as err:
-            self.signals.failed.emit(str(err))
-        except Exception as err:  # every failure must reach the user as a dialog
-            self.signals.failed.emit(
-                unexpected_failure(self.kind, err, "Your labels are unchanged; please report this.")
-            )
-        else:
-            self.signals.finished.emit(result)
-
-    def work(self) -> Any:
-        raise NotImplementedError
+    user_errors = (InputError, ParityError)
 
 
 class ExportTask(_ModelTask):
@@ -151,7 +122,7 @@ class ExportTask(_ModelTask):
 
 
 class RunModelTask(_ModelTask):
-    """Segment a volume with an exported model (Model › Run on…).
+    """Segment a volume with an exported model (Model › Run model on project volume…).
 
     Args:
         model_path: the ``.onnx`` file.
@@ -189,15 +160,14 @@ class RunModelTask(_ModelTask):
             strict,
             batch_size,
         )
-        self._last_emit = 0.0
-
-    def _progress(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - self._last_emit >= PROGRESS_INTERVAL_S:
-            self._last_emit = now
-            self.signals.progress.emit(done, total)
 
     def work(self) -> Any:
+        return self.segment(self.image_zyx, self.spacing_zyx)
+
+    def segment(
+        self, image_zyx: np.ndarray, spacing_zyx: tuple[float, ...] | None
+    ) -> ModelRunResult:
+        """Segment ``image_zyx`` (pool thread) with progress, cancel and the grid check."""
         start = time.perf_counter()
         seg = OrtSegmenter(self.model_path, self.device, self.threads, self.batch_size)
         table = seg.metadata.label_table
@@ -208,14 +178,14 @@ class RunModelTask(_ModelTask):
                 "Add labels in the Labels panel until every class has one, or choose a model "
                 "trained for this project."
             )
-        message = seg.check_grid(tuple(self.image_zyx.shape), self.spacing_zyx)
+        message = seg.check_grid(tuple(image_zyx.shape), spacing_zyx)
         if message is not None and not self.strict:
             self.signals.warning.emit(message)
         labels, entropy = seg.segment(
-            self.image_zyx,
-            self._progress,
+            image_zyx,
+            self.report_progress,
             self.is_cancelled,
-            spacing_zyx=self.spacing_zyx,
+            spacing_zyx=spacing_zyx,
             strict=self.strict,
         )
         return ModelRunResult(
@@ -228,37 +198,28 @@ class RunModelTask(_ModelTask):
         )
 
 
-class ModelJobs(QObject):
-    """Runs model tasks on a small pool, one per kind: a new task cancels the stale one.
+class RunOnFileTask(RunModelTask):
+    """Read an image file, segment it and write the results (Model › Run model on a file…).
+
+    Everything runs on the pool thread: the read, the segmentation and the writes (the
+    segmentation at ``out`` and its uncertainty at ``uncertainty_path(out)``, on the image's
+    grid). The result is a ``FileRunResult``.
 
     Args:
-        parent: owning QObject.
+        model_path: the ``.onnx`` file.
+        image: the image file to segment.
+        out: where the segmentation goes.
+        **options: as ``RunModelTask`` (device, threads, strict, batch_size).
     """
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(2)
-        self._current: dict[str, _ModelTask] = {}
+    def __init__(self, model_path: str | Path, image: str | Path, out: str | Path, **options: Any):
+        super().__init__(model_path, np.zeros((0, 0, 0), np.int16), **options)
+        self.image, self.out = Path(image), Path(out)
 
-    def start(self, task: ExportTask | RunModelTask) -> None:
-        """Cancel the running task of the same kind (if any) and start ``task``."""
-        stale = self._current.get(task.kind)
-        if stale is not None:
-            stale.cancel()
-        self._current[task.kind] = task
-        self._pool.start(task)
-
-    def current(self, kind: str) -> ExportTask | RunModelTask | None:
-        """The last task started of ``kind`` (``"export"`` or ``"run"``)."""
-        task = self._current.get(kind)
-        return task if isinstance(task, ExportTask | RunModelTask) else None
-
-    def cancel_all(self) -> None:
-        """Cancel every task (e.g. on closing the window)."""
-        for task in self._current.values():
-            task.cancel()
-
-    def wait(self, msecs: int = 30000) -> bool:
-        """Block until the pool is idle (tests, shutdown); True when it is."""
-        return bool(self._pool.waitForDone(msecs))
+    def work(self) -> Any:
+        volume = read_volume(self.image)
+        geometry = volume.geometry
+        result = self.segment(volume.image_zyx, geometry.spacing_zyx)
+        write_label_map(self.out, LabelMap(result.labels_zyx, geometry, result.label_table))
+        write_array(uncertainty_path(self.out), result.entropy_zyx, geometry)
+        return FileRunResult(self.out, result.provider, result.seconds)

@@ -1,23 +1,40 @@
-"""Short background tasks (open, save, export) on Qt pool threads.
+"""The one background task runner of the GUI (QtCore only): every task of the app runs here.
 
-One task per kind runs at a time from the owner's point of view: submitting a new task of a kind
-makes any older one of that kind stale, and a stale task's result is dropped (the thread still
-finishes: file reads cannot be interrupted safely). Results and errors come back on the GUI
-thread through queued signals.
+A ``Task`` runs ``work()`` on a pool thread and reports through ``signals`` (queued to the GUI
+thread):
+
+- ``progress(int done, int total)``: throttled to about 10 Hz (``report_progress``);
+- ``warning(str)``: a non-fatal message to show;
+- ``finished(object)``: the result;
+- ``failed(str)``: a user-facing message for a dialog (what went wrong and what to do);
+- ``cancelled()``: the task stopped on ``cancel()``.
+
+Exactly one of ``finished``, ``failed`` or ``cancelled`` is emitted per task. ``TaskRunner``
+runs one task per kind from its owner's point of view: starting a task of a kind cancels the
+stale one of that kind (an interruptible task stops at its next check; file reads and writes
+cannot be interrupted safely and finish) and a stale task's result never reaches the callbacks
+given to ``submit``. Short blocking calls (open, save, ranking) go through ``submit``; model
+tasks (``app.jobs.model_jobs``) through ``start``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from ugpcl_engine.errors import InputError
+from ugpcl_engine.errors import CancelledError, InputError
 
 log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.1
+MAX_THREADS = 4  # one task per kind; file I/O, ranking and a model task side by side
+T = TypeVar("T", bound="Task")
 
 
 def unexpected_failure(kind: str, err: Exception, reassurance: str) -> str:
@@ -34,50 +51,113 @@ def unexpected_failure(kind: str, err: Exception, reassurance: str) -> str:
     return f"Unexpected error ({type(err).__name__}: {err}). {reassurance}"
 
 
-class _Relay(QObject):
-    """Lives on the GUI thread; worker threads emit through it (queued)."""
+class TaskSignals(QObject):
+    """Signals of one task (see the module docstring)."""
 
-    done = Signal(str, int, object)
-    failed = Signal(str, int, str)
+    progress = Signal(int, int)
+    warning = Signal(str)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
 
 
-class _Job(QRunnable):
-    def __init__(self, relay: _Relay, kind: str, generation: int, work: Callable[[], Any]) -> None:
+class Task(QRunnable):
+    """One piece of background work; subclasses implement ``work``.
+
+    Attributes:
+        kind: one task of a kind runs at a time (``TaskRunner``).
+        reassurance: appended to the message of an unexpected error.
+        user_errors: exceptions whose message goes to the user as it is.
+        interruptible: ``cancel`` may stop it (False: it always runs to its end).
+        signals: see the module docstring.
+    """
+
+    kind = "task"
+    reassurance = "Your labels are unchanged; please report this."
+    user_errors: tuple[type[Exception], ...] = (InputError,)
+    interruptible = True
+
+    def __init__(self) -> None:
         super().__init__()
-        self._relay, self._kind, self._generation, self._work = relay, kind, generation, work
+        self.setAutoDelete(False)  # the runner keeps the Python object (and its signals)
+        self.signals = TaskSignals()
+        self._cancel = threading.Event()
+        self._last_emit = 0.0
+
+    def cancel(self) -> None:
+        """Ask the task to stop at its next check (ignored when not ``interruptible``)."""
+        if self.interruptible:
+            self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        """True once ``cancel()`` was called."""
+        return self._cancel.is_set()
+
+    def report_progress(self, done: int, total: int) -> None:
+        """Emit ``progress`` at most every ``PROGRESS_INTERVAL_S`` (and always at the end)."""
+        now = time.monotonic()
+        if done == total or now - self._last_emit >= PROGRESS_INTERVAL_S:
+            self._last_emit = now
+            self.signals.progress.emit(done, total)
 
     def run(self) -> None:
+        """Run the work on the pool thread and emit exactly one final signal."""
         try:
-            result = self._work()
-        except InputError as err:
-            self._relay.failed.emit(self._kind, self._generation, str(err))
+            if self._cancel.is_set():
+                raise CancelledError("cancelled before start")
+            result = self.work()
+        except CancelledError:
+            self.signals.cancelled.emit()
+        except self.user_errors as err:
+            self.signals.failed.emit(str(err))
         except Exception as err:  # every failure must reach the user as a dialog
-            message = unexpected_failure(
-                self._kind,
-                err,
-                "Nothing was changed; please report this with the file that caused it.",
-            )
-            self._relay.failed.emit(self._kind, self._generation, message)
+            self.signals.failed.emit(unexpected_failure(self.kind, err, self.reassurance))
         else:
-            self._relay.done.emit(self._kind, self._generation, result)
+            self.signals.finished.emit(result)
+
+    def work(self) -> Any:
+        """The blocking work (pool thread); raises ``CancelledError`` when cancelled."""
+        raise NotImplementedError
+
+
+class CallTask(Task):
+    """A blocking call (open, save, export, ranking) as a task; it always runs to its end.
+
+    Args:
+        kind: task kind.
+        call: the blocking callable; raises ``InputError`` for user errors.
+    """
+
+    reassurance = "Nothing was changed; please report this with the file that caused it."
+    interruptible = False
+
+    def __init__(self, kind: str, call: Callable[[], Any]) -> None:
+        super().__init__()
+        self.kind, self._call = kind, call
+
+    def work(self) -> Any:
+        return self._call()
 
 
 class TaskRunner(QObject):
-    """Runs callables on a thread pool and calls back on the GUI thread.
+    """Runs tasks on one thread pool, one per kind, and calls back on the GUI thread.
 
     Args:
         parent: owning QObject.
+        max_threads: pool size.
     """
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, max_threads: int = MAX_THREADS) -> None:
         super().__init__(parent)
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(2)
-        self._relay = _Relay(self)
-        self._relay.done.connect(self._on_done)
-        self._relay.failed.connect(self._on_failed)
-        self._generation: dict[str, int] = {}
-        self._callbacks: dict[str, tuple[Callable[[Any], None], Callable[[str], None]]] = {}
+        self._pool.setMaxThreadCount(max_threads)
+        self._current: dict[str, Task] = {}
+        self._open: set[Task] = set()  # started and not yet reported (stale ones included)
+
+    def start(self, task: T) -> T:
+        """Cancel the task of the same kind (if any) and start ``task``; return it."""
+        self._start(task, None, None)
+        return task
 
     def submit(
         self,
@@ -85,7 +165,7 @@ class TaskRunner(QObject):
         work: Callable[[], Any],
         on_done: Callable[[Any], None],
         on_error: Callable[[str], None],
-    ) -> None:
+    ) -> Task:
         """Run ``work()`` on a pool thread; a newer task of the same kind makes this one stale.
 
         Args:
@@ -93,35 +173,54 @@ class TaskRunner(QObject):
             work: blocking callable; raises ``InputError`` for user errors.
             on_done: called on the GUI thread with the result (fresh tasks only).
             on_error: called on the GUI thread with a user-facing message (fresh tasks only).
+
+        Returns:
+            The task started.
         """
-        generation = self._generation.get(kind, 0) + 1
-        self._generation[kind] = generation
-        self._callbacks[kind] = (on_done, on_error)
-        self._pool.start(_Job(self._relay, kind, generation, work))
+        task = CallTask(kind, work)
+        self._start(task, on_done, on_error)
+        return task
+
+    def _start(
+        self,
+        task: Task,
+        on_done: Callable[[Any], None] | None,
+        on_error: Callable[[str], None] | None,
+    ) -> None:
+        stale = self._current.get(task.kind)
+        if stale is not None:
+            stale.cancel()
+        self._current[task.kind] = task
+        self._open.add(task)
+        signals = task.signals
+        # connected before the pool starts it (a queued emit only reaches connected slots),
+        # the bookkeeping first: a callback sees the task as done
+        signals.finished.connect(lambda _result: self._open.discard(task))
+        signals.failed.connect(lambda _message: self._open.discard(task))
+        signals.cancelled.connect(lambda: self._open.discard(task))
+        if on_done is not None:
+            signals.finished.connect(lambda result: self._fresh(task) and on_done(result))
+        if on_error is not None:
+            signals.failed.connect(lambda message: self._fresh(task) and on_error(message))
+        self._pool.start(task)
+
+    def _fresh(self, task: Task) -> bool:
+        return self._current.get(task.kind) is task
+
+    def current(self, kind: str) -> Task | None:
+        """The last task started of ``kind``, running or not."""
+        return self._current.get(kind)
 
     def busy(self, kind: str | None = None) -> bool:
         """True while a fresh task (of ``kind``, or of any kind) has not reported back."""
-        if kind is None:
-            return bool(self._callbacks)
-        return kind in self._callbacks
+        fresh = [t for t in self._open if self._fresh(t)]
+        return any(kind is None or t.kind == kind for t in fresh)
+
+    def cancel_all(self) -> None:
+        """Cancel every interruptible task (e.g. on closing the window)."""
+        for task in list(self._open):
+            task.cancel()
 
     def wait(self, msecs: int = 30000) -> bool:
         """Block until all threads are done (tests, shutdown); True when they are."""
         return bool(self._pool.waitForDone(msecs))
-
-    def _take(
-        self, kind: str, generation: int
-    ) -> tuple[Callable[[Any], None], Callable[[str], None]] | None:
-        if self._generation.get(kind) != generation:
-            return None  # stale: a newer task of this kind was submitted
-        return self._callbacks.pop(kind, None)
-
-    def _on_done(self, kind: str, generation: int, result: object) -> None:
-        callbacks = self._take(kind, generation)
-        if callbacks is not None:
-            callbacks[0](result)
-
-    def _on_failed(self, kind: str, generation: int, message: str) -> None:
-        callbacks = self._take(kind, generation)
-        if callbacks is not None:
-            callbacks[1](message)

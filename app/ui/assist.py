@@ -88,7 +88,7 @@ class AssistController(RunActions, RefineActions, ReviewActions, QObject):
         self.dock = window.add_side_panel(self.panel, "Training")
         self._place_dock()
         self.overlays = AssistOverlays(window.views)
-        self.tasks = TaskRunner(self)
+        self.tasks: TaskRunner = window.tasks  # the window's one task runner
         self.runs_root = runs_root or claim_runs_root().path  # stale roots swept first
         self.overrides: dict[str, Any] = {}
         self.refinement = Refinement()

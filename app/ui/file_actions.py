@@ -1,7 +1,7 @@
 """File › Open / Save / Export / Recent, the unsaved-changes guard and crash recovery.
 
-Loading and saving run on pool threads (``TaskRunner``); the workspace changes only when a task
-has fully succeeded, so a failed open or save leaves the document as it was.
+Loading and saving run on the window's task runner (``app.jobs.tasks``); the workspace changes
+only when a task has fully succeeded, so a failed open or save leaves the document as it was.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class FileActions(QObject):
     Args:
         workspace: the state to fill.
         parent: the main window (dialog parent).
+        tasks: the window's task runner (reads and writes run there).
 
     Signals:
         opened(): a document was set on the workspace.
@@ -68,11 +69,11 @@ class FileActions(QObject):
     recent_changed = Signal()
     message = Signal(str)
 
-    def __init__(self, workspace: Workspace, parent: QWidget) -> None:
+    def __init__(self, workspace: Workspace, parent: QWidget, tasks: TaskRunner) -> None:
         super().__init__(parent)
         self.ws = workspace
         self.window = parent
-        self.tasks = TaskRunner(self)
+        self.tasks = tasks
         self.recent = recent_store()
 
     # -- opening -----------------------------------------------------------------------------
@@ -293,7 +294,7 @@ class FileActions(QObject):
         labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)
         target, source, grid = path, item.source_path, item.volume.geometry
         self.tasks.submit(
-            "export",
+            "export-labels",
             lambda: export_labels(target, labels, source, grid),
             lambda p: self.message.emit(f"Exported {p}"),
             lambda msg: self._failed("Cannot export", msg),

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.jobs.tasks import TaskRunner
 from app.state import files
 from app.state.view_geometry import voxel_to_mm
 from app.state.view_state import AUTO_PRESET, CT_PRESETS, VIEW_AXES, auto_window
@@ -57,7 +58,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.views = {axis: SliceView(axis, lambda: self.pan_held) for axis in VIEW_AXES}
         self.controller = ViewController(self.ws, self.views)
-        self.files = FileActions(self.ws, self)
+        self.tasks = TaskRunner(self)  # the one runner of every background task
+        self.files = FileActions(self.ws, self, self.tasks)
         self._build_central()
         self.tool_panel = ToolPanel()
         self.label_panel = LabelPanel()
@@ -292,7 +294,8 @@ class MainWindow(QMainWindow):
     # -- Qt events ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.files.confirm_discard():
-            self.files.tasks.wait(10000)
+            self.tasks.cancel_all()  # model runs and exports stop; reads and saves finish
+            self.tasks.wait(10000)
             self.ws.keeper.close()  # an autosave without edits goes; the live-session lock too
             event.accept()
         else:
@@ -386,7 +389,7 @@ def _schedule_screenshot(window: MainWindow, path: Path) -> None:
     """Save the window to ``path`` once loading has finished, then quit."""
 
     def attempt() -> None:
-        if window.files.tasks.busy():
+        if window.tasks.busy():
             QTimer.singleShot(100, attempt)
             return
         QApplication.processEvents()

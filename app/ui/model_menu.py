@@ -1,18 +1,18 @@
 """Model › Export ONNX…, Run model on a file… and Run model on project volume… (issue 6).
 
-Export runs in a spawned child (``ExportTask``); inference runs with onnxruntime on a pool
-thread (``RunModelTask``): the GUI process never imports torch. Results of "Run on a file" are
-written beside the chosen output path (segmentation + ``_uncertainty`` volume), on the input
-image's grid. Results of "Run on project volume" are stored with that volume
-(``Document.store_prediction``: saved with the project, shown as that volume's prediction and
-uncertainty overlay by the assist controller). Every export is also added to the open
-project's model records (path and SHA-256, see ``app.state.training_runs``), so the
-checkpoint → ONNX link outlives the session.
+All of it runs on the window's one task runner (``app.jobs.tasks``): export in a spawned child
+(``ExportTask``), inference with onnxruntime on a pool thread (``RunModelTask``,
+``RunOnFileTask``): the GUI process never imports torch. "Run on a file" reads the image,
+segments it and writes the results beside the chosen output path (segmentation +
+``_uncertainty`` volume, on the input image's grid), all on the pool thread. Results of "Run on
+project volume" are stored with that volume (``Document.store_prediction``: saved with the
+project, shown as that volume's prediction and uncertainty overlay by the assist loop). Every
+export is also added to the open project's model records (path and SHA-256, see
+``app.state.training_runs``), so the checkpoint → ONNX link outlives the session.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,37 +20,23 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
-from app.jobs.model_jobs import ExportTask, ModelJobs, ModelRunResult, RunModelTask
+from app.jobs.model_jobs import (
+    ExportTask,
+    FileRunResult,
+    ModelRunResult,
+    RunModelTask,
+    RunOnFileTask,
+)
+from app.jobs.tasks import TaskRunner
 from app.state.document import Document, VolumeItem
 from app.state.training_runs import record_export
 from app.ui import dialogs
 from app.ui.volume_menu import volume_names
-from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.model_metadata import PREFIX as METADATA_PREFIX
 from ugpcl_engine.inference.model_metadata import ExportReport, TrainingGrid
-from ugpcl_engine.io.volume_files import read_volume, write_array, write_label_map
-from ugpcl_engine.volume import LabelMap, Volume
 
 ONNX_FILTER = "ONNX model (*.onnx)"
 IMAGE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.mha *.mhd *.dcm);;All files (*)"
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """One "Run on a file" job: which model, which image, where the segmentation goes."""
-
-    model: Path
-    volume: Volume
-    out: Path
-
-
-def uncertainty_path(seg_path: Path) -> Path:
-    """``liver_seg.nii.gz`` → ``liver_seg_uncertainty.nii.gz`` (same folder and format)."""
-    name = seg_path.name
-    for suffix in (".nii.gz", ".seg.nrrd", ".nii", ".nrrd", ".mha", ".mhd"):
-        if name.endswith(suffix):
-            return seg_path.with_name(name[: -len(suffix)] + "_uncertainty" + suffix)
-    return seg_path.with_name(name + "_uncertainty.nii.gz")
 
 
 class ModelMenu(QObject):
@@ -73,11 +59,11 @@ class ModelMenu(QObject):
     ran_on_volume = Signal(int)
     failed = Signal(str)
 
-    def __init__(self, window: Any, quiet: bool = False) -> None:
+    def __init__(self, window: Any, tasks: TaskRunner, quiet: bool = False) -> None:
         super().__init__(window)
         self.window = window
         self.quiet = quiet
-        self.jobs = ModelJobs(self)
+        self.tasks = tasks
         self.last_model: Path | None = None
         self.exports: dict[Path, Path] = {}
         menu = window.menus["Model"]
@@ -111,7 +97,7 @@ class ModelMenu(QObject):
         task = ExportTask(checkpoint, out, training_grid=grid)
         task.signals.finished.connect(lambda report: self._exported(checkpoint, report, task))
         task.signals.failed.connect(self._fail)
-        self.jobs.start(task)
+        self.tasks.start(task)
         self._status(f"Exporting {out.name}…")
         return task
 
@@ -146,34 +132,26 @@ class ModelMenu(QObject):
         if out:
             self.run_on_file(model, Path(image), Path(out))
 
-    def run_on_file(self, model: Path, image: Path, out: Path) -> RunModelTask | None:
-        """Segment ``image`` with ``model``; write ``out`` and its uncertainty beside it."""
-        try:
-            volume = read_volume(image)
-        except InputError as err:
-            self._fail(str(err))
-            return None
-        request = RunRequest(model, volume, out)
-        task = RunModelTask(model, volume.image_zyx, spacing_zyx=volume.geometry.spacing_zyx)
-        task.signals.finished.connect(lambda result: self._write(request, result))
+    def run_on_file(self, model: Path, image: Path, out: Path) -> RunOnFileTask:
+        """Segment ``image`` with ``model``; write ``out`` and its uncertainty beside it.
+
+        The image is read, segmented and the results written on the runner's pool thread
+        (the read used to block the GUI thread); a file that cannot be read reports through
+        ``failed``.
+        """
+        task = RunOnFileTask(model, image, out)
+        task.signals.finished.connect(self._written)
         task.signals.failed.connect(self._fail)
         task.signals.warning.connect(self._status)
         task.signals.progress.connect(
             lambda done, total: self._status(f"Segmenting {image.name}: {done}/{total} slices")
         )
-        self.jobs.start(task)
+        self.tasks.start(task)
         return task
 
-    def _write(self, request: RunRequest, result: ModelRunResult) -> None:
-        geometry = request.volume.geometry
-        try:
-            write_label_map(request.out, LabelMap(result.labels_zyx, geometry, result.label_table))
-            write_array(uncertainty_path(request.out), result.entropy_zyx, geometry)
-        except InputError as err:
-            self._fail(str(err))
-            return
-        self._status(f"Wrote {request.out.name} ({result.provider}, {result.seconds:.1f} s)")
-        self.ran.emit(request.out)
+    def _written(self, result: FileRunResult) -> None:
+        self._status(f"Wrote {result.out.name} ({result.provider}, {result.seconds:.1f} s)")
+        self.ran.emit(result.out)
 
     # -- run on a project volume ---------------------------------------------------------------
     def current_version_model(self) -> Path | None:
@@ -232,7 +210,7 @@ class ModelMenu(QObject):
         task.signals.progress.connect(
             lambda done, total: self._status(f"Segmenting {name}: {done}/{total} slices")
         )
-        self.jobs.start(task)
+        self.tasks.start(task)
         return task
 
     def _store(self, doc: Document, item: VolumeItem, result: ModelRunResult) -> None:
@@ -258,7 +236,8 @@ class ModelMenu(QObject):
 
 
 def install_model_menu(window: Any, quiet: bool = False) -> ModelMenu:
-    """Add Export ONNX…, Run model on a file… and on project volume… to the Model menu."""
-    menu = ModelMenu(window, quiet)
+    """Add Export ONNX…, Run model on a file… and on project volume… to the Model menu (its
+    tasks run on the window's runner, ``window.tasks``)."""
+    menu = ModelMenu(window, window.tasks, quiet)
     window.model_menu = menu
     return menu

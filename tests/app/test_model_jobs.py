@@ -12,7 +12,8 @@ import pytest
 from PySide6.QtCore import QThreadPool
 from tiny import TINY_MODEL, tiny_checkpoint
 
-from app.jobs.model_jobs import ExportTask, ModelJobs, ModelRunResult, RunModelTask
+from app.jobs.model_jobs import ExportTask, ModelRunResult, RunModelTask
+from app.jobs.tasks import TaskRunner
 from ugpcl_engine.inference.model_metadata import ExportReport, TrainingGrid, partial_path
 from ugpcl_engine.inference.onnx_export import export_onnx
 from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
@@ -91,8 +92,8 @@ def test_run_task_grid_warning_or_failure(qtbot, model: Path) -> None:
     assert "very different grid" in blocker.args[0]
 
 
-def test_model_jobs_new_run_cancels_the_stale_one(qtbot, model: Path) -> None:
-    jobs = ModelJobs()
+def test_the_runner_cancels_the_stale_run(qtbot, model: Path) -> None:
+    jobs = TaskRunner()
     stale = RunModelTask(model, _volume(200), device="cpu", batch_size=1)
     fresh = RunModelTask(model, _volume(), device="cpu")
     with qtbot.waitSignals([stale.signals.cancelled, fresh.signals.finished], timeout=30000):
@@ -154,11 +155,10 @@ print(results[0].labels_zyx.shape, "torch" in sys.modules)
     assert done.stdout.strip() == "(3, 40, 48) False"
 
 
-def test_unexpected_errors_reach_the_user_as_one_message_in_both_runners(qtbot) -> None:
-    from app.jobs.model_jobs import _ModelTask
-    from app.jobs.tasks import TaskRunner
+def test_unexpected_errors_reach_the_user_as_one_message_for_both_kinds_of_task(qtbot) -> None:
+    from app.jobs.tasks import Task
 
-    class Broken(_ModelTask):
+    class Broken(Task):
         kind = "broken"
 
         def work(self) -> object:
@@ -182,3 +182,18 @@ def test_unexpected_errors_reach_the_user_as_one_message_in_both_runners(qtbot) 
         "Unexpected error (RuntimeError: bang). Nothing was changed; please report this with "
         "the file that caused it."
     ]
+
+
+def test_a_stale_call_is_dropped_and_busy_follows_the_fresh_one(qtbot) -> None:
+    import threading
+
+    runner, results = TaskRunner(), []
+    release = threading.Event()
+    runner.submit("open", lambda: release.wait(5) and "stale", results.append, results.append)
+    runner.submit("open", lambda: "fresh", results.append, results.append)
+    qtbot.waitUntil(lambda: results == ["fresh"], timeout=5000)
+    assert not runner.busy("open")
+    release.set()  # the stale call still finishes (file work is never interrupted)
+    assert runner.wait()
+    qtbot.wait(50)
+    assert results == ["fresh"] and not runner.busy()

@@ -30,7 +30,8 @@ def _image(path: Path) -> Path:
 def test_export_then_run_on_a_file_writes_segmentation_and_uncertainty(
     qtbot, window, tmp_path: Path
 ) -> None:
-    from app.ui.model_menu import install_model_menu, uncertainty_path
+    from app.jobs.model_jobs import uncertainty_path
+    from app.ui.model_menu import install_model_menu
 
     menu = install_model_menu(window, quiet=True)
     texts = [a.text() for a in window.menus["Model"].actions()]
@@ -61,13 +62,39 @@ def test_run_on_a_bad_file_reports_and_writes_nothing(qtbot, window, tmp_path: P
     bad = tmp_path / "notes.nii.gz"
     bad.write_text("not an image")
     with qtbot.waitSignal(menu.failed, timeout=10000) as failed:
-        assert menu.run_on_file(tmp_path / "model.onnx", bad, tmp_path / "out.nii.gz") is None
+        menu.run_on_file(tmp_path / "model.onnx", bad, tmp_path / "out.nii.gz")
     assert "Cannot read" in failed.args[0]
     assert not (tmp_path / "out.nii.gz").exists()
 
 
+def test_run_on_a_file_reads_the_volume_on_the_runner_thread(
+    qtbot, window, tmp_path: Path, monkeypatch
+) -> None:
+    """The bug: run_on_file read the whole image on the GUI thread before starting its task."""
+    import threading
+
+    from app.jobs import model_jobs
+    from app.ui.model_menu import install_model_menu
+
+    readers: list[threading.Thread] = []
+    original = model_jobs.read_volume
+
+    def read_volume(path: Path) -> object:
+        readers.append(threading.current_thread())
+        return original(path)
+
+    monkeypatch.setattr(model_jobs, "read_volume", read_volume)
+    menu = install_model_menu(window, quiet=True)
+    image = _image(tmp_path / "scan.nii.gz")
+    with qtbot.waitSignal(menu.failed, timeout=10000):  # the model file does not exist
+        task = menu.run_on_file(tmp_path / "missing.onnx", image, tmp_path / "out.nii.gz")
+    assert readers and readers[0] is not threading.main_thread()
+    assert readers[0] is not threading.current_thread()
+    assert menu.tasks.current("run") is task
+
+
 def test_uncertainty_path_keeps_folder_and_format() -> None:
-    from app.ui.model_menu import uncertainty_path
+    from app.jobs.model_jobs import uncertainty_path
 
     assert uncertainty_path(Path("/a/liver_seg.nii.gz")) == Path("/a/liver_seg_uncertainty.nii.gz")
     assert uncertainty_path(Path("b.mha")) == Path("b_uncertainty.mha")

@@ -33,7 +33,7 @@ def assisted(window, tmp_path: Path):
     menu = install_model_menu(window)
     window.ws.set_document(two_volumes())
     yield assist, menu
-    menu.jobs.wait()
+    menu.tasks.wait()
     assist.supervisor.shutdown(2)
 
 

@@ -61,7 +61,7 @@ def assisted(window, tmp_path: Path):
     menu = install_model_menu(window, quiet=True)
     window.ws.set_document(three_volumes())
     yield assist, menu
-    menu.jobs.wait()
+    menu.tasks.wait()
     assist.supervisor.shutdown(2)
 
 
