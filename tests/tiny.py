@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ugpcl_engine.checkpoint import Checkpoint
 from ugpcl_engine.config import ModelConfig, RunSpec, TrainingConfig
 from ugpcl_engine.data.normalisation import IntensityWindow
-from ugpcl_engine.training.checkpoint import Checkpoint
 
 TINY_MODEL = ModelConfig(
     num_classes=3,

@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from ugpcl_engine.baselines.selection import foreground_extent, select_slices
+from ugpcl_engine.checkpoint import load_checkpoint
 from ugpcl_engine.config import RunSpec
+from ugpcl_engine.device import prediction_device
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.metrics import evaluate_segmentation
-from ugpcl_engine.training.checkpoint import load_checkpoint
-from ugpcl_engine.training.device import prediction_device
 from ugpcl_engine.training.events import Failed, Finished
 from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.training.trainer import train

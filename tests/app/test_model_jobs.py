@@ -14,10 +14,10 @@ from tiny import TINY_MODEL, tiny_checkpoint
 
 from app.jobs.model_jobs import ExportTask, ModelRunResult, RunModelTask
 from app.jobs.tasks import TaskRunner
+from ugpcl_engine.checkpoint import Checkpoint, save_checkpoint
 from ugpcl_engine.inference.model_metadata import ExportReport, TrainingGrid, partial_path
 from ugpcl_engine.inference.onnx_export import export_onnx
 from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
-from ugpcl_engine.training.checkpoint import Checkpoint, save_checkpoint
 from ugpcl_engine.training.run_folder import file_sha256
 
 TINY = TINY_MODEL

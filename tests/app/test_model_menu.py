@@ -8,8 +8,8 @@ import numpy as np
 import SimpleITK as sitk
 from tiny import tiny_checkpoint
 
+from ugpcl_engine.checkpoint import save_checkpoint
 from ugpcl_engine.io.volume_files import read_label_map
-from ugpcl_engine.training.checkpoint import save_checkpoint
 
 
 def _checkpoint(path: Path) -> Path:

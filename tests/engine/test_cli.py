@@ -14,12 +14,12 @@ import SimpleITK as sitk
 import torch
 from tiny import tiny_checkpoint
 
+from ugpcl_engine.checkpoint import Checkpoint, save_checkpoint
 from ugpcl_engine.cli import main
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.sample import SamplePaths
 from ugpcl_engine.training import job
-from ugpcl_engine.training.checkpoint import Checkpoint, save_checkpoint
 from ugpcl_engine.training.events import Finished
 
 

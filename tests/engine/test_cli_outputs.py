@@ -16,6 +16,7 @@ import SimpleITK as sitk
 from tiny import tiny_checkpoint
 
 from ugpcl_engine import benchmarks, cli
+from ugpcl_engine.checkpoint import save_checkpoint
 from ugpcl_engine.cli import main
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.model_metadata import TrainingGrid
@@ -24,7 +25,6 @@ from ugpcl_engine.io import label_tables, volume_files
 from ugpcl_engine.io.dicom_series import write_dicom_series
 from ugpcl_engine.io.volume_files import write_array
 from ugpcl_engine.training import job
-from ugpcl_engine.training.checkpoint import save_checkpoint
 from ugpcl_engine.training.events import Failed, Finished
 from ugpcl_engine.volume import VolumeGeometry
 

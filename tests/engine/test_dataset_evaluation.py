@@ -14,13 +14,13 @@ import torch
 from synthetic_datasets import write_msd, write_ssl4mis
 from tiny import TINY_MODEL, tiny_checkpoint
 
+from ugpcl_engine.checkpoint import save_checkpoint
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.datasets import commands
 from ugpcl_engine.datasets.prediction import VolumePredictor
 from ugpcl_engine.datasets.scores import score_case, summarise
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.model import build_model
-from ugpcl_engine.training.checkpoint import save_checkpoint
 from ugpcl_engine.volume import LabelTable
 
 SPACING = (2.0, 1.0, 0.5)

@@ -13,6 +13,7 @@ import torch
 from synthetic_datasets import write_msd, write_ssl4mis
 from tiny import TINY_MODEL
 
+from ugpcl_engine.checkpoint import load_checkpoint
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.datasets import (
     commands,
@@ -25,7 +26,6 @@ from ugpcl_engine.datasets.base import Dataset
 from ugpcl_engine.datasets.training import dataset_spec, prepare_job
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.training.cancel import CancelToken
-from ugpcl_engine.training.checkpoint import load_checkpoint
 from ugpcl_engine.training.dataset_trainer import Validated, train_dataset
 from ugpcl_engine.training.events import Finished, Progress, Started
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 from tiny import TINY_MODEL, tiny_checkpoint
 
+from ugpcl_engine import device as device_mod
 from ugpcl_engine.config import RunSpec, TrainingConfig
+from ugpcl_engine.device import configure_device, prediction_device, resolve_device
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference import torch_segmenter
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
-from ugpcl_engine.training import device as device_mod
 from ugpcl_engine.training import loop, trainer
-from ugpcl_engine.training.device import configure_device, prediction_device, resolve_device
 from ugpcl_engine.training.events import Finished
 from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.training.trainer import train

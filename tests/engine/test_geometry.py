@@ -12,6 +12,7 @@ import pytest
 import torch
 from tiny import TINY_MODEL, tiny_checkpoint
 
+from ugpcl_engine.checkpoint import load_checkpoint, save_checkpoint
 from ugpcl_engine.config import AugmentationConfig, ModelConfig, RunSpec, TrainingConfig
 from ugpcl_engine.data.batches import augment
 from ugpcl_engine.data.normalisation import IntensityWindow
@@ -29,7 +30,6 @@ from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.model import build_model
-from ugpcl_engine.training.checkpoint import load_checkpoint, save_checkpoint
 from ugpcl_engine.training.preparation import TrainingVolume, prepare_slices, training_boxes
 
 

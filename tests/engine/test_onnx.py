@@ -16,6 +16,7 @@ import torch
 from onnx import TensorProto, helper
 from tiny import TINY_MODEL, tiny_checkpoint
 
+from ugpcl_engine.checkpoint import Checkpoint
 from ugpcl_engine.cli import main
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.errors import CancelledError, InputError
@@ -33,7 +34,6 @@ from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.sample import SamplePaths
-from ugpcl_engine.training.checkpoint import Checkpoint
 from ugpcl_engine.volume import LabelTable
 
 TINY = TINY_MODEL

@@ -10,11 +10,11 @@ import pytest
 import torch
 from tiny import TINY_MODEL
 
+from ugpcl_engine.checkpoint import load_checkpoint
 from ugpcl_engine.config import RunSpec, TrainingConfig
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.training.cancel import CancelToken
-from ugpcl_engine.training.checkpoint import load_checkpoint
 from ugpcl_engine.training.events import Failed, Finished, Progress, Started
 from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.training.step import StepSchedule, poly_lr

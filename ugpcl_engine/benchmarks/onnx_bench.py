@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
+from ugpcl_engine.checkpoint import Checkpoint
 from ugpcl_engine.config import preset
 from ugpcl_engine.data.normalisation import IntensityWindow, apply_window
 from ugpcl_engine.inference.onnx_export import export_onnx
@@ -34,7 +35,6 @@ from ugpcl_engine.inference.ort_segmenter import CUDA, OrtSegmenter
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.inference.volume_runner import segment_volume
 from ugpcl_engine.model import build_model
-from ugpcl_engine.training.checkpoint import Checkpoint
 from ugpcl_engine.volume import LabelTable
 
 THREADS = 2

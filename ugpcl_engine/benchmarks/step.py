@@ -23,10 +23,10 @@ import torch
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.config import ModelConfig, TrainingConfig, preset
 from ugpcl_engine.data.batches import augment
+from ugpcl_engine.device import configure_device, resolve_device
 from ugpcl_engine.losses import ClassMemoryBank
 from ugpcl_engine.losses.reference import loop_ugpcl_contrast
 from ugpcl_engine.model import build_model
-from ugpcl_engine.training.device import configure_device, resolve_device
 from ugpcl_engine.training.step import StepBatch, StepSchedule, supervised_losses, ugpcl_losses
 
 BATCH = 8  # 4 labeled + 4 unlabeled

@@ -91,12 +91,12 @@ def evaluate_dataset_command(args: argparse.Namespace) -> int:
         InputError: unreadable checkpoint or dataset, classes that differ, an empty or
             unlabeled split, an ``--out`` that cannot be written (checked before any work).
     """
+    from ugpcl_engine.checkpoint import load_checkpoint
     from ugpcl_engine.datasets.evaluation import score_split
     from ugpcl_engine.datasets.layout import open_dataset
     from ugpcl_engine.datasets.prediction import VolumePredictor
     from ugpcl_engine.datasets.scores import format_table, summarise
-    from ugpcl_engine.training.checkpoint import load_checkpoint
-    from ugpcl_engine.training.device import prediction_device
+    from ugpcl_engine.device import prediction_device
 
     out = Path(args.out)
     check_output_file("--out", out)

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ugpcl_engine.checkpoint import Checkpoint
 from ugpcl_engine.data.normalisation import apply_window
 from ugpcl_engine.data.slices import put_slices, take_slices
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
-from ugpcl_engine.training.checkpoint import Checkpoint
 
 RESAMPLING = ("nearest", "model")
 Decode = Callable[[torch.Tensor], torch.Tensor]

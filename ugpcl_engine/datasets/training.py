@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ugpcl_engine.checkpoint import Checkpoint
 from ugpcl_engine.config import NormalisationConfig, RunSpec, preset
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.datasets.base import Dataset
@@ -24,11 +25,10 @@ from ugpcl_engine.datasets.prediction import VolumePredictor
 from ugpcl_engine.datasets.sampler import DatasetSampler, SliceStore
 from ugpcl_engine.datasets.ssl4mis import SSL4MISDataset
 from ugpcl_engine.datasets.stores import FIXED_WINDOW, CaseCacheStore, SliceFileStore
+from ugpcl_engine.device import resolve_device
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.model import UGPCLNet
-from ugpcl_engine.training.checkpoint import Checkpoint
 from ugpcl_engine.training.dataset_trainer import DatasetJob, Validate
-from ugpcl_engine.training.device import resolve_device
 from ugpcl_engine.training.distributed import Group, Ranks
 from ugpcl_engine.training.loop import batch_split
 

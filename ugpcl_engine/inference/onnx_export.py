@@ -27,6 +27,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from ugpcl_engine.checkpoint import Checkpoint, load_checkpoint
 from ugpcl_engine.data.normalisation import apply_window
 from ugpcl_engine.data.slices import take_slices
 from ugpcl_engine.errors import InputError
@@ -41,7 +42,6 @@ from ugpcl_engine.inference.model_metadata import (
     partial_path,
 )
 from ugpcl_engine.inference.wrapper import InferenceNet
-from ugpcl_engine.training.checkpoint import Checkpoint, load_checkpoint
 
 OPSET = 17
 EXPORTER = "torch.onnx TorchScript exporter (dynamo=False)"

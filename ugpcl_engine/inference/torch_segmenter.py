@@ -7,12 +7,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ugpcl_engine.checkpoint import Checkpoint
 from ugpcl_engine.data.slices import foreground_box, take_slices
+from ugpcl_engine.device import configure_device
 from ugpcl_engine.inference.volume_runner import segment_volume
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.model import UGPCLNet
-from ugpcl_engine.training.checkpoint import Checkpoint
-from ugpcl_engine.training.device import configure_device
 
 
 class TorchSegmenter:

@@ -1,1 +1,1 @@
-"""Training: events, cancel token, the UGPCL step, the trainer generator, checkpoints, jobs."""
+"""Training: events, cancel token, the UGPCL step, the trainer generator, jobs."""

@@ -19,14 +19,14 @@ from typing import Any, cast
 
 import torch
 
+from ugpcl_engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ugpcl_engine.config import RunSpec
 from ugpcl_engine.data.normalisation import IntensityWindow
+from ugpcl_engine.device import resolve_device
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.model import UGPCLNet
 from ugpcl_engine.training import distributed, resume
 from ugpcl_engine.training.cancel import CancelToken
-from ugpcl_engine.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from ugpcl_engine.training.device import resolve_device
 from ugpcl_engine.training.distributed import Group, Ranks
 from ugpcl_engine.training.events import Event, Failed, Finished, Progress, Started
 from ugpcl_engine.training.loop import BatchSource, LossMeter, Run, build_run, train_step

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from ugpcl_engine.checkpoint import load_checkpoint
 from ugpcl_engine.config import RunSpec, preset
+from ugpcl_engine.device import prediction_device
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.io.label_tables import read_label_table
@@ -30,8 +32,6 @@ from ugpcl_engine.io.output_paths import (
 )
 from ugpcl_engine.io.volume_files import read_label_map, read_volume, write_array
 from ugpcl_engine.metrics import evaluate_segmentation
-from ugpcl_engine.training.checkpoint import load_checkpoint
-from ugpcl_engine.training.device import prediction_device
 from ugpcl_engine.training.events import Failed, Finished, Progress, Started
 from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.training.trainer import train

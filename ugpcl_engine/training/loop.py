@@ -13,13 +13,13 @@ from typing import Protocol
 
 import torch
 
+from ugpcl_engine.checkpoint import Checkpoint
 from ugpcl_engine.config import RunSpec, TrainingConfig
 from ugpcl_engine.data.batches import DeviceSlices, TwoStreamSampler, augment
+from ugpcl_engine.device import configure_device
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.losses import ClassMemoryBank
 from ugpcl_engine.model import UGPCLNet, build_model
-from ugpcl_engine.training.checkpoint import Checkpoint
-from ugpcl_engine.training.device import configure_device
 from ugpcl_engine.training.step import (
     StepBatch,
     StepSchedule,

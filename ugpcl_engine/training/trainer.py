@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ugpcl_engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ugpcl_engine.config import RunSpec
 from ugpcl_engine.data.batches import DeviceSlices
 from ugpcl_engine.data.normalisation import (
@@ -26,12 +27,11 @@ from ugpcl_engine.data.normalisation import (
     resolve_window,
 )
 from ugpcl_engine.data.slices import SliceSet, network_canvas, network_scale, take_slices
+from ugpcl_engine.device import resolve_device as resolve_device  # re-exported
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.training.budget import MARGIN as BUDGET_MARGIN
 from ugpcl_engine.training.budget import BudgetPlan, plan_budget
 from ugpcl_engine.training.cancel import CancelToken
-from ugpcl_engine.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from ugpcl_engine.training.device import resolve_device as resolve_device  # re-exported
 from ugpcl_engine.training.events import Event, Failed, Finished, Preview, Progress, Started
 from ugpcl_engine.training.loop import LossMeter, Run, build_run, train_step
 from ugpcl_engine.training.preparation import TrainingVolume, prepare_slices, training_boxes

@@ -2,7 +2,8 @@
 
 A checkpoint carries the run spec (config), label table, slicing axis, network size, the
 intensity normalisation, step, metrics and library versions, so that export, prediction and
-warm starts need nothing else.
+warm starts need nothing else. Below both ``training`` (which writes checkpoints) and
+``inference`` (which reads them).
 """
 
 from __future__ import annotations
