@@ -25,6 +25,7 @@ APP_BENCHMARKS = {
     "gui": "app.benchmarks.gui",
     "first-model": "app.benchmarks.first_model",
     "responsiveness": "app.benchmarks.responsiveness",
+    "reliability": "app.benchmarks.reliability",
 }
 
 

@@ -87,7 +87,7 @@ def benchmark_command(args: argparse.Namespace) -> int:
     if args.name not in REGISTRY:
         raise InputError(
             f"Unknown benchmark '{args.name}': choose one of {', '.join(sorted(REGISTRY))} "
-            "(GUI benchmarks: gui, first-model, responsiveness)."
+            "(GUI benchmarks: gui, first-model, responsiveness, reliability)."
         )
     module = importlib.import_module(REGISTRY[args.name])
     run_and_record(args.name, lambda: module.run(args), Path(args.out))
