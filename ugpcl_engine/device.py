@@ -1,8 +1,8 @@
 """Which device training and the prediction after it run on, and the CUDA speed settings.
 
 One rule for every place that trains and then predicts (the CLI ``train``, the app's child
-process, ``guided.train_and_segment``, the calibration benchmark): the prediction runs on the
-device the training resolved to, never silently on the CPU.
+process, the benchmarks' ``simulation.train_and_segment`` and calibration): the prediction runs
+on the device the training resolved to, never silently on the CPU.
 """
 
 from __future__ import annotations

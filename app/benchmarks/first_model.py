@@ -55,7 +55,7 @@ def brain1mm_document() -> tuple[Any, np.ndarray]:
         (Document, reference labels (Z, Y, X)).
     """
     from app.state.document import Document, VolumeItem
-    from ugpcl_engine.baselines.selection import select_slices
+    from ugpcl_benchmarks.baselines.selection import select_slices
     from ugpcl_engine.benchmarks.volumes import cached_volume
     from ugpcl_engine.volume import LabelMap, Volume, VolumeGeometry
 

@@ -9,6 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ugpcl_benchmarks.contrast_reference import (
+    loop_contrast_loss,
+    loop_enqueue,
+    loop_region_means,
+    loop_ugpcl_contrast,
+)
 from ugpcl_engine.losses import (
     ClassMemoryBank,
     downsample_labels,
@@ -16,12 +22,6 @@ from ugpcl_engine.losses import (
     region_means,
     sample_anchors,
     ugpcl_contrast,
-)
-from ugpcl_engine.losses.reference import (
-    loop_contrast_loss,
-    loop_enqueue,
-    loop_region_means,
-    loop_ugpcl_contrast,
 )
 
 

@@ -27,14 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ugpcl_engine.baselines.selection import select_slices
+from ugpcl_benchmarks.baselines.selection import select_slices
+from ugpcl_benchmarks.mc_dropout import MCDropoutNet, decoder_dropout, predict_volume
+from ugpcl_benchmarks.simulation import train_and_segment
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.benchmarks.volumes import LabeledVolume, load_chest
 from ugpcl_engine.checkpoint import load_checkpoint
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.device import prediction_device
-from ugpcl_engine.guided import train_and_segment
-from ugpcl_engine.inference.mc_dropout import MCDropoutNet, decoder_dropout, predict_volume
 from ugpcl_engine.inference.wrapper import InferenceNet
 from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.uncertainty import auroc, expected_calibration_error, reliability_curve

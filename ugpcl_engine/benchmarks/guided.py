@@ -2,9 +2,9 @@
 
 On the chest CT (7 classes) and the MNI brain template (3 tissues, 2 mm), axis z, UGPCL:
 
-- ``guided`` (``ugpcl_engine.guided``): 2 uniform slices, then each round adds the slice that
-  ``rank_slices`` puts first and warm-starts a retrain of half the steps, up to k = 8; one loop
-  per training seed 0, 1, 2 (mean reported);
+- ``guided`` (``simulation.guided_selection``): 2 uniform slices, then each round adds the
+  slice that ``rank_slices`` puts first and warm-starts a retrain of half the steps, up to
+  k = 8; one loop per training seed 0, 1, 2 (mean reported);
 - ``uniform``: k evenly spaced slices, one training from scratch per k and training seed 0, 1,
   2 (mean reported);
 - ``random``: k random slices, seeds 0, 1, 2 (the seed draws the slices and seeds the
@@ -19,9 +19,9 @@ Why three training seeds for every strategy: one seed moves a single training's 
 0.02-0.03 (chest CT, uniform k = 5: 0.826, 0.850, 0.851 with seeds 0, 1, 2), more than the
 differences the target asks about (session notes of #7). Each run is kept in ``details``.
 
-Score: mean foreground Dice in 3-D over the slices not labeled (``guided.mean_dice``). The guided
-round at k = 2 *is* the uniform run at k = 2 (same slices, spec and seed), so it is reused, seed
-by seed.
+Score: mean foreground Dice in 3-D over the slices not labeled (``simulation.mean_dice``). The
+guided round at k = 2 *is* the uniform run at k = 2 (same slices, spec and seed), so it is
+reused, seed by seed.
 Every training uses the app's ``quick`` preset unchanged (native input size; warm rounds half
 of its steps). The quick budget runs the uniform and random baselines at k ∈ {2, 3, 5, 8}
 (the guided and farthest loops visit every k); ``full`` runs them at every k in 2..8. The
@@ -43,12 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ugpcl_engine.baselines.selection import select_slices
+from ugpcl_benchmarks.baselines.selection import select_slices
+from ugpcl_benchmarks.simulation import guided_selection, mean_dice, train_and_segment
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.benchmarks.pool import run_tasks
 from ugpcl_engine.benchmarks.volumes import LabeledVolume, cached_volume
 from ugpcl_engine.config import RunSpec, preset
-from ugpcl_engine.guided import guided_selection, mean_dice, train_and_segment
 from ugpcl_engine.training.preparation import TrainingVolume
 
 K_START, K_MAX = 2, 8

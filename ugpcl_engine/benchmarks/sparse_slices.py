@@ -31,14 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from ugpcl_engine.baselines.interpolation import interpolate_labels
-from ugpcl_engine.baselines.selection import select_slices
+from ugpcl_benchmarks.baselines.interpolation import interpolate_labels
+from ugpcl_benchmarks.baselines.selection import select_slices
+from ugpcl_benchmarks.simulation import train_and_segment
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.benchmarks.pool import run_tasks
 from ugpcl_engine.benchmarks.volumes import cached_volume
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.guided import train_and_segment
 from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.volume import LabelTable

@@ -2,7 +2,7 @@
 
 Side by side in one run, same model and batch: the full UGPCL step vs the supervised-only step
 (forward on the same images, supervised loss only), and our vectorised step vs the same step with
-the loop-based contrastive term (``ugpcl_engine.losses.reference``). Light and ResNet-50
+the loop-based contrastive term (``ugpcl_benchmarks.contrast_reference``). Light and ResNet-50
 backbones at 128² and 256²; medians of interleaved repeats; ratios are the result.
 
 On the CPU by default; ``--device cuda`` times the same steps on the GPU as the trainer runs them
@@ -20,12 +20,12 @@ from typing import Any
 
 import torch
 
+from ugpcl_benchmarks.contrast_reference import loop_ugpcl_contrast
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.config import ModelConfig, TrainingConfig, preset
 from ugpcl_engine.data.batches import augment
 from ugpcl_engine.device import configure_device, resolve_device
 from ugpcl_engine.losses import ClassMemoryBank
-from ugpcl_engine.losses.reference import loop_ugpcl_contrast
 from ugpcl_engine.model import build_model
 from ugpcl_engine.training.step import StepBatch, StepSchedule, supervised_losses, ugpcl_losses
 

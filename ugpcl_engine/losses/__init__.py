@@ -1,7 +1,7 @@
 """UGPCL losses (method §3): Dice + CE, consistency, uncertainty guidance, pixel contrast.
 
-Everything here is torch only and vectorised on the device. ``reference`` holds slow loop-based
-versions of the contrastive parts, used by tests and by the step benchmark only.
+Everything here is torch only and vectorised on the device. The slow loop-based versions of the
+contrastive parts (tests, the step benchmark) are ``ugpcl_benchmarks.contrast_reference``.
 """
 
 from __future__ import annotations

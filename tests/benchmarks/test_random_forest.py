@@ -164,9 +164,9 @@ def test_bad_input_is_refused() -> None:
 def test_entropy_of_the_votes_and_the_forest_in_the_guided_loop(tmp_path: object) -> None:
     from pathlib import Path
 
+    from ugpcl_benchmarks.simulation import guided_selection
     from ugpcl_engine.benchmarks.random_forest import forest_segmenter
     from ugpcl_engine.config import preset
-    from ugpcl_engine.guided import guided_selection
     from ugpcl_engine.volume import LabelTable
 
     image, labels = _phantom()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ugpcl_engine.baselines.selection import foreground_extent, select_slices
+from ugpcl_benchmarks.baselines.selection import foreground_extent, select_slices
 from ugpcl_engine.checkpoint import load_checkpoint
 from ugpcl_engine.config import RunSpec
 from ugpcl_engine.device import prediction_device

@@ -6,7 +6,7 @@ numpy/SimpleITK/ITK only (no torch): ``select_slices`` picks the labeled slices,
 
 from __future__ import annotations
 
-from ugpcl_engine.baselines.interpolation import interpolate_labels
-from ugpcl_engine.baselines.selection import foreground_extent, select_slices
+from ugpcl_benchmarks.baselines.interpolation import interpolate_labels
+from ugpcl_benchmarks.baselines.selection import foreground_extent, select_slices
 
 __all__ = ["foreground_extent", "interpolate_labels", "select_slices"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from ugpcl_engine.baselines import interpolate_labels, interpolation, select_slices
+from ugpcl_benchmarks.baselines import interpolate_labels, interpolation, select_slices
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.metrics import dice_jaccard, evaluate_segmentation
 from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, SamplePaths
