@@ -56,7 +56,7 @@ def brain1mm_document() -> tuple[Any, np.ndarray]:
     """
     from app.state.document import Document, VolumeItem
     from ugpcl_benchmarks.baselines.selection import select_slices
-    from ugpcl_engine.benchmarks.volumes import cached_volume
+    from ugpcl_benchmarks.volumes import cached_volume
     from ugpcl_engine.volume import LabelMap, Volume, VolumeGeometry
 
     vol = cached_volume("brain1mm")

@@ -14,7 +14,7 @@ Three parts, each counting what went wrong against what was tried (issue 14):
    Each trial runs in its own process with a time limit: a GUI blocked on the dead child is a
    hang. ``hangs`` (must be 0), ``child_not_reported``, ``labels_damaged``.
 3. **Damaged files**: random byte flips and truncations of a saved project
-   (``ugpcl_engine.benchmarks.reliability_fuzz``, loaded in a worker process so that a segfault
+   (``ugpcl_benchmarks.reliability_fuzz``, loaded in a worker process so that a segfault
    or a hang is counted) and of an edit journal. Each load is identical, refused with the
    project's one-line error, or a failure: ``silent_corruptions`` (loaded with other content)
    and ``crashes`` (any other exception, or a dead worker) must be 0.
@@ -110,7 +110,7 @@ def child_kills(count: int, seed: int) -> dict[str, Any]:
 
 def project_fuzz(trials: int, seed: int, folder: Path) -> dict[str, Any]:
     """Flip bytes in / truncate a saved project ``trials`` times; load each in a worker."""
-    from ugpcl_engine.benchmarks.reliability_fuzz import fuzz_project_file, make_fuzz_project
+    from ugpcl_benchmarks.reliability_fuzz import fuzz_project_file, make_fuzz_project
     from ugpcl_engine.io.project_file import save_project
 
     path = folder / "fuzz.ugpcl"

@@ -95,7 +95,7 @@ def test_run_tasks_in_worker_processes_keeps_order_and_matches_in_process() -> N
     import math
     import os
 
-    from ugpcl_engine.benchmarks.pool import run_tasks
+    from ugpcl_benchmarks.pool import run_tasks
 
     tasks = [5, 3, 7, 1]
     assert run_tasks(math.factorial, tasks, jobs=1) == [120, 6, 5040, 1]
@@ -112,7 +112,7 @@ def _pid(_: int) -> int:
 
 
 def test_sparse_slices_methods_differ_only_in_what_fills_the_batch() -> None:
-    from ugpcl_engine.benchmarks.sparse_slices import method_spec
+    from ugpcl_benchmarks.sparse_slices import method_spec
 
     ugpcl = method_spec("ugpcl", "quick", 8).training
     assert not ugpcl.supervised_only and ugpcl.batch_unlabeled > 0
@@ -131,7 +131,7 @@ def test_sparse_slices_methods_differ_only_in_what_fills_the_batch() -> None:
 
 
 def test_sparse_slices_runs_every_method_on_every_volume_with_the_contract_keys() -> None:
-    from ugpcl_engine.benchmarks import sparse_slices as ss
+    from ugpcl_benchmarks import sparse_slices as ss
 
     tasks = ss.tasks_for(("chest", "brain1mm"), "quick", "cpu", 2)
     per_key: dict[tuple[str, str, int], int] = {}
@@ -177,7 +177,7 @@ def test_sparse_slices_runs_every_method_on_every_volume_with_the_contract_keys(
 
 
 def test_sparse_slices_scores_interpolation_on_the_chest() -> None:
-    from ugpcl_engine.benchmarks import sparse_slices as ss
+    from ugpcl_benchmarks import sparse_slices as ss
 
     run = ss._method_run(("chest", "interpolation", 3, 0, "quick", "cpu", 1))
     assert run["volume"] == "chest" and len(run["slices"]) == 3
@@ -187,7 +187,7 @@ def test_sparse_slices_scores_interpolation_on_the_chest() -> None:
 def test_step_times_every_kind_on_the_requested_device() -> None:
     import torch
 
-    from ugpcl_engine.benchmarks.step import _time_steps
+    from ugpcl_benchmarks.step import _time_steps
 
     times = _time_steps("light", 32, 1, torch.device("cpu"))
     assert set(times) == {"ugpcl", "supervised", "loop"}
@@ -200,7 +200,7 @@ def test_step_runs_on_cuda() -> None:
 
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
-    from ugpcl_engine.benchmarks.step import _time_steps
+    from ugpcl_benchmarks.step import _time_steps
 
     times = _time_steps("light", 64, 1, torch.device("cuda"))
     assert all(t > 0 for t in times.values())

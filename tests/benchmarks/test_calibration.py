@@ -10,9 +10,9 @@ import pytest
 import torch
 from tiny import TINY_MODEL
 
+from ugpcl_benchmarks import calibration
 from ugpcl_benchmarks.mc_dropout import MCDropoutNet, decoder_dropout, predict_volume
-from ugpcl_engine.benchmarks import calibration
-from ugpcl_engine.benchmarks.volumes import LabeledVolume, load_chest
+from ugpcl_benchmarks.volumes import LabeledVolume, load_chest
 from ugpcl_engine.config import RunSpec, TrainingConfig
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.inference.wrapper import InferenceNet

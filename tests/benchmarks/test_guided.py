@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from tiny import TINY_MODEL
 
+from ugpcl_benchmarks import guided as bench
+from ugpcl_benchmarks import volumes
 from ugpcl_benchmarks.simulation import farthest_slices, guided_selection
-from ugpcl_engine.benchmarks import guided as bench
-from ugpcl_engine.benchmarks import volumes
 from ugpcl_engine.config import RunSpec, TrainingConfig, preset
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.uncertainty import rank_slices

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ugpcl_engine.benchmarks.random_forest import (
+from ugpcl_benchmarks.random_forest import (
     DEFAULT_SIGMAS,
     feature_names,
     gaussian_kernel,
@@ -164,8 +164,8 @@ def test_bad_input_is_refused() -> None:
 def test_entropy_of_the_votes_and_the_forest_in_the_guided_loop(tmp_path: object) -> None:
     from pathlib import Path
 
+    from ugpcl_benchmarks.random_forest import forest_segmenter
     from ugpcl_benchmarks.simulation import guided_selection
-    from ugpcl_engine.benchmarks.random_forest import forest_segmenter
     from ugpcl_engine.config import preset
     from ugpcl_engine.volume import LabelTable
 

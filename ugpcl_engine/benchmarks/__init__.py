@@ -20,12 +20,12 @@ from typing import Any
 from ugpcl_engine.errors import InputError
 
 REGISTRY = {
-    "sparse-slices": "ugpcl_engine.benchmarks.sparse_slices",
-    "step": "ugpcl_engine.benchmarks.step",
-    "io": "ugpcl_engine.benchmarks.io_bench",
-    "onnx": "ugpcl_engine.benchmarks.onnx_bench",
-    "guided": "ugpcl_engine.benchmarks.guided",
-    "calibration": "ugpcl_engine.benchmarks.calibration",
+    "sparse-slices": "ugpcl_benchmarks.sparse_slices",
+    "step": "ugpcl_benchmarks.step",
+    "io": "ugpcl_benchmarks.io_bench",
+    "onnx": "ugpcl_benchmarks.onnx_bench",
+    "guided": "ugpcl_benchmarks.guided",
+    "calibration": "ugpcl_benchmarks.calibration",
 }
 
 

@@ -33,10 +33,10 @@ import numpy as np
 
 from ugpcl_benchmarks.baselines.interpolation import interpolate_labels
 from ugpcl_benchmarks.baselines.selection import select_slices
+from ugpcl_benchmarks.pool import run_tasks
 from ugpcl_benchmarks.simulation import train_and_segment
+from ugpcl_benchmarks.volumes import cached_volume
 from ugpcl_engine.benchmarks import BenchmarkResult, format_table
-from ugpcl_engine.benchmarks.pool import run_tasks
-from ugpcl_engine.benchmarks.volumes import cached_volume
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.metrics import evaluate_segmentation
@@ -108,7 +108,7 @@ def _method_run(task: tuple[str, str, int, int, str, str, int]) -> dict[str, Any
     if method == "interpolation":
         pred = interpolate_labels(vol.labels_zyx, slices, axis="z")
     elif method == "random_forest":
-        from ugpcl_engine.benchmarks.random_forest import random_forest_segment
+        from ugpcl_benchmarks.random_forest import random_forest_segment
 
         pred = random_forest_segment(
             vol.image_zyx, vol.labels_zyx, slices, vol.spacing_zyx, seed=seed, n_jobs=threads

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ugpcl_engine.benchmarks.reliability_fuzz import (
+from ugpcl_benchmarks.reliability_fuzz import (
     classify_load,
     flip_bytes,
     fuzz_project_file,

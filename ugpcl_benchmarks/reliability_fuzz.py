@@ -14,7 +14,7 @@ XOR-ed with a random non-zero value; or ``truncate``: cut at a random length) an
 
 ``isolate=True`` loads in a spawned worker process, restarted after a crash or a hang, so that a
 hard crash is counted instead of ending the benchmark; ``isolate=False`` loads in this process
-(fast; for tests). ``python -m ugpcl_engine.benchmarks.reliability_fuzz --trials 300`` prints a
+(fast; for tests). ``python -m ugpcl_benchmarks.reliability_fuzz --trials 300`` prints a
 summary of a fuzz of a small synthetic project.
 """
 
