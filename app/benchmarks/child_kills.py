@@ -88,7 +88,7 @@ def preview_document(slices: int = 6, side: int = 512) -> Any:
 
 
 def open_window() -> tuple[Any, Any, Any]:
-    """(QApplication, MainWindow, AssistController) with ``preview_document`` open; error
+    """(QApplication, MainWindow, AssistView) with ``preview_document`` open; error
     dialogs are recorded instead of shown (``controller.errors``)."""
     from app.benchmarks.first_model import sample_window
     from app.ui import dialogs
@@ -96,7 +96,7 @@ def open_window() -> tuple[Any, Any, Any]:
     app, window, controller = sample_window(document=preview_document())
     controller.errors = []
     dialogs.show_error = lambda _parent, _title, message: controller.errors.append(message)
-    controller.overrides.update(TINY_FAST)
+    controller.training.overrides.update(TINY_FAST)
     return app, window, controller
 
 
@@ -129,9 +129,9 @@ def kill_trial(
     supervisor, doc = controller.supervisor, window.ws.doc
     before = (doc.labels_zyx.copy(), {a: m.copy() for a, m in doc.item.labeled.items()})
     versions, failures, started = len(controller.session.versions), [], []
-    controller.run_failed.connect(failures.append)
+    controller.training.run_failed.connect(failures.append)
     supervisor.started.connect(started.append)
-    ran = controller.start_training("quick", "cpu")
+    ran = controller.training.start("quick", "cpu")
     if not ran or not wait_for(app, lambda: bool(started or failures), 120.0) or failures:
         raise RuntimeError(f"the training run did not start: {failures}")
     supervisor.started.disconnect(started.append)
@@ -148,7 +148,7 @@ def kill_trial(
         line.resume()
     reported = wait_for(app, lambda: bool(failures), report_limit_s)
     report_s = time.perf_counter() - killed if reported else float("inf")
-    controller.run_failed.disconnect(failures.append)
+    controller.training.run_failed.disconnect(failures.append)
     intact = (
         np.array_equal(doc.labels_zyx, before[0])
         and all(np.array_equal(doc.item.labeled[a], m) for a, m in before[1].items())

@@ -30,7 +30,7 @@ def sample_window(steps: int | None = None, document: Any = None) -> tuple[Any, 
         document: the ``Document`` to open (None: ``load_sample()``).
 
     Returns:
-        (QApplication, MainWindow, AssistController).
+        (QApplication, MainWindow, AssistView).
     """
     from app.benchmarks import benchmark_app
     from app.state.files import load_sample
@@ -41,7 +41,7 @@ def sample_window(steps: int | None = None, document: Any = None) -> tuple[Any, 
     window = MainWindow()
     controller = getattr(window, "assist", None) or install_assist(window)
     if steps is not None:
-        controller.overrides["steps"] = steps
+        controller.training.overrides["steps"] = steps
     window.show()
     window.ws.set_document(document if document is not None else load_sample())
     app.processEvents()
@@ -122,10 +122,10 @@ def time_first_model(
     app, window, controller = sample_window(steps, document)
     results: list[Any] = []
     failures: list[str] = []
-    controller.result_ready.connect(results.append)
-    controller.run_failed.connect(failures.append)
+    controller.training.result_ready.connect(results.append)
+    controller.training.run_failed.connect(failures.append)
     start = time.perf_counter()
-    controller.start_training("quick", device)
+    controller.training.start("quick", device)
     wait_for(app, lambda: bool(results or failures), 900)
     if not results:
         raise RuntimeError(f"training did not finish: {failures or 'timeout'}")

@@ -80,10 +80,10 @@ def run_benchmark(seconds: float, steps: int | None) -> tuple[str, dict[str, flo
     wait_for(app, lambda: False, 3.0)
     idle = probe.stop()
     done: list[Any] = []
-    controller.result_ready.connect(done.append)
-    controller.run_failed.connect(done.append)
+    controller.training.result_ready.connect(done.append)
+    controller.training.run_failed.connect(done.append)
     scroller = _scroller(window)
-    controller.start_training("quick", "cpu")
+    controller.training.start("quick", "cpu")
     probe.start()
     scroller.start()
     began = time.perf_counter()

@@ -3,7 +3,7 @@
 ``python -m app.benchmarks.screenshots [OUT_DIR] [--steps N] [--threads N]`` (default
 ``docs/``; run it under ``xvfb-run -a -s "-screen 0 1920x1080x24"`` for a real X window, or
 offscreen without a display) opens the sample like ``--sample`` does, trains the quick preset
-through the assist controller (the real spawned child, on the CPU), waits for the model and
+through the assist loop (the real spawned child, on the CPU), waits for the model and
 writes:
 
 - ``assist_loss_plot.png``: the training panel, *Train* tab, with the run's loss curves;
@@ -42,11 +42,11 @@ def _train(app: Any, controller: Any, limit_s: float) -> None:
     """Start the quick preset on the CPU and wait for the model and its ranking."""
     results: list[Any] = []
     failures: list[str] = []
-    controller.result_ready.connect(results.append)
-    controller.run_failed.connect(failures.append)
+    controller.training.result_ready.connect(results.append)
+    controller.training.run_failed.connect(failures.append)
     controller.panel.preset.setCurrentText("quick")  # the panel shows what ran
     controller.panel.device.setCurrentText("cpu")
-    if not controller.start_training("quick", "cpu"):
+    if not controller.training.start("quick", "cpu"):
         raise RuntimeError("training did not start")
     wait_for(app, lambda: bool(results or failures), limit_s)
     if not results:
@@ -75,9 +75,9 @@ def capture(
     if threads is not None:
         # the controller has no threads option (the app always uses every core); a docs run
         # beside other work asks for fewer
-        import app.ui.assist as assist
+        import app.assist.run_plan as run_plan
 
-        assist.default_threads = lambda: threads  # type: ignore[attr-defined]
+        run_plan.default_threads = lambda: threads
     out_dir.mkdir(parents=True, exist_ok=True)
     qt_app, window, controller = sample_window(steps)
     window.resize(*WINDOW_SIZE)
@@ -89,7 +89,7 @@ def capture(
         panel.tabs.setCurrentIndex(0)  # Train: progress and loss curves
         _settle(qt_app, 1.0)
         written = [_save(controller.dock, out_dir / NAMES[0])]
-        controller.next_suggestion()  # the most uncertain slice, as N does
+        controller.review.next_suggestion()  # the most uncertain slice, as N does
         panel.tabs.setCurrentIndex(1)  # Review: overlays and the ranking
         _settle(qt_app, 1.0)
         written.append(_save(window, out_dir / NAMES[1]))

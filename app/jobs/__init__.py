@@ -1,1 +1,2 @@
-"""Background work for the GUI (QtCore only): file I/O tasks on pool threads."""
+"""Background work for the GUI (QtCore only): the one task runner (file I/O, ranking,
+onnxruntime, ONNX export) and the training child's supervisor."""

@@ -3,8 +3,10 @@
 The child is a ``spawn`` process started by module name (``run_folder.launch_child``), so this
 process never imports torch. Its events come over ``ugpcl_engine.training.channel``: a thread
 receives them and a QTimer dispatches them, so the GUI thread never waits on the child, not
-even on one killed halfway through a message. When the process is gone without a final event
-(a crash, an out-of-memory kill, SIGKILL, a torn message) the supervisor says so in plain words.
+even on one killed halfway through a message. The start and the end of a run have signals of
+their own; every other event goes out as it is on ``reported`` (``TrainingSession.apply`` sorts
+them by topic). When the process is gone without a final event (a crash, an out-of-memory
+kill, SIGKILL, a torn message) the supervisor says so in plain words.
 Stop asks the child to finish early and keep its model; after a grace period it is terminated.
 The child exits by itself when this process dies (``channel.exit_with_parent``).
 
@@ -33,11 +35,10 @@ from ugpcl_engine.training.channel import (
     child_main,
     shared_index,
 )
-from ugpcl_engine.training.events import Failed, Finished, Preview, Progress, Started, Validation
+from ugpcl_engine.training.events import Failed, Finished, Started
 from ugpcl_engine.training.run_folder import (
     RunRequest,
     SnapshotVolume,
-    Stage,
     launch_child,
     write_volumes_snapshot,
 )
@@ -100,10 +101,8 @@ class TrainingSupervisor(QObject):
 
     Signals:
         started(object): the ``Started`` event.
-        progress(object): a ``Progress`` event.
-        preview(object): a ``Preview`` event.
-        validation(object): a ``Validation`` event (held-out check).
-        stage(str): a phase name, e.g. ``"predicting"``.
+        reported(object): any other event of the running job (``Progress``, ``Preview``,
+            ``Validation``, ``Stage``), in the order the child sent them.
         finished(object): a ``RunOutcome``.
         failed(str): what went wrong, in plain words.
         cancelled(): the run was cancelled and its model discarded.
@@ -111,10 +110,7 @@ class TrainingSupervisor(QObject):
     """
 
     started = Signal(object)
-    progress = Signal(object)
-    preview = Signal(object)
-    validation = Signal(object)
-    stage = Signal(str)
+    reported = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
@@ -273,17 +269,7 @@ class TrainingSupervisor(QObject):
         self.failed.emit(death_message(code))
 
     def _dispatch(self, event: object) -> None:
-        if isinstance(event, Progress):
-            self.progress.emit(event)
-        elif isinstance(event, Preview):
-            self.preview.emit(event)
-        elif isinstance(event, Started):
-            self.started.emit(event)
-        elif isinstance(event, Validation):
-            self.validation.emit(event)
-        elif isinstance(event, Stage):
-            self.stage.emit(event.name)
-        elif isinstance(event, Finished):
+        if isinstance(event, Finished):
             run_dir = self._run_dir
             self._finish(discard=False)
             assert run_dir is not None
@@ -291,6 +277,10 @@ class TrainingSupervisor(QObject):
         elif isinstance(event, Failed):
             self._finish(discard=True)
             self.failed.emit(event.message)
+        elif isinstance(event, Started):
+            self.started.emit(event)
+        else:
+            self.reported.emit(event)
 
     def _finish(self, discard: bool) -> None:
         # the child exits by itself after its final event; reap it later without blocking

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.state.training_session import ModelVersion
+from app.state.model_version import ModelVersion
 from ugpcl_engine.config import preset
 
 MAX_ROUNDS = 3

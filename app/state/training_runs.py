@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.state.document import Document
-from app.state.training_session import ModelVersion
+from app.state.model_version import ModelVersion
 from ugpcl_engine.training.run_folder import (
     RunRequest,
     SnapshotVolume,

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from app.state.document import Document, SavePlan
-from app.state.training_session import ModelVersion
+from app.state.model_version import ModelVersion
 from ugpcl_engine.training.run_folder import (
     MODEL_FILE,
     PREDICTION_FILE,

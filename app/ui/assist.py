@@ -1,12 +1,11 @@
-"""The assist loop wired into the main window: ``install_assist(window) -> AssistController``.
+"""The assist loop's widgets in the main window: ``install_assist(window) -> AssistView``.
 
 Adds the training dock, fills the Model menu (train, stop, accept, next suggestion N, label
-check, compare V), hooks the prediction/uncertainty/label-check layers into the slice views and
-colours the slice strips by uncertainty. Training runs in a spawned child (never torch here);
-results are memory-mapped from the run folder; label edits go through the ``LabelEditor``.
-
-A run may have a time budget (the first model is shown within it, ``app.ui.assist_runs``) and
-may keep refining in the background afterwards (``app.ui.assist_refine``).
+check, compare V) and draws the prediction/uncertainty/label-check layers and the uncertainty
+strips on the slice views. The loop itself (``app.assist``: training, review and version
+controllers on the window's workspace and task runner, and a training supervisor whose child
+never imports torch here) holds the state and makes the decisions; this module only renders it
+and forwards what the user asks for.
 """
 
 from __future__ import annotations
@@ -14,24 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
+from app.assist.loop import AssistLoop
+from app.assist.run_plan import AXIS
 from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import ChildTarget, TrainingSupervisor
-from app.state.refinement import Refinement
-from app.state.training_runs import next_run_number
-from app.state.training_session import ModelVersion, TrainingSession, max_entropy
-from app.ui.assist_refine import RefineActions
-from app.ui.assist_review import AXIS, ReviewActions
-from app.ui.assist_runs import RunActions
+from app.state.prediction_edits import AcceptOptions
+from app.ui import dialogs
 from app.ui.training_panel import TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays
-from ugpcl_engine.training.scratch import claim_runs_root
-
-QUIT_WAIT_S = 2.0  # a quitting user waits at most this long for the child to stop
 
 
 def ask_stop_training(parent: Any) -> bool:
@@ -47,58 +40,43 @@ def ask_stop_training(parent: Any) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
-class AssistController(RunActions, RefineActions, ReviewActions, QObject):
-    """Owns the assist loop of one main window.
+class AssistView(QObject):
+    """The assist loop's dock, menu entries and view layers in one main window.
 
     Args:
-        window: the ``MainWindow`` (uses its ``ws``, ``views``, ``menus``, ``add_side_panel``).
+        window: the ``MainWindow`` (uses its ``ws``, ``tasks``, ``views``, ``menus``,
+            ``add_side_panel``).
         target: the training child's entry point (tests inject a scripted fake).
-        runs_root: where run folders go (when None: this process's folder under the temporary
-            directory, ``ugpcl_engine.training.scratch``: they are scratch, removed at the next
-            start once this process is gone; on save the checkpoint of the version in use is
-            copied beside the project, see ``app.state.version_store``).
+        runs_root: where run folders go (``app.assist.training.TrainingController``).
 
     Attributes:
-        session: the Qt-free state; supervisor: the child; panel: the dock widget;
-        overlays: the view layers; overrides: extra ``TrainingConfig`` fields for every run;
-        refinement: the keep-refining state (``app.state.refinement``).
-
-    Signals:
-        result_ready(object): a new ``ModelVersion`` of a run the user started is shown.
-        run_failed(str): a run failed (the message was shown to the user).
-        round_judged(object, bool): a refinement round's version, and whether it is shown.
-        refine_ended(str): refining is over (why) and no round runs any more.
+        loop: the assist loop; training, review, versions: its controllers; session, layers:
+        its state; supervisor: the training child; tasks: the window's task runner;
+        panel: the dock's widget; overlays: the view layers; actions: Model menu entries.
     """
-
-    result_ready = Signal(object)
-    run_failed = Signal(str)
-    round_judged = Signal(object, bool)
-    refine_ended = Signal(str)
 
     def __init__(
         self, window: Any, target: ChildTarget | None = None, runs_root: Path | None = None
     ) -> None:
         super().__init__(window)
         self.window, self.ws = window, window.ws
-        self.session = TrainingSession(AXIS)
+        self.tasks: TaskRunner = window.tasks
         kwargs = {} if target is None else {"target": target}
         self.supervisor = TrainingSupervisor(self, **kwargs)
+        self.loop = AssistLoop(window.ws, self.tasks, self.supervisor, runs_root, self)
+        self.training, self.review, self.versions = (
+            self.loop.training,
+            self.loop.review,
+            self.loop.versions,
+        )
+        self.session, self.layers = self.loop.session, self.loop.layers
         self.panel = TrainingPanel()
         self.panel.loss_source = lambda: self.session.losses
         self.dock = window.add_side_panel(self.panel, "Training")
         self._place_dock()
-        self.overlays = AssistOverlays(window.views)
-        self.tasks: TaskRunner = window.tasks  # the window's one task runner
-        self.runs_root = runs_root or claim_runs_root().path  # stale roots swept first
-        self.overrides: dict[str, Any] = {}
-        self.refinement = Refinement()
-        self._user_stopped = False
-        self._refine_reported = True
-        self._pending = None
-        self._colours: dict[str, np.ndarray] = {}
-        self._ranked_volume: int | None = None
-        self._check_on = False
-        self._connect()
+        self.overlays = AssistOverlays(window.views, self.layers, self.session, self.ws)
+        self._forward_intent()
+        self._render_state()
         self._build_menu()
         window.installEventFilter(self)
 
@@ -111,50 +89,64 @@ class AssistController(RunActions, RefineActions, ReviewActions, QObject):
             # a narrow column: the slice views keep most of the window
             self.window.resizeDocks([docks[0], self.dock], [250, 330], Qt.Orientation.Horizontal)
 
-    def _connect(self) -> None:
-        p, s = self.panel, self.supervisor
-        p.start_requested.connect(self.start_training)
-        p.stop_requested.connect(self.stop_training)
-        p.discard_requested.connect(s.cancel)
-        p.refine_toggled.connect(self._refine_toggled)
-        p.layer_changed.connect(self._layer_changed)
-        p.suggestion_chosen.connect(lambda row: self.go_to_suggestion(row))
-        p.next_requested.connect(self.next_suggestion)
+    def _forward_intent(self) -> None:
+        """The panel's buttons and lists go to the controllers."""
+        p, training, review, versions = self.panel, self.training, self.review, self.versions
+        p.start_requested.connect(training.start)
+        p.stop_requested.connect(training.stop)
+        p.discard_requested.connect(training.discard)
+        p.refine_toggled.connect(training.set_refine)
+        p.layer_changed.connect(review.set_layer)
+        p.suggestion_chosen.connect(review.go_to_suggestion)
+        p.next_requested.connect(review.next_suggestion)
         p.accept_requested.connect(self._accept_from_panel)
-        p.confirm_requested.connect(self.confirm_accepted)
-        p.check_toggled.connect(self.set_label_check)
-        p.rollback_requested.connect(self._rollback)
+        p.confirm_requested.connect(review.confirm_accepted)
+        p.check_toggled.connect(review.set_label_check)
+        p.rollback_requested.connect(versions.rollback)
         p.rollback_requested.connect(
-            lambda _row: self.stop_refining("You chose a version: refining stopped.")
+            lambda _row: training.stop_refining("You chose a version: refining stopped.")
         )
-        p.compare_requested.connect(self._compare)
-        p.toggle_requested.connect(self.toggle_compare)
-        s.started.connect(self._started)
-        s.progress.connect(self._progress)
-        s.preview.connect(self._preview)
-        s.validation.connect(
+        p.compare_requested.connect(versions.compare)
+        p.toggle_requested.connect(versions.toggle_compare)
+
+    def _render_state(self) -> None:
+        """The controllers' messages and the session's topics go to the panel."""
+        p, s, training = self.panel, self.session, self.training
+        for source in (training, self.review, self.versions):
+            source.status.connect(p.set_status)
+        training.busy.connect(p.show_busy)
+        training.idle.connect(p.show_idle)
+        training.note.connect(lambda text: self.window.statusBar().showMessage(text, 20000))
+        training.error.connect(lambda title, text: dialogs.show_error(self.window, title, text))
+        self.review.caption.connect(p.set_shown)
+        self.review.check_summary.connect(p.set_check_count)
+        self.review.jumped.connect(p.suggestions.setCurrentRow)
+        self.supervisor.running_changed.connect(self._running_changed)
+        s.versions_changed.connect(lambda _: self._list_versions())
+        s.shown_changed.connect(lambda _: self._list_versions())
+        s.losses_changed.connect(lambda _: p.mark_losses_dirty())
+        s.progressed.connect(lambda e: p.show_progress(e.step, e.total, e.eta))
+        s.validated.connect(
             lambda v: p.holdout.setText(f"Held-out slice {v.slice_index}: Dice {v.dice:.2f}")
         )
-        s.stage.connect(lambda _name: p.show_busy(self._predicting_text()))
-        s.finished.connect(self._finished)
-        s.failed.connect(self._failed)
-        s.cancelled.connect(self._cancelled)
-        s.running_changed.connect(p.set_running)
-        self.session.changed.connect(self._session_changed)
+        s.stage_changed.connect(lambda _name: p.show_busy(self._predicting_text()))
+        s.suggestions_changed.connect(
+            lambda _: p.set_suggestions([g.describe() for g in s.suggestions])
+        )
+        s.accepted_changed.connect(p.set_accepted_count)
         self.ws.document_replaced.connect(lambda _: self._document_replaced())
         self.ws.volume_changed.connect(lambda _: self._volume_changed())
-        self.ws.view.changed.connect(self._view_changed)
 
     def _build_menu(self) -> None:
         menu = self.window.menus["Model"]
         menu.clear()
         entries = (
-            ("Start training", lambda: self.start_training(*self._panel_choice()), "Ctrl+T"),
-            ("Stop and keep model", self.stop_training, "Ctrl+Shift+T"),
+            ("Start training", lambda: self.training.start(*self.panel.choice()), "Ctrl+T"),
+            ("Stop and keep model", self.training.stop, "Ctrl+Shift+T"),
             ("Accept prediction on this slice", self.accept_current_slice, "Ctrl+Return"),
-            ("Next suggestion", self.next_suggestion, "N"),
-            ("Label check on / off", lambda: self._toggle_check_box(), "Ctrl+L"),
-            ("Show current / compared version", self.toggle_compare, "V"),
+            ("Next suggestion", self.review.next_suggestion, "N"),
+            ("Label check on / off", self._toggle_check_box, "Ctrl+L"),
+            ("Show current / compared version", self.versions.toggle_compare, "V"),
         )
         self.actions: dict[str, QAction] = {}
         for text, slot, key in entries:
@@ -164,99 +156,72 @@ class AssistController(RunActions, RefineActions, ReviewActions, QObject):
             menu.addAction(action)
             self.actions[text] = action
 
-    def _panel_choice(self) -> tuple[str, str, float, bool]:
-        return self.panel.choice()
-
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         closing = watched is self.window and event.type() == QEvent.Type.Close
         if not closing:
             return False
-        # a background refinement round is dropped without asking: the best model is shown
-        refining = self._pending is not None and self._pending.round > 0
-        if self.supervisor.running and not refining and not ask_stop_training(self.window):
+        if self.training.quit_needs_consent() and not ask_stop_training(self.window):
             event.ignore()
             return True
-        self.refinement.stop("The window was closed.")  # no round starts after this
-        if self.supervisor.running:
-            self.refinement.abandon_round()
-            self.supervisor.shutdown(QUIT_WAIT_S)
+        self.training.shut_down()
         return False
 
-    # -- state -> screen ---------------------------------------------------------------------
-    def _session_changed(self, what: str) -> None:
+    # -- intent ------------------------------------------------------------------------------
+    def _options(self) -> AcceptOptions:
+        p = self.panel
+        return AcceptOptions(p.confident.isChecked(), p.threshold.value(), p.overwrite.isChecked())
+
+    def accept_current_slice(self) -> int:
+        """Accept on the axial slice shown with the panel's options; voxels changed."""
+        voxels = self.review.accept_current_slice(self._options())
+        self.window.views[AXIS].flush()
+        return voxels
+
+    def _accept_from_panel(
+        self, scope: str, lo: int, hi: int, confident: bool, threshold: float, overwrite: bool
+    ) -> None:
+        self.review.accept_scope(scope, lo, hi, AcceptOptions(confident, threshold, overwrite))
+        self.window.views[AXIS].flush()
+
+    def _toggle_check_box(self) -> None:
+        box = self.panel.layer_boxes["check"][0]
+        box.setChecked(not box.isChecked())
+
+    # -- state -> widgets --------------------------------------------------------------------
+    def _running_changed(self, running: bool) -> None:
+        self.panel.set_running(running)
+        if running:
+            self.panel.holdout.setText("")
+
+    def _list_versions(self) -> None:
         s = self.session
-        if what == "losses":
-            self.panel.mark_losses_dirty()
-        elif what == "preview" and s.preview is not None and self._on_training_volume():
-            p = s.preview
-            self.overlays.set_preview(p.slice_index, p.labels_rc, p.entropy_rc)
-            self.overlays.redraw_view(AXIS, self.ws.view.slice_index(AXIS))
-        elif what in ("versions", "shown"):
-            self._show_version()
-            self.panel.set_versions([v.summary() for v in s.versions], s.current, s.compare)
-        elif what == "suggestions":
-            self.panel.set_suggestions([g.describe() for g in s.suggestions])
+        self.panel.set_versions([v.summary() for v in s.versions], s.current, s.compare)
 
-    def _on_training_volume(self) -> bool:
-        doc, pending = self.ws.doc, self._pending
-        return doc is not None and (pending is None or pending.volume_index == doc.current)
-
-    def _view_changed(self, what: str) -> None:
-        if what != "cursor" or self.ws.doc is None:
-            return
-        if self._on_training_volume():
-            self.supervisor.set_preview_slice(self.ws.view.slice_index(AXIS))
-        self._redraw()
-        self._paint_strips()
+    def _predicting_text(self) -> str:
+        count = max(len(self.session.running_volumes), 1)
+        return f"Predicting {count} volumes…" if count > 1 else "Predicting the whole volume…"
 
     def _document_replaced(self) -> None:
-        self._end_refining("Another document was opened: refining stopped.")
-        self.supervisor.cancel()
-        self.refinement, self._refine_reported = Refinement(), True
-        self.session.changed.disconnect(self._session_changed)
         doc = self.ws.doc
-        # version numbers go on after the runs the project recorded
-        self.session = TrainingSession(AXIS, 1 if doc is None else next_run_number(doc.records))
-        self.session.changed.connect(self._session_changed)
-        self._colours, self._ranked_volume, self._check_on = {}, None, False
-        self.overlays.set_result(None, None, np.zeros((256, 4), np.uint8), 1.0)
-        self.overlays.set_check(None)
-        self.overlays.set_preview(None, np.zeros(0), np.zeros(0))
-        self.panel.set_versions([], None, None)
-        self.panel.set_suggestions([])
-        self.panel.set_accepted_count(0)
-        if doc is not None:
-            self.panel.set_slice_count(doc.slice_count(AXIS))
-            self.panel.legend.set_range(self._max_nats())
-            doc.marks_changed.connect(lambda _: self._paint_strips())
-            doc.labels_changed.connect(self._labels_changed)
-            # refining must not train on a stale snapshot: an edit of the labels ends it
-            doc.labels_changed.connect(lambda _: self._labels_edited())
-            doc.marks_changed.connect(lambda axis: self._labels_edited() if axis == AXIS else None)
-            doc.predictions_changed.connect(self._predictions_changed)
-            doc.saving.disconnect(self._saving)  # recovery replaces the same document
-            doc.saving.connect(self._saving)
-            self._restore_versions()  # a project may bring model versions
-            self._show_version()  # and stored results of other models
-        self._redraw()
+        if doc is None:
+            return
+        self._volume_changed()
+        doc.marks_changed.connect(lambda _: self.overlays.paint_strips())
 
-    def _max_nats(self) -> float:
-        return max_entropy(self.ws.doc.table.num_classes if self.ws.doc else 2)
-
-    def _layer_changed(self, name: str, visible: bool, opacity: float) -> None:
-        self.overlays.set_layer(name, visible, opacity)
-        self._redraw()
-
-    @property
-    def shown_version(self) -> ModelVersion | None:
-        """The version whose prediction is on screen."""
-        return self.session.shown_version
+    def _volume_changed(self) -> None:
+        doc = self.ws.doc
+        if doc is None:
+            return
+        self.panel.set_slice_count(doc.slice_count(AXIS))
+        self.panel.legend.set_range(self.review.max_nats())
+        self.overlays.paint_strips()
 
 
-def install_assist(window: Any, **kwargs: Any) -> AssistController:
-    """Add the assist loop to a ``MainWindow``; keyword arguments go to ``AssistController``."""
-    controller = AssistController(window, **kwargs)
-    window.assist = controller
+def install_assist(window: Any, **kwargs: Any) -> AssistView:
+    """Add the assist loop to a ``MainWindow``; keyword arguments go to ``AssistView``."""
+    view = AssistView(window, **kwargs)
+    window.assist = view
     if window.ws.doc is not None:
-        controller._document_replaced()
-    return controller
+        view.loop.document_replaced()
+        view._document_replaced()
+    return view

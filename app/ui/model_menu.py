@@ -80,7 +80,7 @@ class ModelMenu(QObject):
     # -- export ------------------------------------------------------------------------------
     def _ask_export(self) -> None:
         assist = getattr(self.window, "assist", None)
-        version = None if assist is None else assist.shown_version
+        version = None if assist is None else assist.session.shown_version
         if version is None:
             self._fail("No trained model yet: press Train first, then export.")
             return

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.assist.review import SCOPES
 from app.state.refinement import MAX_ROUNDS, default_budget
 from app.ui.uncertainty_overlay import UncertaintyLegend
 from ugpcl_engine.config import PRESETS
@@ -49,7 +50,6 @@ LOSS_NAMES = {
     "contrast": "contrastive",
     "rot": "rotation",
 }
-SCOPES = ("Current slice", "Slice range", "Whole volume")
 MAX_BUDGET_S = 3600
 LossSource = Callable[[], dict[str, list[tuple[int, float]]]]
 

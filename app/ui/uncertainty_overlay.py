@@ -2,9 +2,10 @@
 
 Each ``SliceView`` already has an ``uncertainty_item``; this module adds a prediction layer
 (drawn as class-coloured outlines, so it reads differently from the filled paint) and a
-label-check layer (magenta voxels where the model confidently disagrees with the user). Each
-layer is toggled and faded on its own. Entropy is shown with a heat lookup table whose levels
-are fixed to [0, ln C] nats (never per-slice auto levels).
+label-check layer (magenta voxels where the model confidently disagrees with the user), and
+draws what ``app.state.overlay_layers.OverlayLayers`` says on them. Each layer is toggled and
+faded on its own. Entropy is shown with a heat lookup table whose levels are fixed to
+[0, ln C] nats (never per-slice auto levels).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.state.document import slice_of
-from app.ui.overlay import outline
+from app.state.overlay_layers import OverlayLayers
+from app.state.training_session import LivePreview, Ranking, TrainingSession
+from app.state.workspace import Workspace
+from app.ui.overlay import label_lut, outline
 from app.ui.slice_view import SliceView
 
-LAYERS = ("prediction", "uncertainty", "check")
 CHECK_RGBA = (255, 0, 255, 255)
 HEAT_STOPS = ((0.0, (0, 0, 0)), (0.35, (200, 0, 0)), (0.7, (255, 200, 0)), (1.0, (255, 255, 255)))
 
@@ -103,30 +106,34 @@ class UncertaintyLegend(QWidget):
 
 
 class AssistOverlays:
-    """The three assist layers on every slice view.
+    """Draws the assist layers (``OverlayLayers``) and the live preview on every slice view,
+    and colours the slice strips by the suggestions' uncertainty scores.
+
+    It holds no state of its own: what it draws comes from ``layers`` (the result, the label
+    check, visibility and opacity), ``session`` (the live preview of the running job, the
+    ranking) and the workspace (the volume and slices shown).
 
     Args:
         views: the slice views by axis.
-
-    Attributes:
-        visible: per layer name, shown or not.
-        opacity: per layer name, 0..1.
+        layers: what the overlays show.
+        session: the assist state (preview, ranking).
+        workspace: the document and the view state.
     """
 
-    def __init__(self, views: dict[str, SliceView]) -> None:
-        self.views = views
-        self.visible = {"prediction": True, "uncertainty": True, "check": False}
-        self.opacity = {"prediction": 0.9, "uncertainty": 0.7, "check": 1.0}
-        self.pred_zyx: np.ndarray | None = None
-        self.entropy_zyx: np.ndarray | None = None
-        self.check_zyx: np.ndarray | None = None
-        self.preview: tuple[int, np.ndarray, np.ndarray] | None = None
-        self.label_lut = np.zeros((256, 4), np.uint8)
-        self.max_nats = float(np.log(2))
+    def __init__(
+        self,
+        views: dict[str, SliceView],
+        layers: OverlayLayers,
+        session: TrainingSession,
+        workspace: Workspace,
+    ) -> None:
+        self.views, self.layers, self.session, self.ws = views, layers, session, workspace
         self._heat = heat_lut()
         check = np.zeros((2, 4), np.uint8)
         check[1] = CHECK_RGBA
         self._check_lut = check
+        self._label_lut = np.zeros((256, 4), np.uint8)
+        self._strips: tuple[Ranking, dict[str, np.ndarray]] | None = None  # colours drawn
         self.items: dict[str, dict[str, pg.ImageItem]] = {}
         for axis, view in views.items():
             pred = pg.ImageItem(axisOrder="row-major")
@@ -141,75 +148,97 @@ class AssistOverlays:
                 "uncertainty": view.uncertainty_item,
                 "check": flag,
             }
+        layers.changed.connect(self._layers_changed)
+        session.preview_changed.connect(lambda _: self._preview_changed())
+        session.suggestions_changed.connect(lambda _: self.paint_strips())
+        workspace.view.changed.connect(self._view_changed)
 
-    def set_result(
-        self,
-        pred_zyx: np.ndarray | None,
-        entropy_zyx: np.ndarray | None,
-        label_lut: np.ndarray,
-        max_nats: float,
-    ) -> None:
-        """Use a whole-volume prediction (labels uint8, entropy nats), or clear with None."""
-        self.pred_zyx, self.entropy_zyx = pred_zyx, entropy_zyx
-        self.label_lut, self.max_nats = label_lut, max(float(max_nats), 1e-6)
+    # -- state -> views ------------------------------------------------------------------------
+    def _layers_changed(self, axes: tuple[str, ...]) -> None:
+        table = self.layers.table
+        if table is not None:
+            self._label_lut = label_lut(table, set(self.layers.hidden), 1.0)
+        else:
+            self._label_lut = np.zeros((256, 4), np.uint8)
+        self.redraw(axes)
 
-    def set_check(self, check_zyx: np.ndarray | None) -> None:
-        """Use a label-check mask (bool Z, Y, X), or clear with None."""
-        self.check_zyx = check_zyx
+    def _preview_changed(self) -> None:
+        self.redraw(("z",))  # the live preview is drawn on the axial view only
 
-    def set_preview(self, index: int | None, labels_rc: np.ndarray, entropy_rc: np.ndarray) -> None:
-        """A live preview of axial slice ``index`` (None clears it)."""
-        self.preview = None if index is None else (index, labels_rc, entropy_rc)
+    def _view_changed(self, what: str) -> None:
+        if what == "cursor":
+            self.redraw(tuple(self.views))
+            self.paint_strips()
 
-    def set_layer(
-        self, name: str, visible: bool | None = None, opacity: float | None = None
-    ) -> None:
-        """Show/hide a layer or change its opacity (call ``redraw`` after)."""
-        if visible is not None:
-            self.visible[name] = visible
-        if opacity is not None:
-            self.opacity[name] = float(np.clip(opacity, 0.0, 1.0))
-
-    def redraw(self, slice_indices: dict[str, int]) -> None:
-        """Draw every view's layers for the slice it shows (``{"z": 10, "y": 64, "x": 64}``)."""
-        for axis, index in slice_indices.items():
-            self.redraw_view(axis, index)
+    def redraw(self, axes: tuple[str, ...]) -> None:
+        """Draw the layers of the ``axes`` views for the slices they show."""
+        if self.ws.doc is None:
+            return
+        for axis in axes:
+            if axis in self.views:
+                self.redraw_view(axis, self.ws.view.slice_index(axis))
 
     def redraw_view(self, axis: str, index: int) -> None:
         """Draw one view's layers for slice ``index``."""
         planes = self._planes(axis, index)
         view = self.views[axis]
         transform = view.image_item.transform()
+        layers = self.layers
         for name, item in self.items[axis].items():
             plane = planes.get(name)
-            show = self.visible[name] and plane is not None
+            show = layers.visible[name] and plane is not None
             item.setVisible(show)
             if not show or plane is None:
                 continue
             item.setTransform(transform)
-            item.setOpacity(self.opacity[name])
+            item.setOpacity(layers.opacity[name])
             if name == "prediction":
-                lut, levels = self.label_lut, (0.0, 255.0)
+                lut, levels = self._label_lut, (0.0, 255.0)
             elif name == "uncertainty":
-                lut, levels = self._heat, (0.0, self.max_nats)
+                lut, levels = self._heat, (0.0, layers.max_nats)
             else:
                 lut, levels = self._check_lut, (0.0, 1.0)
             item.setImage(plane, autoLevels=False, levels=levels, lut=lut)
 
+    def _live_preview(self, axis: str, index: int) -> LivePreview | None:
+        """The running job's preview when it shows this axial slice of the volume shown."""
+        preview, running = self.session.preview, self.session.running_volumes
+        doc = self.ws.doc
+        on_volume = doc is not None and (not running or running[0] == doc.current)
+        if preview is None or axis != "z" or preview.slice_index != index or not on_volume:
+            return None
+        return preview
+
     def _planes(self, axis: str, index: int) -> dict[str, np.ndarray | None]:
         planes: dict[str, np.ndarray | None] = {}
-        if self.preview is not None and axis == "z" and self.preview[0] == index:
-            planes["prediction"] = outline(np.ascontiguousarray(self.preview[1], np.uint8))
-            planes["uncertainty"] = np.ascontiguousarray(self.preview[2], np.float32)
+        layers, preview = self.layers, self._live_preview(axis, index)
+        if preview is not None:
+            planes["prediction"] = outline(np.ascontiguousarray(preview.labels_rc, np.uint8))
+            planes["uncertainty"] = np.ascontiguousarray(preview.entropy_rc, np.float32)
         else:
-            if self.pred_zyx is not None:
-                pred = np.ascontiguousarray(slice_of(self.pred_zyx, axis, index), np.uint8)
+            if layers.pred_zyx is not None:
+                pred = np.ascontiguousarray(slice_of(layers.pred_zyx, axis, index), np.uint8)
                 planes["prediction"] = outline(pred)
-            if self.entropy_zyx is not None:
+            if layers.entropy_zyx is not None:
                 planes["uncertainty"] = np.ascontiguousarray(
-                    slice_of(self.entropy_zyx, axis, index), np.float32
+                    slice_of(layers.entropy_zyx, axis, index), np.float32
                 )
-        if self.check_zyx is not None:
-            flags = slice_of(self.check_zyx, axis, index)
+        if layers.check_zyx is not None:
+            flags = slice_of(layers.check_zyx, axis, index)
             planes["check"] = np.ascontiguousarray(flags, np.uint8)
         return planes
+
+    # -- the slice strips --------------------------------------------------------------------
+    def paint_strips(self) -> None:
+        """Colour each view's strip by the ranked volume's slice scores (when it is shown)."""
+        doc, ranking = self.ws.doc, self.session.ranking
+        if doc is None or ranking is None or ranking.volume != doc.current:
+            return
+        for axis, view in self.views.items():
+            view.set_marks(doc.item.labeled[axis], self._strip_colours(ranking).get(axis))
+
+    def _strip_colours(self, ranking: Ranking) -> dict[str, np.ndarray]:
+        if self._strips is None or self._strips[0] is not ranking:
+            colours = {a: strip_colours(s, ranking.max_nats) for a, s in ranking.scores.items()}
+            self._strips = (ranking, colours)
+        return self._strips[1]

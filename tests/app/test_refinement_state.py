@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from app.state.model_version import ModelVersion
 from app.state.refinement import Refinement, RefineSettings, default_budget, is_better
-from app.state.training_session import ModelVersion, TrainingSession
+from app.state.training_session import TrainingSession
 
 SETTINGS = RefineSettings("quick", "cpu", 60.0, (0,), "abc123abc123", 4)
 

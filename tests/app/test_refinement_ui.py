@@ -38,20 +38,22 @@ class Recorder:
     def __init__(self, controller) -> None:
         self.judged: list[tuple[int, bool]] = []
         self.ended: list[str] = []
-        controller.round_judged.connect(lambda v, shown: self.judged.append((v.number, shown)))
-        controller.refine_ended.connect(self.ended.append)
+        controller.training.round_judged.connect(
+            lambda v, shown: self.judged.append((v.number, shown))
+        )
+        controller.training.refine_ended.connect(self.ended.append)
 
 
 def start(qtbot, controller, budget: int, refine: bool, script: str, dice: str = ""):
     """Set the panel, press Start and wait for the first model; return its version."""
     from PySide6.QtCore import Qt
 
-    (controller.runs_root / "script.txt").write_text(script)
+    (controller.training.runs_root / "script.txt").write_text(script)
     if dice:
-        (controller.runs_root / "dice.txt").write_text(dice)
+        (controller.training.runs_root / "dice.txt").write_text(dice)
     controller.panel.budget.setValue(budget)
     controller.panel.refine.setChecked(refine)
-    with qtbot.waitSignal(controller.result_ready, timeout=20000) as blocker:
+    with qtbot.waitSignal(controller.training.result_ready, timeout=20000) as blocker:
         qtbot.mouseClick(controller.panel.start_button, Qt.MouseButton.LeftButton)
     return blocker.args[0]
 
@@ -61,7 +63,7 @@ def request_of(version) -> RunRequest:
 
 
 def round_running(controller) -> bool:
-    pending = controller._pending
+    pending = controller.training.pending
     return controller.supervisor.running and pending is not None and pending.round > 0
 
 
@@ -90,7 +92,7 @@ def test_refining_keeps_a_better_round_and_ends_on_a_worse_one(qtbot, assist) ->
     assert [v.number for v in session.versions] == [1, 2, 3]
     assert seen.judged == [(2, True), (3, False)]
     second, third = session.versions[1], session.versions[2]
-    assert session.current_version is second and assist.shown_version is second
+    assert session.current_version is second and assist.session.shown_version is second
     assert assist.panel.shown.text().startswith("Showing v2")
     assert "did not improve" in seen.ended[0] and "v2 stays shown" in assist.panel.status.text()
     base = request_of(first)
@@ -110,7 +112,7 @@ def test_no_round_without_keep_refining(qtbot, assist) -> None:
     start(qtbot, assist, 30, False, "ok", "0.50 0.90")
     qtbot.wait(400)
     assert not assist.supervisor.running and len(assist.session.versions) == 1
-    assert seen.judged == [] and not assist.refinement.active
+    assert seen.judged == [] and not assist.training.refinement.active
 
 
 def test_stop_during_refinement_keeps_the_best_model(qtbot, assist) -> None:
@@ -123,7 +125,7 @@ def test_stop_during_refinement_keeps_the_best_model(qtbot, assist) -> None:
     session = assist.session
     assert [v.number for v in session.versions] == [1, 2]
     assert session.versions[1].stopped_early and seen.judged == [(2, False)]
-    assert session.current_version is first and assist.shown_version is first
+    assert session.current_version is first and assist.session.shown_version is first
     assert "You stopped refining" in seen.ended[0]
     qtbot.wait(300)
     assert not assist.supervisor.running and len(session.versions) == 2  # no further round
@@ -147,12 +149,12 @@ def test_labels_changed_before_the_first_round_means_no_round(qtbot, assist, win
     """An edit while the first run trains: its model is shown, refining never trains on the
     stale snapshot."""
     seen = Recorder(assist)
-    (assist.runs_root / "script.txt").write_text("wait")
+    (assist.training.runs_root / "script.txt").write_text("wait")
     assist.panel.budget.setValue(30)
-    assert assist.start_training(*assist.panel.choice())
+    assert assist.training.start(*assist.panel.choice())
     qtbot.waitUntil(lambda: bool(assist.session.losses["sup"]), timeout=10000)
     window.ws.editor.dab("z", 4, (20.0, 20.0))
-    with qtbot.waitSignal(assist.result_ready, timeout=20000):
+    with qtbot.waitSignal(assist.training.result_ready, timeout=20000):
         assist.supervisor.stop()  # ends the run like its budget would
     qtbot.waitUntil(lambda: bool(seen.ended), timeout=10000)
     assert seen.ended[0].startswith("Labels changed") and seen.judged == []
@@ -173,12 +175,12 @@ def test_the_first_model_is_shown_within_the_budget(qtbot, window, tmp_path, mon
     monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
     controller = install_assist(window, runs_root=tmp_path / "runs")
     window.ws.set_document(load_sample())
-    controller.overrides = {"steps": 100_000, "max_input_size": 64, "log_every": 5}
+    controller.training.overrides = {"steps": 100_000, "max_input_size": 64, "log_every": 5}
     controller.panel.budget.setValue(25)
     controller.panel.refine.setChecked(False)
     try:
         begun = time.perf_counter()
-        with qtbot.waitSignal(controller.result_ready, timeout=60000) as blocker:
+        with qtbot.waitSignal(controller.training.result_ready, timeout=60000) as blocker:
             qtbot.mouseClick(controller.panel.start_button, Qt.MouseButton.LeftButton)
         seconds = time.perf_counter() - begun
     finally:

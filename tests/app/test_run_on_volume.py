@@ -16,8 +16,8 @@ from test_volume_switching import two_volumes
 from training_fakes import fake_child
 
 from app.state.files import load_project_document
+from app.state.model_version import ModelVersion
 from app.state.prediction_edits import AcceptOptions
-from app.state.training_session import ModelVersion
 from ugpcl_engine.training.run_folder import PREDICTION_FILE, UNCERTAINTY_FILE
 from ugpcl_engine.volume import LabelTable
 
@@ -54,17 +54,17 @@ def test_run_on_a_project_volume_stores_shows_and_saves_the_result(
     assert prediction.dtype == np.uint8 and uncertainty.dtype == np.float32
     assert prediction.max() <= 2 and np.isfinite(uncertainty).all()
     assert doc.items[0].latest_prediction() is None and doc.modified
-    assert assist.overlays.pred_zyx is None, "alpha (shown) has no result: nothing drawn"
+    assert assist.layers.pred_zyx is None, "alpha (shown) has no result: nothing drawn"
 
     window.choose_volume(1)
-    assert assist.overlays.pred_zyx is prediction
-    assert assist.overlays.entropy_zyx is uncertainty
+    assert assist.layers.pred_zyx is prediction
+    assert assist.layers.entropy_zyx is uncertainty
     z = window.ws.view.slice_index("z")
     heat = assist.overlays.items["z"]["uncertainty"]
     assert heat.isVisible() and np.array_equal(heat.image, uncertainty[z])
     assert "tiny0001" in assist.panel.shown.text()
     window.choose_volume(0)
-    assert assist.overlays.pred_zyx is None and not heat.isVisible()
+    assert assist.layers.pred_zyx is None and not heat.isVisible()
 
     project = tmp_path / "two.ugpcl"
     window.files.save(project)
@@ -80,7 +80,7 @@ def test_run_on_a_project_volume_stores_shows_and_saves_the_result(
     window.files.open_paths([project])
     qtbot.waitUntil(lambda: window.ws.doc is not doc, timeout=10000)
     window.choose_volume(1)
-    assert np.array_equal(assist.overlays.pred_zyx, prediction)
+    assert np.array_equal(assist.layers.pred_zyx, prediction)
 
 
 @pytest.mark.parametrize("case", ["text", "no-metadata", "classes"])
@@ -127,7 +127,8 @@ def test_default_model_is_the_current_versions_export_and_versions_stay_on_their
     np.save(run_dir / PREDICTION_FILE, np.ones(alpha_shape, np.uint8))
     np.save(run_dir / UNCERTAINTY_FILE, np.full(alpha_shape, 0.5, np.float32))
     assist.session.add_version(ModelVersion(1, run_dir, "quick", 1, "abcdef123456"))
-    assert assist.overlays.pred_zyx is not None and assist.overlays.pred_zyx.shape == alpha_shape
+    assist.review.show_version()  # as the training controller does for a finished run
+    assert assist.layers.pred_zyx is not None and assist.layers.pred_zyx.shape == alpha_shape
     menu.exports[run_dir / "model.pt"] = tiny_onnx
     assert menu.current_version_model() == tiny_onnx
 
@@ -140,19 +141,19 @@ def test_default_model_is_the_current_versions_export_and_versions_stay_on_their
         dialogs, "ask_volume", lambda _p, _t, names, current: asked.append(names) or 1
     )
     window.choose_volume(1)
-    assert assist.overlays.pred_zyx is None, "v1 (trained on alpha) is not drawn on beta"
+    assert assist.layers.pred_zyx is None, "v1 (trained on alpha) is not drawn on beta"
     with qtbot.waitSignal(menu.ran_on_volume, timeout=60000):
         menu._ask_run_on_volume()
     assert asked == [["1. alpha (6×40×48)", "2. beta (8×32×36)"]]
     prediction = doc.items[1].latest_prediction()[1]
-    assert assist.overlays.pred_zyx is prediction
+    assert assist.layers.pred_zyx is prediction
     alpha_before = doc.items[0].labels.labels_zyx.copy()
-    voxels = assist.accept([3], AcceptOptions(confident_only=False))
+    voxels = assist.review.accept([3], AcceptOptions(confident_only=False))
     assert voxels == np.count_nonzero(prediction[3]), "beta's own result is accepted"
     assert np.array_equal(doc.items[1].labels.labels_zyx[3], prediction[3])
     assert np.array_equal(doc.items[0].labels.labels_zyx, alpha_before)
     window.choose_volume(0)
-    assert np.array_equal(assist.overlays.pred_zyx, np.ones(alpha_shape, np.uint8))
+    assert np.array_equal(assist.layers.pred_zyx, np.ones(alpha_shape, np.uint8))
 
 
 def test_export_without_a_trained_model_says_so(qtbot, window, assisted) -> None:
@@ -167,21 +168,21 @@ def test_training_on_the_second_volume_keeps_its_version_and_suggestions_there(
 ) -> None:
     assist, _ = assisted
     window.choose_volume(1)
-    (assist.runs_root / "script.txt").write_text("ok")
-    with qtbot.waitSignal(assist.result_ready, timeout=30000) as blocker:
-        assert assist.start_training("quick", "cpu")
+    (assist.training.runs_root / "script.txt").write_text("ok")
+    with qtbot.waitSignal(assist.training.result_ready, timeout=30000) as blocker:
+        assert assist.training.start("quick", "cpu")
     version = blocker.args[0]
     assert version.volume_index == 1 and version.prediction_zyx().shape == (8, 32, 36)
-    assert assist.overlays.pred_zyx.shape == (8, 32, 36)
+    assert assist.layers.pred_zyx.shape == (8, 32, 36)
     qtbot.waitUntil(lambda: bool(assist.session.suggestions), timeout=10000)
 
     window.choose_volume(0)
-    assert assist.overlays.pred_zyx is None, "beta's version is not drawn on alpha"
+    assert assist.layers.pred_zyx is None, "beta's version is not drawn on alpha"
     cursor = list(window.ws.view.cursor_zyx)
-    assist.next_suggestion()
+    assist.review.next_suggestion()
     assert window.ws.view.cursor_zyx == cursor and "volume 2" in assist.panel.status.text()
     window.choose_volume(1)
-    assist.next_suggestion()
+    assist.review.next_suggestion()
     assert window.ws.view.slice_index("z") == assist.session.suggestions[0].slice_index
 
 

@@ -93,17 +93,17 @@ def test_versions_results_and_warm_start_come_back_after_quitting(
     alpha, gamma = doc.items[0], doc.items[2]
     assert list(alpha.extras["predictions"]) == keys, "v1 stored by the first save stays"
     assert list(gamma.extras["predictions"]) == keys and doc.items[1].extras["predictions"] == {}
-    assert assist.overlays.pred_zyx is alpha.extras["predictions"][keys[1]]
+    assert assist.layers.pred_zyx is alpha.extras["predictions"][keys[1]]
     pred, entropy = fake_result(alpha.volume.image_zyx)
-    assert np.array_equal(assist.overlays.pred_zyx, pred)
-    assert assist.overlays.entropy_zyx.dtype == np.float32
-    assert np.allclose(assist.overlays.entropy_zyx, entropy, atol=1e-3)
+    assert np.array_equal(assist.layers.pred_zyx, pred)
+    assert assist.layers.entropy_zyx.dtype == np.float32
+    assert np.allclose(assist.layers.entropy_zyx, entropy, atol=1e-3)
     assert "v2 (current)" in assist.panel.shown.text()
     window.choose_volume(2)
-    assert assist.overlays.pred_zyx is gamma.extras["predictions"][keys[1]]
-    assert np.array_equal(assist.overlays.pred_zyx, fake_result(gamma.volume.image_zyx)[0])
+    assert assist.layers.pred_zyx is gamma.extras["predictions"][keys[1]]
+    assert np.array_equal(assist.layers.pred_zyx, fake_result(gamma.volume.image_zyx)[0])
     window.choose_volume(1)
-    assert assist.overlays.pred_zyx is None, "beta was never trained on"
+    assert assist.layers.pred_zyx is None, "beta was never trained on"
     window.choose_volume(0)
     assert assist.session.suggestions, "the restored version's slices are ranked again"
 
@@ -114,9 +114,9 @@ def test_versions_results_and_warm_start_come_back_after_quitting(
     assert v3.number == 3 and request.init == recorded
     assert doc.records["runs"][-1]["warm_start"] == recorded
 
-    assist._rollback(0)
+    assist.versions.rollback(0)
     assert session.current == 0
-    assert assist.overlays.pred_zyx is alpha.extras["predictions"][keys[0]]
+    assert assist.layers.pred_zyx is alpha.extras["predictions"][keys[0]]
     save(qtbot, window, project)  # v1 in use; v3 was never in use at a save: not stored
     assert list(alpha.extras["predictions"]) == keys
     old = window.ws.doc
@@ -145,11 +145,11 @@ def test_a_changed_checkpoint_gives_a_view_only_version(
     assert "v2 is view only" in status and "Warm starts use v1." in status
     assert assist.panel.versions.item(1).text().endswith("view only")
 
-    assist._rollback(1)
+    assist.versions.rollback(1)
     assert session.current == 0 and "v2 is view only" in assist.panel.status.text()
-    assist._compare(1)
-    assist.toggle_compare()
-    assert assist.overlays.pred_zyx is doc.items[0].extras["predictions"][keys[1]]
+    assist.versions.compare(1)
+    assist.versions.toggle_compare()
+    assert assist.layers.pred_zyx is doc.items[0].extras["predictions"][keys[1]]
     assert dialogs_log["errors"] == []
 
 

@@ -37,9 +37,9 @@ def sample_assist(window, tmp_path: Path, monkeypatch):
 def test_train_on_the_chest_ct_then_accept_and_undo(qtbot, window, sample_assist) -> None:
     from PySide6.QtCore import Qt
 
-    sample_assist.overrides = dict(TINY)
+    sample_assist.training.overrides = dict(TINY)
     doc = window.ws.doc
-    with qtbot.waitSignal(sample_assist.result_ready, timeout=60000) as blocker:
+    with qtbot.waitSignal(sample_assist.training.result_ready, timeout=60000) as blocker:
         qtbot.mouseClick(sample_assist.panel.start_button, Qt.MouseButton.LeftButton)
     version = blocker.args[0]
     pred, entropy = version.prediction_zyx(), version.uncertainty_zyx()
@@ -66,7 +66,7 @@ def test_train_on_the_chest_ct_and_an_unlabeled_crop_of_it(qtbot, window, sample
     from ugpcl_engine.training.run_folder import file_sha256
     from ugpcl_engine.volume import LabelMap, Volume, VolumeGeometry
 
-    sample_assist.overrides = dict(TINY)
+    sample_assist.training.overrides = dict(TINY)
     doc = window.ws.doc
     crop = np.ascontiguousarray(doc.item.volume.image_zyx[::2, 16:112, 24:104])
     geometry = VolumeGeometry(crop.shape, (5.0, 1.0, 1.0))
@@ -74,8 +74,8 @@ def test_train_on_the_chest_ct_and_an_unlabeled_crop_of_it(qtbot, window, sample
     window.ws.add_volumes([VolumeItem.new(Volume(crop, geometry, "crop", "CT"), labels)])
     window.choose_volume(0)
     snapshots = record_snapshots(sample_assist.supervisor)
-    with qtbot.waitSignal(sample_assist.result_ready, timeout=60000) as blocker:
-        assert sample_assist.start_training("quick", "cpu")
+    with qtbot.waitSignal(sample_assist.training.result_ready, timeout=60000) as blocker:
+        assert sample_assist.training.start("quick", "cpu")
     version = blocker.args[0]
     snapshot, request = snapshots[version.run_dir]
     assert request.volume_count == 2 and np.array_equal(snapshot[1].image_zyx, crop)
@@ -85,8 +85,8 @@ def test_train_on_the_chest_ct_and_an_unlabeled_crop_of_it(qtbot, window, sample
     assert float(entropy.min()) >= 0.0
     assert float(entropy.max()) <= math.log(doc.table.num_classes) + 1e-3
     window.choose_volume(1)
-    assert np.array_equal(sample_assist.overlays.pred_zyx, pred)
-    assert np.array_equal(sample_assist.overlays.entropy_zyx, entropy)
+    assert np.array_equal(sample_assist.layers.pred_zyx, pred)
+    assert np.array_equal(sample_assist.layers.entropy_zyx, entropy)
     (run,) = doc.records["runs"]
     marked = int(doc.items[0].labeled["z"].sum())
     assert [v["labeled_slices"] for v in run["volumes"]] == [marked, 0]
@@ -95,13 +95,13 @@ def test_train_on_the_chest_ct_and_an_unlabeled_crop_of_it(qtbot, window, sample
 
 
 def test_a_killed_child_is_reported_and_labels_stay(qtbot, window, sample_assist) -> None:
-    sample_assist.overrides = {**TINY, "steps": 100_000}
+    sample_assist.training.overrides = {**TINY, "steps": 100_000}
     before = window.ws.doc.labels_zyx.copy()
     with qtbot.waitSignal(sample_assist.supervisor.started, timeout=60000):
-        assert sample_assist.start_training("quick", "cpu")
+        assert sample_assist.training.start("quick", "cpu")
     pid = sample_assist.supervisor.pid
     assert pid is not None
-    with qtbot.waitSignal(sample_assist.run_failed, timeout=20000) as blocker:
+    with qtbot.waitSignal(sample_assist.training.run_failed, timeout=20000) as blocker:
         os.kill(pid, signal.SIGKILL)
     assert "killed" in blocker.args[0] and "labels are unchanged" in blocker.args[0]
     assert not sample_assist.supervisor.running
@@ -123,7 +123,7 @@ def test_a_kill_halfway_through_a_live_preview_is_reported_and_labels_stay(
 
     monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
     controller = install_assist(window, runs_root=tmp_path / "runs")
-    controller.overrides = dict(TINY_FAST)
+    controller.training.overrides = dict(TINY_FAST)
     window.ws.set_document(preview_document())
     try:
         parts = (QApplication.instance(), window, controller)

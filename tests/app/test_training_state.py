@@ -10,14 +10,10 @@ import pytest
 
 from app.state.document import Document, VolumeItem
 from app.state.editor import LabelEditor
+from app.state.model_version import ModelVersion
 from app.state.prediction_edits import AcceptOptions, accept_prediction, label_check, mark_labeled
-from app.state.training_session import (
-    ModelVersion,
-    Suggestion,
-    TrainingSession,
-    holdout_slice,
-    suggest_slices,
-)
+from app.state.suggestions import Suggestion, suggest_slices
+from app.state.training_session import TrainingSession, holdout_slice
 from app.state.undo import UndoStack
 from app.state.view_state import ToolState
 from ugpcl_engine.config import preset
@@ -51,7 +47,8 @@ def version(n: int, tmp_path: Path, preset_name: str = "quick") -> ModelVersion:
 def test_versions_compare_rollback_and_warm_start(tmp_path: Path) -> None:
     session = TrainingSession()
     seen: list[str] = []
-    session.changed.connect(seen.append)
+    session.versions_changed.connect(lambda _: seen.append("versions"))
+    session.shown_changed.connect(lambda _: seen.append("shown"))
     assert session.warm_start("quick") is None
     session.add_version(version(1, tmp_path))
     session.add_version(version(2, tmp_path, "standard"))

@@ -24,6 +24,7 @@ from training_fakes import fake_child
 
 from app.jobs import training_supervisor
 from app.jobs.training_supervisor import TrainingSupervisor
+from ugpcl_engine.training.events import Progress
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
@@ -63,7 +64,9 @@ def test_stop_and_a_slice_change_never_wait_on_a_child_that_died_holding_a_lock(
     qtbot, runs
 ) -> None:
     supervisor = start(qtbot, runs, lock_holder)
-    with qtbot.waitSignal(supervisor.progress, timeout=10000):
+    with qtbot.waitSignal(
+        supervisor.reported, timeout=10000, check_params_cb=lambda e: isinstance(e, Progress)
+    ):
         pass  # the child holds every lock its shared values have
     assert supervisor.pid is not None
     os.kill(supervisor.pid, signal.SIGKILL)  # killed holding them (not seen by the GUI yet)
@@ -142,7 +145,7 @@ def test_the_assist_loop_removes_run_roots_of_gone_processes_at_start(
         assist = install_assist(window)
         assert not roots["gone"].exists(), "the root of a gone process is removed"
         assert (roots["live"] / "v001-try1" / "image.npy").is_file()
-        assert assist.runs_root.is_dir() and assist.runs_root.parent == tmp_path
+        assert assist.training.runs_root.is_dir() and assist.training.runs_root.parent == tmp_path
     finally:
         held.release()
 

@@ -13,6 +13,7 @@ from training_fakes import HIGH, UNCERTAIN_SLICE, box_document, open_assist
 
 from app.state.document import Document
 from app.state.prediction_edits import AcceptOptions
+from ugpcl_engine.training.events import Preview, Progress
 
 LABELED = (2, 5, 9)
 
@@ -31,15 +32,19 @@ def assist(window, tmp_path: Path, monkeypatch):
     controller.supervisor.shutdown(2)
 
 
+def is_progress(event: object) -> bool:
+    return isinstance(event, Progress)
+
+
 def script(controller, text: str) -> None:
-    (controller.runs_root / "script.txt").write_text(text)
+    (controller.training.runs_root / "script.txt").write_text(text)
 
 
 def train_once(qtbot, controller, text: str = "ok"):
     from PySide6.QtCore import Qt
 
     script(controller, text)
-    with qtbot.waitSignal(controller.result_ready, timeout=20000) as blocker:
+    with qtbot.waitSignal(controller.training.result_ready, timeout=20000) as blocker:
         qtbot.mouseClick(controller.panel.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(controller.session.suggestions), timeout=5000)
     return blocker.args[0]
@@ -48,7 +53,7 @@ def train_once(qtbot, controller, text: str = "ok"):
 def test_a_run_shows_progress_curves_preview_and_result(qtbot, assist, window) -> None:
     window.ws.view.set_slice("z", 4, 12)
     previews = []
-    assist.supervisor.preview.connect(previews.append)
+    assist.supervisor.reported.connect(lambda e: isinstance(e, Preview) and previews.append(e))
     version = train_once(qtbot, assist)
     assert version.number == 1 and version.labeled_count == 3
     assert len(version.label_hash) == 12
@@ -101,10 +106,10 @@ def test_accept_keeps_painted_voxels_and_is_one_undo_step(qtbot, assist, window)
     window.undo()
     assert (doc.labels_zyx == before).all()
     # confident only: the uncertain slice is left alone
-    assert assist.accept([UNCERTAIN_SLICE], AcceptOptions(True, 0.3, False)) == 0
-    assert assist.accept([UNCERTAIN_SLICE], AcceptOptions(False, 0.3, False)) == 600
+    assert assist.review.accept([UNCERTAIN_SLICE], AcceptOptions(True, 0.3, False)) == 0
+    assert assist.review.accept([UNCERTAIN_SLICE], AcceptOptions(False, 0.3, False)) == 600
     assert assist.panel.confirm_button.isEnabled()
-    assist.confirm_accepted()
+    assist.review.confirm_accepted()
     assert doc.is_labeled("z", UNCERTAIN_SLICE)
 
 
@@ -112,13 +117,13 @@ def test_label_check_flags_confident_disagreement(qtbot, assist, window) -> None
     train_once(qtbot, assist)
     doc = window.ws.doc
     doc.labels_zyx[5, 0:2, 0:3] = 1  # a painting mistake on labeled slice 5
-    assist.set_label_check(True)
-    mask = assist.overlays.check_zyx
+    assist.review.set_label_check(True)
+    mask = assist.layers.check_zyx
     assert mask is not None and int(mask.sum()) == 6 and mask[5, 0:2, 0:3].all()
     assert "6 voxels" in assist.panel.check_count.text()
     window.ws.view.set_slice("z", 5, 12)
     assert assist.overlays.items["z"]["check"].isVisible()
-    assist.set_label_check(False)
+    assist.review.set_label_check(False)
     assert not assist.overlays.items["z"]["check"].isVisible()
 
 
@@ -127,7 +132,7 @@ def test_failure_is_reported_and_labels_untouched(qtbot, assist, window, dialogs
 
     before = window.ws.doc.labels_zyx.copy()
     script(assist, "fail")
-    with qtbot.waitSignal(assist.run_failed, timeout=20000) as blocker:
+    with qtbot.waitSignal(assist.training.run_failed, timeout=20000) as blocker:
         qtbot.mouseClick(assist.panel.start_button, Qt.MouseButton.LeftButton)
     assert "NaN" in blocker.args[0]
     assert any("NaN" in m for m in dialogs_log["errors"])
@@ -135,8 +140,8 @@ def test_failure_is_reported_and_labels_untouched(qtbot, assist, window, dialogs
     assert (window.ws.doc.labels_zyx == before).all()
     assert assist.panel.start_button.isEnabled()  # the user can retry
     script(assist, "crash")
-    with qtbot.waitSignal(assist.run_failed, timeout=20000) as blocker:
-        assist.start_training("quick", "cpu")
+    with qtbot.waitSignal(assist.training.run_failed, timeout=20000) as blocker:
+        assist.training.start("quick", "cpu")
     assert "exit code 3" in blocker.args[0]
 
 
@@ -149,17 +154,17 @@ def test_versions_roll_back_compare_and_warm_start(qtbot, assist, window) -> Non
     request = (second.run_dir / "request.json").read_text()
     assert str(first.checkpoint) in request  # retrain warm-starts from the previous model
     assist.actions["Show current / compared version"].trigger()
-    assert assist.shown_version is first
+    assert assist.session.shown_version is first
     assist.panel.versions.setCurrentRow(0)
     assist.panel.rollback_button.click()
-    assert session.current_version is first and assist.shown_version is first
+    assert session.current_version is first and assist.session.shown_version is first
 
 
 def test_stop_keeps_the_model(qtbot, assist) -> None:
     script(assist, "wait")
-    with qtbot.waitSignal(assist.supervisor.progress, timeout=20000):
-        assist.start_training("quick", "cpu")
-    with qtbot.waitSignal(assist.result_ready, timeout=20000) as blocker:
+    with qtbot.waitSignal(assist.supervisor.reported, timeout=20000, check_params_cb=is_progress):
+        assist.training.start("quick", "cpu")
+    with qtbot.waitSignal(assist.training.result_ready, timeout=20000) as blocker:
         assist.panel.stop_button.click()
     assert blocker.args[0].stopped_early
     assert "stopped early" in assist.panel.versions.item(0).text()
@@ -171,7 +176,7 @@ def test_quit_during_training_asks_then_stops(qtbot, assist, window, monkeypatch
     answers = [False, True]
     monkeypatch.setattr(assist_module, "ask_stop_training", lambda _p: answers.pop(0))
     script(assist, "sleep")
-    assist.start_training("quick", "cpu")
+    assist.training.start("quick", "cpu")
     pid = assist.supervisor.pid
     assert not window.close()  # asked, the user said no
     assert assist.supervisor.running

@@ -19,6 +19,7 @@ from app.state.document import Document, VolumeItem
 from app.state.files import load_project_document
 from app.state.training_runs import models_of_run, record_export, same_classes
 from ugpcl_engine.inference.model_metadata import ExportReport
+from ugpcl_engine.training.events import Preview
 from ugpcl_engine.training.run_folder import file_sha256, labeled_hash
 from ugpcl_engine.volume import LabelClass, LabelMap, LabelTable, Volume, VolumeGeometry
 
@@ -72,8 +73,8 @@ def snapshots(assisted) -> dict:
 
 
 def train(qtbot, assist):
-    with qtbot.waitSignal(assist.result_ready, timeout=30000) as blocker:
-        assert assist.start_training("quick", "cpu")
+    with qtbot.waitSignal(assist.training.result_ready, timeout=30000) as blocker:
+        assert assist.training.start("quick", "cpu")
     qtbot.waitUntil(lambda: not assist.tasks.busy(), timeout=10000)
     return blocker.args[0]
 
@@ -104,16 +105,16 @@ def test_a_run_trains_on_every_volume_with_the_same_classes(
 
     assert version.volumes == (0, 2) and version.labeled_count == 2
     assert "in 2 volumes" in version.summary()
-    assert assist.overlays.pred_zyx.shape == (8, 24, 30)
+    assert assist.layers.pred_zyx.shape == (8, 24, 30)
     window.choose_volume(2)
     gamma_pred, gamma_entropy = fake_result(doc.items[2].volume.image_zyx)
-    assert np.array_equal(assist.overlays.pred_zyx, gamma_pred)
-    assert np.array_equal(assist.overlays.entropy_zyx, gamma_entropy)
+    assert np.array_equal(assist.layers.pred_zyx, gamma_pred)
+    assert np.array_equal(assist.layers.entropy_zyx, gamma_entropy)
     assert "v1" in assist.panel.shown.text()
     window.choose_volume(1)
-    assert assist.overlays.pred_zyx is None, "beta was not trained on: nothing drawn"
+    assert assist.layers.pred_zyx is None, "beta was not trained on: nothing drawn"
     window.choose_volume(0)
-    assert np.array_equal(assist.overlays.pred_zyx, fake_result(doc.items[0].volume.image_zyx)[0])
+    assert np.array_equal(assist.layers.pred_zyx, fake_result(doc.items[0].volume.image_zyx)[0])
 
 
 def test_a_run_started_on_an_unlabeled_volume_learns_from_the_others(
@@ -123,15 +124,15 @@ def test_a_run_started_on_an_unlabeled_volume_learns_from_the_others(
     window.choose_volume(2)  # gamma: nothing labeled
     window.ws.view.set_slice("z", 6, 10)
     previews = []
-    assist.supervisor.preview.connect(previews.append)
+    assist.supervisor.reported.connect(lambda e: isinstance(e, Preview) and previews.append(e))
     version = train(qtbot, assist)
     volumes, _ = snapshots[version.run_dir]
     assert [v.image_zyx.shape[0] for v in volumes] == [10, 8], "the volume shown comes first"
     assert version.volume_index == 2 and version.volumes == (2, 0)
     assert previews and previews[0].slice_index == 6 and previews[0].labels_hw.shape == (28, 26)
-    assert assist.overlays.pred_zyx.shape == (10, 28, 26)
+    assert assist.layers.pred_zyx.shape == (10, 28, 26)
     window.choose_volume(0)
-    assert assist.overlays.pred_zyx.shape == (8, 24, 30)
+    assert assist.layers.pred_zyx.shape == (8, 24, 30)
 
 
 def test_no_labeled_slice_in_any_volume_is_refused(qtbot, window, assisted, dialogs_log) -> None:
@@ -139,7 +140,7 @@ def test_no_labeled_slice_in_any_volume_is_refused(qtbot, window, assisted, dial
     doc = window.ws.doc
     for k in (0, 2):
         doc.items[k].labeled["z"][:] = False
-    assert not assist.start_training("quick", "cpu")
+    assert not assist.training.start("quick", "cpu")
     assert "No slice is marked labeled" in dialogs_log["errors"][-1]
     assert doc.records["runs"] == [] and not assist.supervisor.running
 

@@ -80,7 +80,7 @@ def open_assist(
             Start).
 
     Returns:
-        The assist controller.
+        The assist view (``app.ui.assist.AssistView``).
     """
     from PySide6.QtWidgets import QMessageBox
 

@@ -1,0 +1,84 @@
+"""The assist loop of one window (QtCore only): its state and its three controllers, wired.
+
+``AssistLoop`` owns the ``TrainingSession`` and the ``OverlayLayers`` and builds the training,
+review and version controllers on the workspace, the task runner and the training supervisor.
+It follows the workspace: another document resets the loop (and brings the project's model
+versions back), another volume shows that volume's result, and the open document's label edits,
+stored results and saves reach the controller concerned. Widgets (``app.ui.assist``) render
+this state and forward the user's intent to the controllers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+
+from app.assist.review import ReviewController
+from app.assist.run_plan import AXIS
+from app.assist.training import TrainingController
+from app.assist.versions import VersionController
+from app.jobs.tasks import TaskRunner
+from app.jobs.training_supervisor import TrainingSupervisor
+from app.state.overlay_layers import OverlayLayers
+from app.state.training_runs import next_run_number
+from app.state.training_session import TrainingSession
+from app.state.workspace import Workspace
+
+
+class AssistLoop(QObject):
+    """The assist loop's state and controllers.
+
+    Args:
+        workspace: the window's workspace.
+        tasks: the window's task runner.
+        supervisor: the training child's supervisor.
+        runs_root: where run folders go (``TrainingController``).
+        parent: owning QObject.
+
+    Attributes:
+        session: the assist state (versions, the running job, suggestions).
+        layers: what the overlays show.
+        review, versions, training: the controllers.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        tasks: TaskRunner,
+        supervisor: TrainingSupervisor,
+        runs_root: Path | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.ws = workspace
+        self.session = TrainingSession(AXIS)
+        self.layers = OverlayLayers()
+        self.review = ReviewController(workspace, self.session, tasks, self.layers, self)
+        self.versions = VersionController(workspace, self.session, self.review, self)
+        self.training = TrainingController(
+            workspace, self.session, supervisor, self.review, runs_root, self
+        )
+        workspace.document_replaced.connect(lambda _: self.document_replaced())
+        workspace.volume_changed.connect(lambda _: self.review.volume_changed())
+
+    def document_replaced(self) -> None:
+        """Another document (or none): start over, with the versions a project brings."""
+        self.training.document_replaced()
+        doc = self.ws.doc
+        # version numbers go on after the runs the project recorded
+        self.session.reset(1 if doc is None else next_run_number(doc.records))
+        self.review.document_replaced()
+        if doc is not None:
+            doc.labels_changed.connect(self.review.labels_changed)
+            # refining must not train on a stale snapshot: an edit of the labels ends it
+            doc.labels_changed.connect(lambda _: self.training.labels_edited())
+            doc.marks_changed.connect(
+                lambda axis: self.training.labels_edited() if axis == AXIS else None
+            )
+            doc.predictions_changed.connect(self.review.predictions_changed)
+            doc.saving.disconnect(self.versions.saving)  # recovery replaces the same document
+            doc.saving.connect(self.versions.saving)
+            self.versions.restore()  # a project may bring model versions
+            self.review.show_version()  # and stored results of other models
+        self.layers.notify()
