@@ -201,3 +201,17 @@ def test_long_suggestions_wrap_in_a_narrow_panel(qtbot) -> None:
     assert items.horizontalScrollBar().maximum() == 0  # nothing cut off at the right
     wrapped, short = (items.visualItemRect(items.item(k)).height() for k in (0, 1))
     assert wrapped > short
+
+
+def test_label_check_stays_on_for_the_next_document(qtbot, assist, window) -> None:
+    """The bug: the check kept its own on/off flag, cleared for a new document while the box
+    stayed ticked, so the next document's check was never drawn until toggled twice."""
+    train_once(qtbot, assist)
+    assist.panel.layer_boxes["check"][0].setChecked(True)
+    assert assist.layers.check_zyx is not None
+    window.ws.set_document(small_document())
+    assert assist.panel.layer_boxes["check"][0].isChecked() and assist.layers.check_zyx is None
+    train_once(qtbot, assist)
+    mask = assist.layers.check_zyx
+    assert mask is not None and mask.shape == (12, 40, 50)
+    assert assist.panel.check_count.text().endswith("disagree confidently")
