@@ -8,9 +8,9 @@ from typing import Protocol
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
-from app.state.view_state import Tool
 from app.state.workspace import Workspace
 from app.ui.file_actions import FileActions
+from app.ui.tool_table import TOOLS
 from app.ui.view_controller import ViewController
 
 
@@ -126,15 +126,8 @@ def _view_menu(w: MenuWindow, menu: QMenu) -> None:
 
 def _tools_menu(w: MenuWindow, menu: QMenu) -> None:
     tools = w.ws.tools
-    for tool, text, key in (
-        (Tool.BRUSH, "Brush", "B"),
-        (Tool.ERASER, "Eraser", "E"),
-        (Tool.FILL, "Fill", "F"),
-        (Tool.POLYGON, "Polygon / lasso", "P"),
-        (Tool.PICKER, "Pick label", "K"),
-        (Tool.NAVIGATE, "Navigate", "Q"),
-    ):
-        _action(w, menu, text, lambda t=tool: tools.update(tool=t), (key,))
+    for entry in TOOLS:
+        _action(w, menu, entry.name, lambda t=entry.tool: tools.update(tool=t), (entry.key,))
     menu.addSeparator()
     _action(w, menu, "Smaller brush", lambda: tools.resize(1 / 1.25), ("[",))
     _action(w, menu, "Larger brush", lambda: tools.resize(1.25), ("]",))

@@ -1,6 +1,7 @@
 """Small dialogs: errors, the unsaved-changes and recovery questions, Help › Shortcuts.
 
-``SHORTCUTS`` is the single list the menus, the dialog and ``docs/SHORTCUTS.md`` follow.
+``SHORTCUTS`` is the single list the menus, the dialog and ``docs/SHORTCUTS.md`` follow; its
+tool lines come from the tool table (``tool_table.TOOLS``).
 """
 
 from __future__ import annotations
@@ -16,18 +17,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.tool_table import TOOLS
+
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+O", "Open image, DICOM file or project"),
     ("Ctrl+S / Ctrl+Shift+S", "Save project / save as"),
     ("Ctrl+E", "Export segmentation"),
     ("Ctrl+Z", "Undo"),
     ("Ctrl+Shift+Z, Ctrl+Y", "Redo"),
-    ("B", "Brush"),
-    ("E", "Eraser"),
-    ("F", "Flood fill in the slice"),
-    ("P", "Polygon (click points, double-click or Enter to close, Esc to cancel) or lasso (drag)"),
-    ("K", "Pick the label under the mouse"),
-    ("Q", "Navigate (click or drag moves the crosshair)"),
+    *((entry.key, entry.help) for entry in TOOLS),
     ("[ and ]", "Smaller / larger brush"),
     ("1 – 9", "Choose label 1 to 9"),
     ("M / Shift+M", "Mark / unmark the slice under the mouse as labeled"),

@@ -42,8 +42,8 @@ class SliceView(QWidget):
 
     Attributes:
         canvas: the ViewBox (its signals carry the mouse gestures).
-        image_item, label_item, uncertainty_item: the three image layers (issue 5 fills the
-            last one with ``show_uncertainty``).
+        image_item, label_item, uncertainty_item: the three image layers (the assist overlays,
+            ``uncertainty_overlay.AssistOverlays``, draw the last one).
 
     Signals:
         slice_requested(str, int): the slider or strip asks for a slice of this axis.
@@ -183,19 +183,6 @@ class SliceView(QWidget):
         if self.outline_fn is not None:
             plane = self.outline_fn(plane)
         self.label_item.setImage(plane, autoLevels=False, levels=(0, 255))
-
-    def show_uncertainty(
-        self,
-        plane_rc: np.ndarray | None,
-        lut: np.ndarray | None = None,
-        levels: tuple[float, float] = (0.0, 1.0),
-    ) -> None:
-        """Show (or hide with None) an uncertainty map of the shown slice (issue 5)."""
-        self.uncertainty_item.setVisible(plane_rc is not None)
-        if plane_rc is not None:
-            self.uncertainty_item.setImage(
-                np.ascontiguousarray(plane_rc), autoLevels=False, levels=levels, lut=lut
-            )
 
     # -- crosshair and marks -----------------------------------------------------------------
     def set_crosshair(self, row: int, col: int) -> None:

@@ -25,15 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.state.view_state import AUTO_PRESET, CT_PRESETS, PaintOver, Tool, ToolState, ViewState
+from app.ui.tool_table import TOOLS
 
-TOOL_BUTTONS = (
-    (Tool.NAVIGATE, "Navigate", "Q"),
-    (Tool.BRUSH, "Brush", "B"),
-    (Tool.ERASER, "Eraser", "E"),
-    (Tool.FILL, "Fill", "F"),
-    (Tool.POLYGON, "Polygon", "P"),
-    (Tool.PICKER, "Pick label", "K"),
-)
 PAINT_OVER = (
     ("Everything", PaintOver.EVERYTHING),
     ("Background only", PaintOver.BACKGROUND),
@@ -75,9 +68,12 @@ class ToolPanel(QWidget):
         grid = QGridLayout(box)
         self.tool_group = QButtonGroup(self)
         self.tool_buttons: dict[Tool, QToolButton] = {}
-        for i, (tool, text, key) in enumerate(TOOL_BUTTONS):
+        # Navigate takes the first cell: the painting tools follow in the table's order
+        buttons = sorted(TOOLS, key=lambda entry: entry.tool is not Tool.NAVIGATE)
+        for i, entry in enumerate(buttons):
+            tool = entry.tool
             button = QToolButton()
-            button.setText(f"{text} ({key})")
+            button.setText(f"{entry.button} ({entry.key})")
             button.setCheckable(True)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setSizePolicy(

@@ -259,3 +259,19 @@ def test_open_hint_leaves_the_status_bar_once_a_document_is_open(
     open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
     qtbot.wait(50)
     assert "Open an image" not in window.readout.text()
+
+
+def test_every_tool_has_one_button_one_menu_entry_and_one_help_line(window) -> None:
+    """The tool table (``tool_table.TOOLS``) is the one list of the tools and their keys."""
+    from app.ui.dialogs import SHORTCUTS
+    from app.ui.tool_table import TOOLS
+
+    assert {entry.tool for entry in TOOLS} == set(Tool)
+    assert set(window.tool_panel.tool_buttons) == set(Tool)
+    menu = {a.text(): a.shortcut().toString() for a in window.menus["Tools"].actions()}
+    for entry in TOOLS:
+        assert window.tool_panel.tool_buttons[entry.tool].text() == f"{entry.button} ({entry.key})"
+        assert menu[entry.name] == entry.key
+        assert (entry.key, entry.help) in SHORTCUTS
+        window.menus["Tools"].actions()[list(menu).index(entry.name)].trigger()
+        assert window.ws.tools.tool is entry.tool
