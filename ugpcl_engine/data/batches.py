@@ -7,6 +7,7 @@ rot90 + free rotation + flip), so a step has no per-image Python work.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,10 +152,11 @@ def augment(
     """Augment a batch in one pass (UGPCL §3.1), optionally cropping it.
 
     Per image: horizontal flip (p = ``flip_p``), brightness and contrast factors from
-    ``intensity_range``, rotation by ``k``·90° (k uniform in 0..3, the rotation-head target; 0 for
-    the labeled images when ``rot90_labeled`` is off) plus a free angle in ±``rotate_deg``, a
-    zoom from ``zoom_range`` and a shift of up to ``shift`` of each side. Labels follow the same
-    geometry with nearest sampling; pixels rotated in from outside become background (0).
+    ``intensity_range`` (see ``_jitter``), rotation by ``k``·90° (k uniform in 0..3, the
+    rotation-head target; 0 for the labeled images when ``rot90_labeled`` is off) plus a free
+    angle in ±``rotate_deg``, a zoom from ``zoom_range`` and a shift of up to ``shift`` of each
+    side. Labels follow the same geometry with nearest sampling (images with
+    ``image_sampling``); pixels rotated in from outside become background (0).
 
     With ``out_size`` smaller than the canvas, each image is also cropped at a random place
     (uniform over the positions where the unrotated crop lies inside the canvas) in the same
@@ -211,14 +213,10 @@ def augment(
         1,
     )
     grid = F.affine_grid(theta, [b, images.shape[1], out_h, out_w], align_corners=False)
-    lo, hi = config.intensity_range
-    contrast, brightness = (
-        uniform(lo, hi)[:, None, None, None],
-        uniform(lo, hi)[:, None, None, None],
+    jittered = _jitter(images, config, uniform)
+    out = F.grid_sample(
+        jittered, grid, mode=config.image_sampling, padding_mode="zeros", align_corners=False
     )
-    mean = images.mean(dim=(1, 2, 3), keepdim=True)
-    jittered = ((images - mean) * contrast + mean) * brightness
-    out = F.grid_sample(jittered, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     out_targets = None
     if targets is not None:
         nl = targets.shape[0]
@@ -231,3 +229,42 @@ def augment(
         )
         out_targets = warped[:, 0].round().long()
     return out, out_targets, k
+
+
+def _contrast(images: torch.Tensor, factor: torch.Tensor, clamp: bool) -> torch.Tensor:
+    """Scale each image's deviations from its mean by ``factor`` (B,1,1,1)."""
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    out = (images - mean) * factor + mean
+    return out.clamp(0.0, 1.0) if clamp else out
+
+
+def _brightness(images: torch.Tensor, factor: torch.Tensor, clamp: bool) -> torch.Tensor:
+    out = images * factor
+    return out.clamp(0.0, 1.0) if clamp else out
+
+
+def _jitter(
+    images: torch.Tensor,
+    config: AugmentationConfig,
+    uniform: Callable[[float, float], torch.Tensor],
+) -> torch.Tensor:
+    """Brightness and contrast jitter of a (B, C, H, W) batch (``AugmentationConfig``).
+
+    Contrast then brightness, unclamped, on every image by default. ``jitter_clamp``: the order
+    is drawn per image and each result clamped to [0, 1], as torchvision's ``ColorJitter`` does
+    with float images; ``jitter_p`` < 1: each image is jittered with that probability. Those
+    extra numbers are drawn only when asked for, so the default random stream is unchanged.
+    """
+    lo, hi = config.intensity_range
+    contrast = uniform(lo, hi)[:, None, None, None]
+    brightness = uniform(lo, hi)[:, None, None, None]
+    clamp = config.jitter_clamp
+    out = _brightness(_contrast(images, contrast, clamp), brightness, clamp)
+    if clamp:
+        brightness_first = (uniform(0.0, 1.0) < 0.5)[:, None, None, None]
+        other = _contrast(_brightness(images, brightness, clamp), contrast, clamp)
+        out = torch.where(brightness_first, other, out)
+    if config.jitter_p < 1.0:
+        applied = (uniform(0.0, 1.0) < config.jitter_p)[:, None, None, None]
+        out = torch.where(applied, out, images)
+    return out

@@ -126,6 +126,7 @@ def _check_run_folder(out: Path, resume: bool, main: bool) -> bool:
 
 
 def _spec(args: argparse.Namespace, dataset: Any, main: bool) -> Any:
+    from ugpcl_engine.config import random_encoder_warning
     from ugpcl_engine.datasets.training import dataset_spec
 
     overrides: dict[str, Any] = {"seed": args.seed, "device": args.device}
@@ -137,11 +138,9 @@ def _spec(args: argparse.Namespace, dataset: Any, main: bool) -> Any:
         raise InputError(f"Bad option: {err}.") from None
     if args.pretrained:
         spec = replace(spec, model=replace(spec.model, pretrained_path=args.pretrained))
-    elif spec.model.backbone == "resnet50" and main:
-        log(
-            "warning: no --pretrained: the ResNet-50 encoder starts from random weights "
-            "(the paper starts from ImageNet weights)"
-        )
+    warning = random_encoder_warning(spec.model)
+    if warning and main:
+        log(warning)
     return spec
 
 

@@ -7,8 +7,11 @@ Everything here works on ``(B, C, H, W)`` tensors unless the name says ``tokens`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
+import torch.utils.checkpoint
 from torch import Tensor, nn
 
 Features = tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
@@ -131,3 +134,46 @@ class SinusoidalPositionEmbedding2d(nn.Module):
         if rest:
             emb = torch.cat([emb, emb.new_zeros(height, width, rest)], dim=2)
         return emb
+
+
+@contextmanager
+def _batch_norm_stats_kept(module: nn.Module) -> Iterator[None]:
+    """Restore every batch norm's running statistics (and counter) in ``module`` on exit."""
+    buffers = [
+        b
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for b in m.buffers()
+    ]
+    saved = [b.clone() for b in buffers]
+    try:
+        yield
+    finally:
+        for buffer, value in zip(buffers, saved, strict=True):
+            buffer.copy_(value)
+
+
+def checkpointed(fn: Callable[[Tensor], Tensor], x: Tensor, owner: nn.Module) -> Tensor:
+    """``fn(x)`` whose activations are recomputed in the backward pass instead of kept.
+
+    Only while ``owner`` trains with gradients on; otherwise a plain call. The recomputation
+    replays the random state (drop-path masks) and leaves the running statistics of the batch
+    norms in ``owner`` as the forward pass left them (a second update would count the batch
+    twice), so values, gradients and buffers equal those of the plain call.
+
+    Args:
+        fn: the piece to run (its parameters may live anywhere in ``owner``).
+        x: its input.
+        owner: the module whose training flag decides and whose batch norms are kept.
+
+    Returns:
+        ``fn(x)``.
+    """
+    if not (owner.training and torch.is_grad_enabled()):
+        return fn(x)
+
+    def contexts() -> tuple[AbstractContextManager[None], AbstractContextManager[None]]:
+        return nullcontext(), _batch_norm_stats_kept(owner)
+
+    out: Tensor = torch.utils.checkpoint.checkpoint(fn, x, use_reentrant=False, context_fn=contexts)
+    return out

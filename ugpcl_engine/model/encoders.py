@@ -12,7 +12,7 @@ import itertools
 from torch import Tensor, nn
 
 from ugpcl_engine.config import ModelConfig
-from ugpcl_engine.model.blocks import ConvBNAct, DoubleConv, Features
+from ugpcl_engine.model.blocks import ConvBNAct, DoubleConv, Features, checkpointed
 from ugpcl_engine.model.resnet import ResNet50Encoder
 
 
@@ -25,11 +25,16 @@ class LightEncoder(nn.Module):
     Args:
         in_channels: image channels.
         channels: channels of f1..f5.
+        checkpoint: while training, recompute each stage in the backward pass instead of
+            keeping its activations (``blocks.checkpointed``).
     """
 
-    def __init__(self, in_channels: int, channels: tuple[int, int, int, int, int]) -> None:
+    def __init__(
+        self, in_channels: int, channels: tuple[int, int, int, int, int], checkpoint: bool = False
+    ) -> None:
         super().__init__()
         self.out_channels = channels
+        self.checkpoint = checkpoint
         first = nn.Sequential(
             ConvBNAct(in_channels, channels[0], act="leaky"),  # full resolution
             ConvBNAct(channels[0], channels[0], stride=2, act="leaky"),  # → 1/2
@@ -61,13 +66,12 @@ class LightEncoder(nn.Module):
         """
         first = self.stages[0]
         assert isinstance(first, nn.Sequential)
-        stem = first[0](x)
-        x = first[1](stem)
-        feats = [x]
-        for stage in self.stages[1:]:
-            x = stage(x)
-            feats.append(x)
-        return stem, (feats[0], feats[1], feats[2], feats[3], feats[4])
+        pieces = [first[0], first[1], *self.stages[1:]]
+        outs = []
+        for piece in pieces:
+            x = checkpointed(piece, x, self) if self.checkpoint else piece(x)
+            outs.append(x)
+        return outs[0], (outs[1], outs[2], outs[3], outs[4], outs[5])
 
 
 def build_encoder(cfg: ModelConfig) -> LightEncoder | ResNet50Encoder:
@@ -80,5 +84,5 @@ def build_encoder(cfg: ModelConfig) -> LightEncoder | ResNet50Encoder:
         ``LightEncoder`` or ``ResNet50Encoder`` with ``out_channels == cfg.feature_channels``.
     """
     if cfg.backbone == "resnet50":
-        return ResNet50Encoder(cfg.in_channels)
-    return LightEncoder(cfg.in_channels, cfg.encoder_channels)
+        return ResNet50Encoder(cfg.in_channels, cfg.checkpoint_encoder)
+    return LightEncoder(cfg.in_channels, cfg.encoder_channels, cfg.checkpoint_encoder)

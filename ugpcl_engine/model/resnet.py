@@ -8,7 +8,7 @@ classifier (``fc.*``) is ignored. Weights are never downloaded: only an explicit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.model.blocks import checkpointed
 
 RESNET50_LAYERS = (3, 4, 6, 3)
 
@@ -64,11 +65,14 @@ class ResNet50Encoder(nn.Module):
 
     Args:
         in_channels: image channels.
+        checkpoint: while training, recompute each of the five stages in the backward pass
+            instead of keeping its activations (``blocks.checkpointed``).
     """
 
-    def __init__(self, in_channels: int = 1) -> None:
+    def __init__(self, in_channels: int = 1, checkpoint: bool = False) -> None:
         super().__init__()
         self.in_channels = in_channels
+        self.checkpoint = checkpoint
         self.out_channels = (64, 256, 512, 1024, 2048)
         self.conv1 = nn.Conv2d(3 if in_channels == 1 else in_channels, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -106,12 +110,26 @@ class ResNet50Encoder(nn.Module):
         """
         if self.in_channels == 1:
             x = x.expand(-1, 3, -1, -1)
-        f1 = self.relu(self.bn1(self.conv1(x)))
-        f2 = self.layer1(self.maxpool(f1))
-        f3 = self.layer2(f2)
-        f4 = self.layer3(f3)
-        f5 = self.layer4(f4)
-        return f1, f2, f3, f4, f5
+        stages: tuple[Callable[[Tensor], Tensor], ...] = (
+            self._stem,
+            self._layer1,
+            self.layer2,
+            self.layer3,
+            self.layer4,
+        )
+        feats = []
+        for stage in stages:
+            x = checkpointed(stage, x, self) if self.checkpoint else stage(x)
+            feats.append(x)
+        return feats[0], feats[1], feats[2], feats[3], feats[4]
+
+    def _stem(self, x: Tensor) -> Tensor:
+        out: Tensor = self.relu(self.bn1(self.conv1(x)))
+        return out
+
+    def _layer1(self, x: Tensor) -> Tensor:
+        out: Tensor = self.layer1(self.maxpool(x))
+        return out
 
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:

@@ -16,6 +16,7 @@ from ugpcl_engine.model.encoders import LightEncoder, build_encoder
 from ugpcl_engine.model.heads import ProjectionHead, RotationHead
 from ugpcl_engine.model.resnet import load_resnet50_weights
 from ugpcl_engine.model.transformer_decoder import TransformerDecoder
+from ugpcl_engine.model.weight_init import kaiming_init
 
 
 class NetOutput(NamedTuple):
@@ -57,6 +58,9 @@ class UGPCLNet(nn.Module):
         self.tf_decoder = TransformerDecoder(cfg)
         self.projection = ProjectionHead(ch[2], cfg.embed_dim)
         self.rotation = RotationHead(ch[4], cfg.rot_dropout)
+        if cfg.kaiming_init:
+            for part in (self.decoder, self.projection, self.rotation):
+                kaiming_init(part)
         if cfg.pretrained_path is not None and load_pretrained:
             if cfg.backbone != "resnet50":
                 raise InputError(

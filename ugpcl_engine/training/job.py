@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ugpcl_engine.checkpoint import load_checkpoint
-from ugpcl_engine.config import RunSpec, preset
+from ugpcl_engine.config import RunSpec, preset, random_encoder_warning
 from ugpcl_engine.device import prediction_device
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
@@ -187,6 +187,9 @@ def _spec(args: argparse.Namespace, num_classes: int, started: float, voxels: in
     spec = preset(args.preset, num_classes, **overrides)
     if args.pretrained:
         spec = replace(spec, model=replace(spec.model, pretrained_path=args.pretrained))
+    warning = None if args.init else random_encoder_warning(spec.model)  # --init: its weights
+    if warning:
+        _log(warning)
     return spec
 
 

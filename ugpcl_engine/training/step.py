@@ -74,10 +74,12 @@ def supervised_loss(
     p: torch.Tensor,
     q: torch.Tensor,
     y: torch.Tensor,
-    w_tf: float,
+    config: TrainingConfig,
 ) -> torch.Tensor:
-    """L_sup = L_ds(p, y) + w_tf · L_ds(q, y) on the labeled sub-batch (shapes (Bl, C, S, S))."""
-    return dice_ce_loss(seg, p, y) + w_tf * dice_ce_loss(seg_tf, q, y)
+    """L_sup = L_ds(p, y) + w_sup_tf · L_ds(q, y) on the labeled sub-batch (shapes (Bl, C, S, S));
+    the Dice term counts background when ``config.dice_background``."""
+    bg = config.dice_background
+    return dice_ce_loss(seg, p, y, bg) + config.w_sup_tf * dice_ce_loss(seg_tf, q, y, bg)
 
 
 def ugpcl_losses(
@@ -105,9 +107,7 @@ def ugpcl_losses(
     nl = batch.targets.shape[0]
     out = net(batch.images)
     p, q = torch.softmax(out.seg, 1), torch.softmax(out.seg_tf, 1)
-    sup = supervised_loss(
-        out.seg[:nl], out.seg_tf[:nl], p[:nl], q[:nl], batch.targets, cfg.w_sup_tf
-    )
+    sup = supervised_loss(out.seg[:nl], out.seg_tf[:nl], p[:nl], q[:nl], batch.targets, cfg)
     con = consistency_loss(p[nl:], q[nl:]) if p.shape[0] > nl else sup * 0
     rot = F.cross_entropy(out.rot_logits, batch.rotations)
     with torch.no_grad():
@@ -142,7 +142,7 @@ def supervised_losses(
     """
     seg, seg_tf = net.forward_decoders(batch.images)
     p, q = torch.softmax(seg, 1), torch.softmax(seg_tf, 1)
-    sup = supervised_loss(seg, seg_tf, p, q, batch.targets, sched.config.w_sup_tf)
+    sup = supervised_loss(seg, seg_tf, p, q, batch.targets, sched.config)
     return {"total": sup, "sup": sup}
 
 
