@@ -81,6 +81,14 @@ def test_committed_results_have_the_contract_keys() -> None:
             "ort_speedup_volume",
             "max_abs_diff",
         ],
+        # issue 15: data-parallel scaling on the CPU and the paper step's time and memory
+        "scale": [
+            "steps_per_s_1proc",
+            "steps_per_s_2proc",
+            "scale_efficiency_2proc",
+            "paper_step_s",
+            "paper_peak_rss_mb",
+        ],
     }
     for name, keys in expected.items():
         path = results / f"{name}.json"
@@ -214,3 +222,43 @@ def test_committed_gpu_results_name_their_gpu() -> None:
         data = json.loads(path.read_text())
         assert "H100" in path.name.upper() or "H200" in path.name.upper()
         assert "NVIDIA" in json.dumps(data["details"]), path.name
+
+
+def test_scale_random_batches_split_the_global_batch_without_overlap() -> None:
+    import torch
+
+    from ugpcl_benchmarks.scale import RandomBatches
+
+    whole = RandomBatches(32, (4, 2))
+    shares = [RandomBatches(32, (4, 2), rank, 2) for rank in range(2)]
+    x_l, y_l, x_u = whole.next()
+    assert x_l.shape == (4, 1, 32, 32) and y_l.shape == (4, 32, 32) and x_u.shape == (2, 1, 32, 32)
+    torch.testing.assert_close(torch.cat([s.next()[0] for s in shares]), x_l)
+    torch.testing.assert_close(torch.cat([s.next()[1] for s in shares]), y_l)
+    torch.testing.assert_close(torch.cat([s.next()[2] for s in shares]), x_u)
+
+
+def test_scale_variants_change_only_the_memory_switches() -> None:
+    from dataclasses import asdict
+
+    from ugpcl_benchmarks.scale import VARIANTS, paper_spec
+    from ugpcl_engine.config import preset
+
+    paper = preset("paper", 4, device="cpu")
+    assert paper_spec("paper preset") == paper
+    switches = {"checkpoint_encoder", "checkpoint_decoder", "release_memory"}
+    for variant in VARIANTS:
+        spec = paper_spec(variant)
+        changed = {k for k, v in asdict(spec.model).items() if asdict(paper.model)[k] != v}
+        changed |= {k for k, v in asdict(spec.training).items() if asdict(paper.training)[k] != v}
+        assert changed <= switches, variant
+
+
+def test_scale_gpu_without_a_gpu_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from ugpcl_benchmarks import scale
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="needs a CUDA GPU"):
+        scale.run(argparse.Namespace(name="scale-gpu", budget="quick"))

@@ -26,6 +26,8 @@ REGISTRY = {
     "onnx": "ugpcl_benchmarks.onnx_bench",
     "guided": "ugpcl_benchmarks.guided",
     "calibration": "ugpcl_benchmarks.calibration",
+    "scale": "ugpcl_benchmarks.scale",
+    "scale-gpu": "ugpcl_benchmarks.scale",
 }
 
 
