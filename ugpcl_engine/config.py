@@ -79,8 +79,8 @@ class ModelConfig:
             batch-norm statistics for about one more encoder forward per step. Training only.
         checkpoint_decoder: the same for each stage of the transformer decoder and its final
             ×4 expansion (the authors' ``use_checkpoint``, off in their configs). ``paper`` at
-            224², batch 8 + 8 on a CPU: peak RSS 6.6 GB with neither, about 3.7 GB with both
-            (``benchmarks/results/scale.json``).
+            224², batch 8 + 8 on a CPU: peak RSS 6.6 GB with neither, 5.2 GB with the encoder's,
+            4.0 GB with both, at about the same step time (``benchmarks/results/scale.json``).
     """
 
     backbone: Backbone = "light"
@@ -291,7 +291,7 @@ class TrainingConfig:
         release_memory: on a CPU, freed blocks of 1 MiB and more go back to the system at
             once (``training.memory``; process-wide, Linux/glibc only): the heap no longer
             fragments across steps, at the price of page faults, a few seconds of system time
-            per ``paper`` step (``paper`` at 224², 8 + 8: peak RSS about 3.7 → 2.6 GB). Off in
+            per ``paper`` step (``paper`` at 224², 8 + 8: peak RSS 4.0 → 2.8 GB). Off in
             every preset: ``paper`` meets its memory target with checkpointing alone.
         dice_background: the Dice term averages over every class, background included, as
             the authors' (and SSL4MIS') Dice loss divides by the class count; off: the
