@@ -29,9 +29,9 @@ import torch
 
 from ugpcl_benchmarks.baselines.selection import select_slices
 from ugpcl_benchmarks.mc_dropout import MCDropoutNet, decoder_dropout, predict_volume
+from ugpcl_benchmarks.runner import BenchmarkResult, format_table
 from ugpcl_benchmarks.simulation import train_and_segment
 from ugpcl_benchmarks.volumes import LabeledVolume, load_chest
-from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.checkpoint import load_checkpoint
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.device import prediction_device

@@ -45,9 +45,9 @@ from typing import Any
 
 from ugpcl_benchmarks.baselines.selection import select_slices
 from ugpcl_benchmarks.pool import run_tasks
+from ugpcl_benchmarks.runner import BenchmarkResult, format_table
 from ugpcl_benchmarks.simulation import guided_selection, mean_dice, train_and_segment
 from ugpcl_benchmarks.volumes import LabeledVolume, cached_volume
-from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.training.preparation import TrainingVolume
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ugpcl_engine.benchmarks import BenchmarkResult, format_table
+from ugpcl_benchmarks.runner import BenchmarkResult, format_table
 from ugpcl_engine.io.dicom_series import write_dicom_series
 from ugpcl_engine.io.journal import EditJournal, journal_path_for
 from ugpcl_engine.io.project_file import (

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ugpcl_engine.benchmarks import BenchmarkResult, format_table
+from ugpcl_benchmarks.runner import BenchmarkResult, format_table
 from ugpcl_engine.checkpoint import Checkpoint
 from ugpcl_engine.config import preset
 from ugpcl_engine.data.normalisation import IntensityWindow, apply_window

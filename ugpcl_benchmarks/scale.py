@@ -35,7 +35,7 @@ import torch
 import torch.distributed as dist
 from torch.multiprocessing.spawn import spawn
 
-from ugpcl_engine.benchmarks import BenchmarkResult, format_table
+from ugpcl_benchmarks.runner import BenchmarkResult, format_table
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.data.normalisation import IntensityWindow
 from ugpcl_engine.training.dataset_trainer import DatasetJob, train_dataset

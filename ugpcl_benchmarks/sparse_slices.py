@@ -34,9 +34,9 @@ import numpy as np
 from ugpcl_benchmarks.baselines.interpolation import interpolate_labels
 from ugpcl_benchmarks.baselines.selection import select_slices
 from ugpcl_benchmarks.pool import run_tasks
+from ugpcl_benchmarks.runner import BenchmarkResult, format_table
 from ugpcl_benchmarks.simulation import train_and_segment
 from ugpcl_benchmarks.volumes import cached_volume
-from ugpcl_engine.benchmarks import BenchmarkResult, format_table
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.metrics import evaluate_segmentation

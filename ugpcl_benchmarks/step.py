@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from ugpcl_benchmarks.contrast_reference import loop_ugpcl_contrast
-from ugpcl_engine.benchmarks import BenchmarkResult, format_table
+from ugpcl_benchmarks.runner import BenchmarkResult, format_table
 from ugpcl_engine.config import ModelConfig, TrainingConfig, preset
 from ugpcl_engine.data.batches import augment
 from ugpcl_engine.device import configure_device, resolve_device

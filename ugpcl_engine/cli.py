@@ -26,11 +26,14 @@ HANDLERS = {
     "export": "ugpcl_engine.inference.commands:export_command",
     "predict": "ugpcl_engine.inference.commands:predict_command",
     "convert": "ugpcl_engine.io.convert:convert_command",
-    "benchmark": "ugpcl_engine.benchmarks:benchmark_command",
+    "benchmark": "ugpcl_benchmarks.runner:benchmark_command",
     "train-dataset": "ugpcl_engine.datasets.train_command:train_dataset_command",
     "evaluate-dataset": "ugpcl_engine.datasets.commands:evaluate_dataset_command",
 }
 
+
+BENCHMARK_INSTALL = "pip install 'ugpcl-studio[benchmark]'"
+"""The benchmarks live beside the engine (``ugpcl_benchmarks``, imported here by name only)."""
 
 FOLDER_OUTPUTS = {"benchmark": "out"}
 """Subcommands whose output folder is checked here, before their handler starts (the others
@@ -144,7 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     module_name, func = HANDLERS[command].split(":")
-    return getattr(importlib.import_module(module_name), func)  # type: ignore[no-any-return]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if command != "benchmark" or err.name not in (module_name, module_name.split(".")[0]):
+            raise
+        raise InputError(f"The benchmarks are not installed: {BENCHMARK_INSTALL}") from None
+    return getattr(module, func)  # type: ignore[no-any-return]
 
 
 def _check_folder_output(args: argparse.Namespace) -> None:

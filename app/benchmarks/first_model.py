@@ -150,7 +150,7 @@ def run_benchmark(
     steps: int | None, device: str, brain: bool = True
 ) -> tuple[str, dict[str, float], dict[str, Any]]:
     """Train once from the window on each volume and time it; return (table, summary, details)."""
-    from ugpcl_engine.benchmarks import format_table
+    from ugpcl_benchmarks.runner import format_table
 
     seconds, scores, version, chest = time_first_model(steps, device)
     dice = float(np.mean(list(scores.values())))
@@ -194,7 +194,7 @@ def main(argv: list[str]) -> int:
         "--no-brain", action="store_true", help="the chest CT only (no nilearn needed)"
     )
     args = parser.parse_args(argv)
-    from ugpcl_engine.benchmarks import BenchmarkResult, run_and_record
+    from ugpcl_benchmarks.runner import BenchmarkResult, run_and_record
 
     run_and_record(
         "first-model",

@@ -127,7 +127,7 @@ def run_benchmark() -> tuple[str, dict[str, float], dict[str, object]]:
     """
     from app.benchmarks import benchmark_app
     from app.ui.main_window import MainWindow
-    from ugpcl_engine.benchmarks import format_table
+    from ugpcl_benchmarks.runner import format_table
 
     app = benchmark_app()
     window = MainWindow()
@@ -184,7 +184,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ugpcl-studio benchmark gui")
     parser.add_argument("--out", default="benchmarks/results", help="folder for gui.json")
     args = parser.parse_args(argv)
-    from ugpcl_engine.benchmarks import BenchmarkResult, run_and_record
+    from ugpcl_benchmarks.runner import BenchmarkResult, run_and_record
 
     run_and_record("gui", lambda: BenchmarkResult(*run_benchmark()), Path(args.out))
     return 0

@@ -303,7 +303,7 @@ def bad_inputs(header_trials: int, seed: int, folder: Path) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> Any:
     """All three parts; see the module docstring."""
-    from ugpcl_engine.benchmarks import BenchmarkResult, format_table
+    from ugpcl_benchmarks.runner import BenchmarkResult, format_table
 
     n_paint, n_child, n_project, n_journal, n_header = BUDGETS[getattr(args, "budget", "quick")]
     seed = 0
@@ -395,7 +395,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default="benchmarks/results", help="folder for the JSON")
     parser.add_argument("--budget", default="quick", choices=tuple(BUDGETS))
     args = parser.parse_args(argv)
-    from ugpcl_engine.benchmarks import run_and_record
+    from ugpcl_benchmarks.runner import run_and_record
 
     run_and_record("reliability", lambda: run(args), Path(args.out))
     return 0

@@ -72,7 +72,7 @@ def _scroller(window: Any) -> Any:
 
 def run_benchmark(seconds: float, steps: int | None) -> tuple[str, dict[str, float], dict]:
     """Measure idle and training latency; return (table, summary, details)."""
-    from ugpcl_engine.benchmarks import format_table
+    from ugpcl_benchmarks.runner import format_table
 
     app, window, controller = sample_window(steps)
     probe = LatencyProbe()
@@ -124,7 +124,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=40.0, help="longest measuring time")
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     args = parser.parse_args(argv)
-    from ugpcl_engine.benchmarks import BenchmarkResult, run_and_record
+    from ugpcl_benchmarks.runner import BenchmarkResult, run_and_record
 
     run_and_record(
         "responsiveness",

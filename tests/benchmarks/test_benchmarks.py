@@ -6,11 +6,13 @@ import argparse
 import importlib
 import importlib.util
 import json
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-from ugpcl_engine.benchmarks import (
+from ugpcl_benchmarks.runner import (
     REGISTRY,
     BenchmarkResult,
     benchmark_command,
@@ -40,6 +42,49 @@ def test_record_writes_flat_summary(tmp_path: Path) -> None:
 def test_unknown_benchmark_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"Unknown benchmark .nope.*sparse-slices"):
         benchmark_command(argparse.Namespace(name="nope", out=str(tmp_path)))
+
+
+def test_a_missing_extra_package_is_one_line_with_the_pip_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run(args: argparse.Namespace) -> BenchmarkResult:
+        import sklearn.ensemble  # noqa: F401  (blocked below, as if not installed)
+
+        raise AssertionError("sklearn was importable")
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn -> ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "fake_bench", types.SimpleNamespace(run=run))
+    monkeypatch.setitem(REGISTRY, "fake", "fake_bench")
+    message = r"^The fake benchmark needs 'sklearn' from the benchmark extra: pip install '"
+    with pytest.raises(InputError, match=message + r"ugpcl-studio\[benchmark\]'$"):
+        benchmark_command(argparse.Namespace(name="fake", out=str(tmp_path)))
+
+
+def test_other_missing_modules_are_not_blamed_on_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run(args: argparse.Namespace) -> BenchmarkResult:
+        raise ModuleNotFoundError("No module named 'typo'", name="typo")
+
+    monkeypatch.setitem(sys.modules, "fake_bench", types.SimpleNamespace(run=run))
+    monkeypatch.setitem(REGISTRY, "fake", "fake_bench")
+    with pytest.raises(ModuleNotFoundError, match="typo"):
+        benchmark_command(argparse.Namespace(name="fake", out=str(tmp_path)))
+
+
+def test_cli_without_the_benchmarks_says_how_to_install_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ugpcl_engine import cli
+
+    for name in [m for m in sys.modules if m.startswith("ugpcl_benchmarks.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "ugpcl_benchmarks", None)  # as if it were not installed
+    assert cli.main(["benchmark", "io", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        "ugpcl-studio benchmark: error: The benchmarks are not installed: "
+        "pip install 'ugpcl-studio[benchmark]'\n"
+    )
 
 
 def test_every_registered_benchmark_module_exists_and_has_run() -> None:

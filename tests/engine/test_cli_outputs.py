@@ -15,7 +15,8 @@ import pytest
 import SimpleITK as sitk
 from tiny import tiny_checkpoint
 
-from ugpcl_engine import benchmarks, cli
+from ugpcl_benchmarks import runner as benchmarks
+from ugpcl_engine import cli
 from ugpcl_engine.checkpoint import save_checkpoint
 from ugpcl_engine.cli import main
 from ugpcl_engine.errors import InputError

@@ -1,7 +1,9 @@
-"""Benchmarks: ``ugpcl-studio benchmark NAME [--out DIR]``.
+"""The benchmark runner: ``ugpcl-studio benchmark NAME [--out DIR]``.
 
-Each benchmark module has ``run(args) -> BenchmarkResult``; this package prints its table and
-writes ``DIR/NAME.json`` with a flat ``summary`` of named numbers (see ``record``).
+Each benchmark module has ``run(args) -> BenchmarkResult``; ``benchmark_command`` prints its
+table and writes ``DIR/NAME.json`` with a flat ``summary`` of named numbers (see ``record``).
+The engine CLI loads this module by name only; a package of the benchmark extra that is missing
+becomes one line with the command that installs it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from ugpcl_engine.errors import InputError
+
+INSTALL = "pip install 'ugpcl-studio[benchmark]'"
+"""The one line that installs the benchmark extra."""
+
+EXTRA_MODULES = ("sklearn", "nilearn", "itk")
+"""Top-level modules of the benchmark extra's packages (pyproject ``benchmark``)."""
 
 REGISTRY = {
     "sparse-slices": "ugpcl_benchmarks.sparse_slices",
@@ -91,15 +99,23 @@ def benchmark_command(args: argparse.Namespace) -> int:
             f"Unknown benchmark '{args.name}': choose one of {', '.join(sorted(REGISTRY))} "
             "(GUI benchmarks: gui, first-model, responsiveness, reliability)."
         )
-    module = importlib.import_module(REGISTRY[args.name])
-    run_and_record(args.name, lambda: module.run(args), Path(args.out))
+    try:
+        module = importlib.import_module(REGISTRY[args.name])
+        run_and_record(args.name, lambda: module.run(args), Path(args.out))
+    except ModuleNotFoundError as err:
+        package = (err.name or "").partition(".")[0]
+        if package not in EXTRA_MODULES:
+            raise
+        raise InputError(
+            f"The {args.name} benchmark needs '{package}' from the benchmark extra: {INSTALL}"
+        ) from None
     return 0
 
 
 def run_and_record(name: str, run: Callable[[], BenchmarkResult], out_dir: Path) -> Path:
     """Time ``run()``, write ``out_dir/name.json``, print the table; return the JSON path.
 
-    Shared by the engine's benchmarks and the app's (``gui``, ``first-model``, ...).
+    Shared by these benchmarks and the app's (``gui``, ``first-model``, ...).
     """
     start = time.perf_counter()
     result = run()
