@@ -11,15 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_sample_manifest_matches_the_code() -> None:
-    manifest = json.loads((ROOT / "resources" / "sample-data.json").read_text())
+    manifest = json.loads((ROOT / "resources" / "sample-data.json").read_text(encoding="utf-8"))
     chest = manifest["samples"][0]
     assert chest["image"] == SAMPLE_IMAGE and chest["labels"] == SAMPLE_LABELS
     assert tuple(chest["labeled_axial_slices"]) == SAMPLE_LABELED_SLICES
 
 
 def test_desktop_entry_starts_the_console_script() -> None:
-    entry = (ROOT / "packaging" / "ugpcl-studio.desktop").read_text().splitlines()
+    entry = (ROOT / "packaging" / "ugpcl-studio.desktop").read_text(encoding="utf-8").splitlines()
     assert "[Desktop Entry]" in entry
     assert "Exec=ugpcl-studio %F" in entry
-    pyproject = (ROOT / "pyproject.toml").read_text()
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'ugpcl-studio = "app.launcher:main"' in pyproject

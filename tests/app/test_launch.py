@@ -62,7 +62,7 @@ def test_shortcuts_doc_matches_the_dialog() -> None:
     from app.ui.dialogs import shortcuts_markdown
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "SHORTCUTS.md"
-    assert shortcuts_markdown() in doc.read_text()
+    assert shortcuts_markdown() in doc.read_text(encoding="utf-8")
 
 
 def test_screenshot_of_a_bad_file_reports_on_stderr(tmp_path: Path) -> None:
