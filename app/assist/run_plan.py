@@ -16,7 +16,7 @@ from app.state.model_version import ModelVersion
 from app.state.training_runs import RunVolume
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.training.events import Started
-from ugpcl_engine.training.run_folder import RunRequest, default_threads
+from ugpcl_engine.training.run_request import RunRequest, default_threads
 
 AXIS = "z"  # training and suggestions run along the axial axis
 PREVIEW_EVERY = {"quick": 10, "standard": 25, "paper": 100}

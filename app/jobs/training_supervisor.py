@@ -36,12 +36,8 @@ from ugpcl_engine.training.channel import (
     shared_index,
 )
 from ugpcl_engine.training.events import Failed, Finished, Started
-from ugpcl_engine.training.run_folder import (
-    RunRequest,
-    SnapshotVolume,
-    launch_child,
-    write_volumes_snapshot,
-)
+from ugpcl_engine.training.run_folder import SnapshotVolume, launch_child, write_volumes_snapshot
+from ugpcl_engine.training.run_request import RunRequest
 from ugpcl_engine.training.scratch import discard_run, drop_snapshot
 
 __all__ = ["ChildTarget", "RunOutcome", "TrainingSupervisor", "death_message"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ugpcl_engine.training.run_folder import PREDICTION_FILE, UNCERTAINTY_FILE, volume_file
+from ugpcl_engine.training.run_folder import RunFolder
 
 
 @dataclass
@@ -36,8 +36,8 @@ class ModelVersion:
             folder's order (file suffix ``-k`` for position k); empty: ``volume_index`` only.
         results: document volume -> (prediction (Z, Y, X) uint8, entropy (Z, Y, X) float
             nats) held in memory (a version read back from a project); used before the files.
-        checkpoint_file: its model file when not ``run_dir/model.pt`` (a copy kept beside
-            the project, ``app.state.version_store``).
+        checkpoint_file: its model file when not the run folder's (a copy kept beside the
+            project, ``app.state.version_store``).
         view_only: why it cannot be trained from or rolled back to ("" when it can): its
             model file is missing or differs from the one recorded.
         checked: False until the model file of a version read back from a project has been
@@ -60,9 +60,14 @@ class ModelVersion:
     checked: bool = True
 
     @property
+    def folder(self) -> RunFolder:
+        """Its run folder's files (``run_dir``)."""
+        return RunFolder(self.run_dir)
+
+    @property
     def checkpoint(self) -> Path:
         """The model file of the run."""
-        return self.checkpoint_file or self.run_dir / "model.pt"
+        return self.checkpoint_file or self.folder.model
 
     @property
     def volumes(self) -> tuple[int, ...]:
@@ -80,7 +85,7 @@ class ModelVersion:
         Raises:
             ValueError: the version has no prediction of that volume.
         """
-        return self._array(0, PREDICTION_FILE, volume)
+        return self._array(0, volume)
 
     def uncertainty_zyx(self, volume: int | None = None) -> np.ndarray:
         """Entropy (Z, Y, X) float32 in nats of document volume ``volume`` (default: the
@@ -89,21 +94,20 @@ class ModelVersion:
         Raises:
             ValueError: the version has no prediction of that volume.
         """
-        return self._array(1, UNCERTAINTY_FILE, volume)
+        return self._array(1, volume)
 
-    def _array(self, which: int, name: str, volume: int | None) -> np.ndarray:
-        """Item ``which`` of the held ``results`` of ``volume``, else its run-folder file."""
+    def _array(self, which: int, volume: int | None) -> np.ndarray:
+        """Item ``which`` (0 prediction, 1 uncertainty) of the held ``results`` of ``volume``,
+        else its run-folder file."""
         if self._held(volume) in self.results:
             return self.results[self._held(volume)][which]
-        array: np.ndarray = np.load(self._file(name, volume), mmap_mode="r")
+        position = 0 if volume is None else self.volumes.index(volume)
+        files = (self.folder.prediction, self.folder.uncertainty)
+        array: np.ndarray = np.load(files[which](position), mmap_mode="r")
         return array
 
     def _held(self, volume: int | None) -> int:
         return self.volumes[0] if volume is None else volume
-
-    def _file(self, name: str, volume: int | None) -> Path:
-        position = 0 if volume is None else self.volumes.index(volume)
-        return self.run_dir / volume_file(name, position)
 
     def summary(self) -> str:
         """One line for the versions list."""

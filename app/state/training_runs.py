@@ -27,13 +27,12 @@ from typing import Any
 from app.state.document import Document
 from app.state.model_version import ModelVersion
 from ugpcl_engine.training.run_folder import (
-    RunRequest,
     SnapshotVolume,
     combined_hash,
     file_sha256,
     labeled_hash,
-    read_result,
 )
+from ugpcl_engine.training.run_request import RunRequest
 from ugpcl_engine.volume import LabelTable
 
 Records = dict[str, list[dict[str, Any]]]
@@ -203,7 +202,7 @@ def record_finished_run(
     Returns:
         The run record appended.
     """
-    result = read_result(version.run_dir)
+    result = version.folder.read_result()
     sha256 = str(result.get("model_sha256") or "")
     if not sha256 and version.checkpoint.is_file():
         sha256 = file_sha256(version.checkpoint)

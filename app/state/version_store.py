@@ -11,11 +11,11 @@ What a saved project holds of the assist loop, and why:
   uint8 plus half a volume of float16, see ``app.state.files``).
 * **Its checkpoint beside the project.** Run folders stay in a temporary folder: they are
   scratch, removed at the next start once the app that made them is gone
-  (``ugpcl_engine.training.scratch``). On save, the checkpoint of the version in use
-  is copied into ``<project>.runs/<run folder>/model.pt`` (``runs_folder_for``) by the save
-  worker before the project is written, and its ``models`` record points there, so the
-  recorded path and SHA-256 stay valid after the app quits. The copy is made once; a later
-  save finds it by its SHA-256.
+  (``ugpcl_engine.training.scratch``). On save, the checkpoint of the version in use is
+  copied into ``<project>.runs/<run folder>/`` (``runs_folder_for``; the file name is
+  ``RunFolder.model``'s) by the save worker before the project is written, and its ``models``
+  record points there, so the recorded path and SHA-256 stay valid after the app quits. The
+  copy is made once; a later save finds it by its SHA-256.
 * **Which version was in use.** Each run record gets ``"in_use"`` (True for that one), so a
   roll back survives the save.
 
@@ -37,13 +37,7 @@ import numpy as np
 
 from app.state.document import Document, SavePlan
 from app.state.model_version import ModelVersion
-from ugpcl_engine.training.run_folder import (
-    MODEL_FILE,
-    PREDICTION_FILE,
-    UNCERTAINTY_FILE,
-    file_sha256,
-    volume_file,
-)
+from ugpcl_engine.training.run_folder import RunFolder, file_sha256
 
 Records = dict[str, list[dict[str, Any]]]
 RUNS_SUFFIX = ".runs"
@@ -144,7 +138,8 @@ def bundle_checkpoint(
     source = version.checkpoint
     if model is None or version.view_only or not source.is_file():
         return None
-    destination = runs_folder_for(project_path.absolute()) / version.run_dir.name / MODEL_FILE
+    kept = RunFolder(runs_folder_for(project_path.absolute()) / version.run_dir.name)
+    destination = kept.model
     model["path"] = str(destination)
     if source.absolute() == destination:
         return None
@@ -248,11 +243,6 @@ def _stored(doc: Document, k: int, key: str) -> tuple[np.ndarray, np.ndarray] | 
     return pred, entropy
 
 
-def _files_there(run_dir: Path, count: int) -> bool:
-    names = [volume_file(n, k) for k in range(count) for n in (PREDICTION_FILE, UNCERTAINTY_FILE)]
-    return all((run_dir / name).is_file() for name in names)
-
-
 def _restored(doc: Document, run: dict[str, Any]) -> ModelVersion | None:
     """A recorded run as a version, or None when neither the project nor its run folder
     holds its results."""
@@ -260,7 +250,7 @@ def _restored(doc: Document, run: dict[str, Any]) -> ModelVersion | None:
     indices = [int(v.get("volume", 0)) for v in run.get("volumes") or []] or [0]
     results = {k: held for k in indices if (held := _stored(doc, k, key)) is not None}
     run_dir = Path(str(run.get("run_dir") or ""))
-    on_disk = bool(run.get("run_dir")) and _files_there(run_dir, len(indices))
+    on_disk = bool(run.get("run_dir")) and RunFolder(run_dir).has_results(len(indices))
     if not results and not on_disk:
         return None
     model = checkpoint_record(doc.records, number)

@@ -25,7 +25,8 @@ import numpy as np
 
 from ugpcl_engine.config import preset
 from ugpcl_engine.training.events import Progress, Started
-from ugpcl_engine.training.run_folder import RunRequest, SnapshotVolume
+from ugpcl_engine.training.run_folder import SnapshotVolume
+from ugpcl_engine.training.run_request import RunRequest
 from ugpcl_engine.volume import LabelTable
 
 PREVIEW_BYTES = 512 * 512 * 5  # a 512² preview: uint8 labels and float32 entropy

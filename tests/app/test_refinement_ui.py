@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from training_fakes import box_document, open_assist
 
 from app.state.document import Document
-from ugpcl_engine.training.run_folder import RunRequest
+from ugpcl_engine.training.run_request import RunRequest
 
 LABELED = (2, 5, 9, 11)  # four: enough for a held-out slice
 
@@ -59,7 +58,7 @@ def start(qtbot, controller, budget: int, refine: bool, script: str, dice: str =
 
 
 def request_of(version) -> RunRequest:
-    return RunRequest.from_dict(json.loads((version.run_dir / "request.json").read_text()))
+    return version.folder.read_request()
 
 
 def round_running(controller) -> bool:

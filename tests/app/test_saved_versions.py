@@ -20,7 +20,7 @@ from training_fakes import fake_child, fake_result
 from app.state.document import Document
 from app.state.training_runs import models_of_run
 from app.state.version_store import restore_versions, runs_folder_for
-from ugpcl_engine.training.run_folder import file_sha256, read_request
+from ugpcl_engine.training.run_folder import file_sha256
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_versions_results_and_warm_start_come_back_after_quitting(
     recorded = checkpoint_path(doc, 2)
     assert session.warm_start("quick") == Path(recorded)
     v3 = train(qtbot, assist)
-    request = read_request(v3.run_dir)
+    request = v3.folder.read_request()
     assert v3.number == 3 and request.init == recorded
     assert doc.records["runs"][-1]["warm_start"] == recorded
 

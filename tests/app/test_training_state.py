@@ -18,12 +18,8 @@ from app.state.undo import UndoStack
 from app.state.view_state import ToolState
 from ugpcl_engine.config import preset
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.training.run_folder import (
-    RunRequest,
-    labeled_hash,
-    read_snapshot,
-    write_snapshot,
-)
+from ugpcl_engine.training.run_folder import labeled_hash, read_snapshot, write_snapshot
+from ugpcl_engine.training.run_request import RunRequest
 from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
 

@@ -28,19 +28,15 @@ from ugpcl_engine.training.events import (
     Finished,
     Preview,
     Progress,
+    Stage,
     Started,
     Validation,
 )
 from ugpcl_engine.training.run_folder import (
-    MODEL_FILE,
-    PREDICTION_FILE,
-    RESULT_FILE,
-    UNCERTAINTY_FILE,
-    Stage,
+    RunFolder,
     file_sha256,
     read_volumes_snapshot,
     save_array,
-    volume_file,
 )
 
 UNCERTAIN_SLICE = 7  # the fake model is unsure on this axial slice
@@ -160,11 +156,12 @@ def fake_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -
             queue.put(Preview(done, index, pred[0], entropy[0]))
         time.sleep(0.02 if script == "ok" else 0.05)
     queue.put(Stage("predicting"))
+    folder = RunFolder(Path(run_dir))
     for k, volume in enumerate(volumes):
         pred, entropy = fake_result(volume.image_zyx)
-        save_array(Path(run_dir) / volume_file(PREDICTION_FILE, k), pred)
-        save_array(Path(run_dir) / volume_file(UNCERTAINTY_FILE, k), entropy)
-    checkpoint = Path(run_dir) / MODEL_FILE
+        save_array(folder.prediction(k), pred)
+        save_array(folder.uncertainty(k), entropy)
+    checkpoint = folder.model
     checkpoint.write_bytes(b"fake model of " + Path(run_dir).name.encode())
     if request.holdout_slice is not None:
         queue.put(Validation(done, request.holdout_slice, 0.5 if dice is None else float(dice)))
@@ -172,5 +169,5 @@ def fake_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -
     if dice is not None:
         metrics["holdout_dice"] = float(dice)
     result = {"model_version": uuid.uuid4().hex[:8], "model_sha256": file_sha256(checkpoint)}
-    (Path(run_dir) / RESULT_FILE).write_text(json.dumps(result))
+    folder.result.write_text(json.dumps(result))
     queue.put(Finished(str(checkpoint), done, 0.1, flag.is_set(), metrics))

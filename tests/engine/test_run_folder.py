@@ -18,9 +18,8 @@ from ugpcl_engine.training.child import run_child
 from ugpcl_engine.training.events import Failed, Finished, Preview, Started, Validation
 from ugpcl_engine.training.preparation import TrainingVolume, prepare_slices
 from ugpcl_engine.training.run_folder import (
-    HANDBACK_SECONDS,
     RESULT_FILE,
-    RunRequest,
+    RunFolder,
     SnapshotVolume,
     file_sha256,
     labeled_hash,
@@ -31,6 +30,7 @@ from ugpcl_engine.training.run_folder import (
     write_snapshot,
     write_volumes_snapshot,
 )
+from ugpcl_engine.training.run_request import HANDBACK_SECONDS, RunRequest
 from ugpcl_engine.volume import LabelTable
 
 TABLE = LabelTable.default(3)
@@ -98,6 +98,53 @@ def test_a_one_volume_folder_keeps_its_format_and_old_requests_read_as_one_volum
     assert snapshot_hash(volumes) == labeled_hash(a.labels_zyx, a.labeled)
 
 
+def test_run_folder_names_every_file_of_the_layout(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path / "v001-try1")
+    where = tmp_path / "v001-try1"
+    assert (folder.request, folder.model) == (where / "request.json", where / "model.pt")
+    assert (folder.result, folder.error_log) == (where / "result.json", where / "error.log")
+    assert folder.snapshot(0) == (where / "image.npy", where / "labels.npy", where / "labeled.npy")
+    assert [p.name for p in folder.snapshot(2)] == ["image-2.npy", "labels-2.npy", "labeled-2.npy"]
+    assert (folder.prediction(0).name, folder.prediction(1).name) == (
+        "prediction.npy",
+        "prediction-1.npy",
+    )
+    assert (folder.uncertainty(0).name, folder.uncertainty(3).name) == (
+        "uncertainty.npy",
+        "uncertainty-3.npy",
+    )
+    assert folder == RunFolder(where) and hash(folder) == hash(RunFolder(where))
+    with pytest.raises(AttributeError):
+        folder.path = tmp_path  # type: ignore[misc]  # frozen
+    assert not where.exists()  # a value: naming files creates nothing
+
+
+def test_run_folder_reads_the_snapshot_and_finds_the_results(tmp_path: Path) -> None:
+    a, b = discs(6, 32, 32, (1, 4)), discs(5, 24, 28, ())
+    written = write_volumes_snapshot(tmp_path / "run", [a, b], request(2))
+    folder = RunFolder(written)
+    assert folder.path == tmp_path / "run" and folder.volume_count() == 2
+    assert folder.read_request() == request(2)
+    assert all(p.is_file() for k in range(2) for p in folder.snapshot(k))
+    assert folder.read_result() == {} and not folder.has_results(1)
+    np.save(folder.prediction(0), np.zeros((6, 32, 32), np.uint8))
+    assert not folder.has_results(1)  # the uncertainty is missing
+    np.save(folder.uncertainty(0), np.zeros((6, 32, 32), np.float32))
+    assert folder.has_results(1) and not folder.has_results(2)
+    folder.result.write_text(json.dumps({"model_version": "abc"}))
+    assert folder.read_result() == {"model_version": "abc"}
+
+
+def test_volume_count_of_a_folder_without_a_readable_request_is_one(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path)
+    assert folder.volume_count() == 1  # no request.json
+    for text, count in [("not json", 1), ("[2]", 1), ('{"volume_count": "x"}', 1), ("{}", 1)]:
+        folder.request.write_text(text)
+        assert folder.volume_count() == count, text
+    folder.request.write_text(json.dumps({"volume_count": 3}))
+    assert folder.volume_count() == 3
+
+
 def test_snapshot_checks_come_before_anything_is_written(tmp_path: Path) -> None:
     a, b = discs(6, 32, 32, ()), discs(5, 24, 28, ())
     with pytest.raises(InputError, match="No slice is marked"):
@@ -150,13 +197,15 @@ def test_the_child_trains_on_both_volumes_and_predicts_each(tmp_path: Path) -> N
     assert [e.slice_index for e in seen if isinstance(e, Validation)] == [3]
     finished = seen[-1]
     assert isinstance(finished, Finished) and finished.metrics["volumes"] == 2.0
+    folder = RunFolder(run)
     for k, shape in enumerate([(6, 32, 32), (5, 24, 28)]):
-        pred = np.load(run / volume_file("prediction.npy", k))
-        entropy = np.load(run / volume_file("uncertainty.npy", k))
+        pred, entropy = np.load(folder.prediction(k)), np.load(folder.uncertainty(k))
         assert pred.shape == entropy.shape == shape
         assert pred.dtype == np.uint8 and entropy.dtype == np.float32
         assert pred.max() < 3 and float(entropy.min()) >= 0.0
     result = json.loads((run / RESULT_FILE).read_text())
+    assert result == folder.read_result()
+    assert Path(finished.checkpoint) == folder.model
     assert result["model_sha256"] == file_sha256(finished.checkpoint)
     assert len(result["mean_uncertainty_per_volume"]) == 2
     assert result["mean_uncertainty"] == result["mean_uncertainty_per_volume"][0]
@@ -175,3 +224,21 @@ def test_a_time_budget_counts_from_the_click_not_from_the_child() -> None:
     old = clicked.to_dict()
     del old["requested_at"]  # folders written before the field existed
     assert RunRequest.from_dict(old).requested_at is None
+
+
+def test_a_crashing_child_writes_its_traceback_to_the_error_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ugpcl_engine.training import child
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(child, "train", broken)
+    run = write_volumes_snapshot(tmp_path / "run", [discs(6, 32, 32, (1,))], request(1))
+    events: queue.Queue[object] = queue.Queue()
+    run_child(str(run), events, threading.Event())
+    failed = events.get_nowait()
+    folder = RunFolder(run)
+    assert isinstance(failed, Failed) and str(folder.error_log) in failed.message
+    assert "RuntimeError: boom" in folder.error_log.read_text()

@@ -177,7 +177,7 @@ def test_checkpoint_records_training_grid(tmp_path: Path) -> None:
 def test_training_child_uses_every_core() -> None:
     import os
 
-    from ugpcl_engine.training.run_folder import default_threads
+    from ugpcl_engine.training.run_request import default_threads
 
     assert default_threads() == max(1, os.cpu_count() or 1)
 

@@ -26,22 +26,16 @@ from ugpcl_engine.device import prediction_device
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.training.cancel import CancelToken
-from ugpcl_engine.training.events import Failed, Finished, Preview, Validation
+from ugpcl_engine.training.events import Failed, Finished, Preview, Stage, Validation
 from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.training.run_folder import (
-    ERROR_FILE,
-    PREDICTION_FILE,
-    RESULT_FILE,
-    UNCERTAINTY_FILE,
-    RunRequest,
+    RunFolder,
     SnapshotVolume,
-    Stage,
-    default_threads,
     file_sha256,
     read_volumes_snapshot,
     save_array,
-    volume_file,
 )
+from ugpcl_engine.training.run_request import RunRequest, default_threads
 from ugpcl_engine.training.trainer import train
 from ugpcl_engine.volume import axis_index
 
@@ -88,11 +82,12 @@ def run_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) ->
     except (MemoryError, torch.OutOfMemoryError):
         queue.put(Failed(OOM_MESSAGE, step))
     except Exception as err:  # the GUI must hear about every crash in plain words
-        (Path(run_dir) / ERROR_FILE).write_text(traceback.format_exc())
+        log = RunFolder(Path(run_dir)).error_log
+        log.write_text(traceback.format_exc(), encoding="utf-8")
         queue.put(
             Failed(
                 f"Training crashed ({type(err).__name__}: {err}). Your labels are unchanged; "
-                f"retry, or use a smaller preset. Details: {Path(run_dir) / ERROR_FILE}",
+                f"retry, or use a smaller preset. Details: {log}",
                 step,
             )
         )
@@ -155,10 +150,11 @@ def _predict(
     segmenter = TorchSegmenter.from_checkpoint(ckpt, device)
     means: list[float] = []
     dice: float | None = None
+    folder = RunFolder(run_dir)
     for k, volume in enumerate(volumes):
         pred, entropy = segmenter.segment(volume.image_zyx, ckpt)
-        save_array(run_dir / volume_file(PREDICTION_FILE, k), pred.astype(np.uint8))
-        save_array(run_dir / volume_file(UNCERTAINTY_FILE, k), entropy.astype(np.float32))
+        save_array(folder.prediction(k), pred.astype(np.uint8))
+        save_array(folder.uncertainty(k), entropy.astype(np.float32))
         means.append(float(entropy.mean()))
         if k == 0 and request.holdout_slice is not None:
             dice = slice_dice(pred, volume.labels_zyx, request.axis, request.holdout_slice)
@@ -180,7 +176,7 @@ def _predict(
         "mean_uncertainty_per_volume": means,
         "stopped_early": done.stopped_early,
     }
-    (run_dir / RESULT_FILE).write_text(json.dumps(record, indent=1))
+    folder.result.write_text(json.dumps(record, indent=1), encoding="utf-8")
     yield replace(done, metrics=metrics)
 
 

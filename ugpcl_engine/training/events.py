@@ -103,4 +103,14 @@ class Failed:
     step: int = 0
 
 
+@dataclass(frozen=True)
+class Stage:
+    """A phase change the child announces (picklable), e.g. ``"predicting"`` after training.
+
+    The training child's own event, not the trainer's (so not in ``Event``).
+    """
+
+    name: str
+
+
 Event = Started | Progress | Preview | Validation | Finished | Failed

@@ -17,12 +17,16 @@ results beside it::
         error.log         traceback when the child crashed                 (child)
 
 The snapshot's volume copies are deleted when the run ends (``scratch``); ``request.json``
-stays (``read_request``).
+stays (``RunFolder.read_request``).
 
 A run on several volumes (``RunRequest.volume_count`` > 1) adds, for volume ``k`` >= 1, the
 same files with a ``-k`` suffix: ``image-1.npy``, ``labels-1.npy``, ``labeled-1.npy`` (snapshot),
 ``prediction-1.npy``, ``uncertainty-1.npy`` (child). Volume 0 keeps the plain names, so a
 one-volume folder is what it always was; volume 0 is the one previewed and held out from.
+
+``RunFolder`` is the one place that spells these names: the GUI writes the snapshot through
+it, the child reads it and writes its results, the scratch cleanup deletes through it, and the
+app finds the model and the results with it.
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from ugpcl_engine.config import RunSpec
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.volume import LabelClass, LabelTable, axis_index
+from ugpcl_engine.training.run_request import RunRequest, default_threads
+from ugpcl_engine.volume import axis_index
 
 CHILD_MODULE = "ugpcl_engine.training.child"
 PREDICTION_FILE = "prediction.npy"
@@ -48,145 +52,9 @@ UNCERTAINTY_FILE = "uncertainty.npy"
 RESULT_FILE = "result.json"
 MODEL_FILE = "model.pt"
 ERROR_FILE = "error.log"
+REQUEST_FILE = "request.json"
 SNAPSHOT_FILES = ("image.npy", "labels.npy", "labeled.npy")
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-HANDBACK_SECONDS = 1.5
-"""Seconds of a budget kept for the GUI to load the prediction and draw it (1 mm brain)."""
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What one training run should do, besides the arrays.
-
-    Attributes:
-        spec: model and training configuration.
-        label_table: the classes of the labels.
-        axis: slicing axis.
-        modality: ``"CT"``, ``"MR"`` or ``"unknown"``.
-        init: checkpoint to warm-start from, or None.
-        preview_slice: slice (along ``axis``) previewed first; the GUI may move it while the
-            run goes on (see ``launch_child``).
-        holdout_slice: a labeled slice left out of training and scored at the end, or None.
-        threads: torch CPU threads of the child (None = all but one core).
-        nice: niceness increment of the child, so the GUI wins the CPU when both want it.
-        volume_count: volumes in the snapshot (the first one is previewed and held out from).
-        modalities: modality of every volume when they differ (empty: each is ``modality``).
-        requested_at: wall-clock time (``time.time()``) the user asked for the run: a time
-            budget in ``spec`` counts from then, so the child's start-up and the snapshot's
-            writing come out of it (``budget_left``). ``None``: from the trainer's start.
-
-    Raises:
-        ValueError: ``volume_count`` < 1, or ``modalities`` of another length.
-    """
-
-    spec: RunSpec
-    label_table: LabelTable
-    axis: str = "z"
-    modality: str = "unknown"
-    init: str | None = None
-    preview_slice: int | None = None
-    holdout_slice: int | None = None
-    threads: int | None = None
-    nice: int = 5
-    volume_count: int = 1
-    modalities: tuple[str, ...] = ()
-    requested_at: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.volume_count < 1:
-            raise ValueError(f"a run needs at least one volume, got {self.volume_count}")
-        if self.modalities and len(self.modalities) != self.volume_count:
-            raise ValueError(
-                f"{len(self.modalities)} modalities given for {self.volume_count} volumes"
-            )
-
-    def modality_of(self, index: int) -> str:
-        """Modality of volume ``index`` of the snapshot."""
-        return self.modalities[index] if self.modalities else self.modality
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return {
-            "spec": self.spec.to_dict(),
-            "label_table": [
-                {"value": c.value, "name": c.name, "color_rgb": list(c.color_rgb)}
-                for c in self.label_table.classes
-            ],
-            "axis": self.axis,
-            "modality": self.modality,
-            "init": self.init,
-            "preview_slice": self.preview_slice,
-            "holdout_slice": self.holdout_slice,
-            "threads": self.threads,
-            "nice": self.nice,
-            "volume_count": self.volume_count,
-            "modalities": list(self.modalities),
-            "requested_at": self.requested_at,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunRequest:
-        """Inverse of ``to_dict``."""
-        table = LabelTable(
-            tuple(
-                LabelClass(int(c["value"]), str(c["name"]), tuple(c["color_rgb"]))
-                for c in data["label_table"]
-            )
-        )
-        return cls(
-            RunSpec.from_dict(data["spec"]),
-            table,
-            str(data["axis"]),
-            str(data["modality"]),
-            data.get("init"),
-            data.get("preview_slice"),
-            data.get("holdout_slice"),
-            data.get("threads"),
-            int(data.get("nice", 5)),
-            int(data.get("volume_count", 1)),  # folders written before several volumes: one
-            tuple(str(m) for m in data.get("modalities", ())),
-            _optional_float(data.get("requested_at")),
-        )
-
-    def budget_left(self, now: float, reserve: float = HANDBACK_SECONDS) -> float | None:
-        """The trainer's share of the time budget at wall-clock ``now``.
-
-        Args:
-            now: ``time.time()`` in the child, just before training.
-            reserve: seconds kept for handing the result back and drawing it.
-
-        Returns:
-            ``None`` without a budget; else what is left of it (at least 1 s, so that a late
-            start still trains a little and shows a model).
-        """
-        budget = self.spec.training.time_budget
-        if budget is None:
-            return None
-        spent = 0.0 if self.requested_at is None else max(0.0, now - self.requested_at)
-        return max(1.0, budget - spent - reserve)
-
-
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A phase change the child announces (picklable), e.g. ``"predicting"`` after training."""
-
-    name: str
-
-
-def default_threads() -> int:
-    """Torch threads for the child: every core.
-
-    ARCHITECTURE.md leaves one core to the GUI; measured on 2 cores, the niced child (see
-    ``RunRequest.nice``) with both threads keeps the GUI's event-loop p99 at 7 ms (4 ms with one
-    thread; target 50 ms) and brings the first model from 114 s to 80 s.
-    """
-    return max(1, os.cpu_count() or 1)
 
 
 def labeled_hash(labels_zyx: np.ndarray, labeled: np.ndarray, axis: str = "z") -> str:
@@ -234,6 +102,76 @@ def volume_file(name: str, index: int) -> str:
         return name
     stem, dot, suffix = name.partition(".")
     return f"{stem}-{index}{dot}{suffix}"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Where each file of one training run lies (the layout in the module docstring).
+
+    A plain value: naming a file touches nothing; only ``has_results``, ``volume_count`` and
+    the ``read_`` methods look at the disk. Volume ``k`` is the position in the snapshot (0:
+    the volume previewed and held out from).
+
+    Attributes:
+        path: the folder.
+    """
+
+    path: Path
+
+    @property
+    def request(self) -> Path:
+        """``request.json``: the ``RunRequest`` (snapshot; stays when the run ends)."""
+        return self.path / REQUEST_FILE
+
+    @property
+    def model(self) -> Path:
+        """``model.pt``: the checkpoint the trainer writes."""
+        return self.path / MODEL_FILE
+
+    @property
+    def result(self) -> Path:
+        """``result.json``: the run's metrics, model version and the checkpoint's SHA-256."""
+        return self.path / RESULT_FILE
+
+    @property
+    def error_log(self) -> Path:
+        """``error.log``: the traceback of a child that crashed."""
+        return self.path / ERROR_FILE
+
+    def snapshot(self, volume: int) -> tuple[Path, Path, Path]:
+        """The copies of volume ``volume``: image (Z, Y, X), uint8 labels, bool (N,) marks."""
+        image, labels, labeled = (self.path / volume_file(n, volume) for n in SNAPSHOT_FILES)
+        return image, labels, labeled
+
+    def prediction(self, volume: int) -> Path:
+        """Predicted labels (Z, Y, X) uint8 of volume ``volume`` (written by the child)."""
+        return self.path / volume_file(PREDICTION_FILE, volume)
+
+    def uncertainty(self, volume: int) -> Path:
+        """Entropy (Z, Y, X) float32 nats of volume ``volume`` (written by the child)."""
+        return self.path / volume_file(UNCERTAINTY_FILE, volume)
+
+    def has_results(self, volumes: int) -> bool:
+        """True when the prediction and uncertainty of volumes ``0 .. volumes - 1`` are there."""
+        paths = [f(k) for k in range(volumes) for f in (self.prediction, self.uncertainty)]
+        return all(path.is_file() for path in paths)
+
+    def volume_count(self) -> int:
+        """Volumes of the snapshot as ``request.json`` says (1 when it is missing or unreadable)."""
+        try:
+            request = json.loads(self.request.read_text(encoding="utf-8"))
+            return int(request.get("volume_count", 1))
+        except (OSError, ValueError, TypeError, AttributeError):  # missing, or not a request
+            return 1
+
+    def read_request(self) -> RunRequest:
+        """The run's request (it stays when the run ends; the volume copies do not)."""
+        return RunRequest.from_dict(json.loads(self.request.read_text(encoding="utf-8")))
+
+    def read_result(self) -> dict[str, Any]:
+        """The child's ``result.json`` (empty when missing)."""
+        path = self.result
+        return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
 
 
 def snapshot_hash(volumes: Sequence[SnapshotVolume], axis: str = "z") -> str:
@@ -326,15 +264,15 @@ def write_volumes_snapshot(
         raise InputError(
             "No slice is marked labeled: paint a few slices (or mark them with M) first."
         )
-    folder = Path(run_dir)
-    folder.mkdir(parents=True, exist_ok=False)
+    folder = RunFolder(Path(run_dir))
+    folder.path.mkdir(parents=True, exist_ok=False)
     for k, (volume, labeled) in enumerate(zip(volumes, marks, strict=True)):
-        image_name, labels_name, labeled_name = (volume_file(n, k) for n in SNAPSHOT_FILES)
-        np.save(folder / image_name, np.ascontiguousarray(volume.image_zyx))
-        np.save(folder / labels_name, np.ascontiguousarray(volume.labels_zyx, dtype=np.uint8))
-        np.save(folder / labeled_name, labeled)
-    (folder / "request.json").write_text(json.dumps(request.to_dict(), indent=1))
-    return folder
+        image_path, labels_path, labeled_path = folder.snapshot(k)
+        np.save(image_path, np.ascontiguousarray(volume.image_zyx))
+        np.save(labels_path, np.ascontiguousarray(volume.labels_zyx, dtype=np.uint8))
+        np.save(labeled_path, labeled)
+    folder.request.write_text(json.dumps(request.to_dict(), indent=1), encoding="utf-8")
+    return folder.path
 
 
 def read_snapshot(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, RunRequest]:
@@ -356,18 +294,13 @@ def read_volumes_snapshot(
         ``request.volume_count`` volumes in snapshot order (1 with ``first_only``), and the
         request.
     """
-    folder = Path(run_dir)
-    request = read_request(folder)
+    folder = RunFolder(Path(run_dir))
+    request = folder.read_request()
     volumes = []
     for k in range(1 if first_only else request.volume_count):
-        image, labels, labeled = (np.load(folder / volume_file(n, k)) for n in SNAPSHOT_FILES)
+        image, labels, labeled = (np.load(path) for path in folder.snapshot(k))
         volumes.append(SnapshotVolume(image, labels, labeled))
     return volumes, request
-
-
-def read_request(run_dir: str | Path) -> RunRequest:
-    """The request of a run folder (it stays when the run ends; the volume copies do not)."""
-    return RunRequest.from_dict(json.loads((Path(run_dir) / "request.json").read_text()))
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
@@ -375,12 +308,6 @@ def save_array(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(path.stem + ".tmp.npy")
     np.save(tmp, array)
     tmp.replace(path)
-
-
-def read_result(run_dir: str | Path) -> dict[str, Any]:
-    """The child's ``result.json`` (empty when missing)."""
-    path = Path(run_dir) / RESULT_FILE
-    return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
 def launch_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -> None:
@@ -396,7 +323,7 @@ def launch_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None)
             model.
         preview_index: shared int (``.value``) with the slice the user looks at, or None.
     """
-    request = json.loads((Path(run_dir) / "request.json").read_text())
+    request = json.loads(RunFolder(Path(run_dir)).request.read_text(encoding="utf-8"))
     threads = int(request.get("threads") or default_threads())
     for name in THREAD_ENV:
         os.environ[name] = str(threads)

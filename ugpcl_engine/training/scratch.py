@@ -16,7 +16,6 @@ in use beside the project and stores its results in it (``app.state.version_stor
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from ugpcl_engine.training.run_folder import SNAPSHOT_FILES, volume_file
+from ugpcl_engine.training.run_folder import RunFolder
 
 ROOT_PREFIX = "ugpcl-runs-"
 LOCK_SUFFIX = ".lock"
@@ -109,9 +108,10 @@ def drop_snapshot(run_dir: Path) -> None:
     Args:
         run_dir: the run folder (its ``request.json`` says how many volumes).
     """
-    for k in range(_volume_count(run_dir)):
-        for name in SNAPSHOT_FILES:
-            _unlink_quietly(run_dir / volume_file(name, k))
+    folder = RunFolder(run_dir)
+    for k in range(folder.volume_count()):
+        for path in folder.snapshot(k):
+            _unlink_quietly(path)
 
 
 def discard_run(run_dir: Path) -> None:
@@ -159,13 +159,6 @@ def _newest_change(folder: Path) -> float:
         except OSError:
             continue
     return max(times)
-
-
-def _volume_count(run_dir: Path) -> int:
-    try:
-        return int(json.loads((run_dir / "request.json").read_text()).get("volume_count", 1))
-    except (OSError, ValueError):
-        return 1
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -35,6 +35,7 @@ from ugpcl_engine.training.cancel import CancelToken
 from ugpcl_engine.training.events import Event, Failed, Finished, Preview, Progress, Started
 from ugpcl_engine.training.loop import LossMeter, Run, build_run, train_step
 from ugpcl_engine.training.preparation import TrainingVolume, prepare_slices, training_boxes
+from ugpcl_engine.training.run_folder import MODEL_FILE
 from ugpcl_engine.training.step import StepSchedule, poly_lr
 from ugpcl_engine.volume import LabelTable
 
@@ -129,7 +130,7 @@ def train(
             yield _preview(prep, volumes[0], axis, preview_slice, steps_done)
             run.net.train()
         step += 1
-    path = Path(out_dir) / "model.pt"
+    path = Path(out_dir) / MODEL_FILE
     save_checkpoint(path, _checkpoint(run, prep, volumes[0], label_table, axis, steps_done))
     seconds = time.perf_counter() - start_time
     yield Finished(str(path), steps_done, seconds, stopped_early=steps_done < total)
