@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,17 @@ def test_a_cut_metaimage_is_called_truncated(tmp_path: Path) -> None:
         path.write_bytes(data[: len(data) // 2])
         with pytest.raises(InputError, match=rf"{path.name} is truncated: .* promises {promised} "):
             read_volume(path)
+
+
+def test_itk_file_readers_print_nothing_before_our_message(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """MetaIO and the NIfTI library write to C++'s std::cerr, past ITK's warning switch."""
+    broken = tmp_path / "broken.mha"
+    broken.write_text(
+        "ObjectType = Image\nNDims = 3\nElementType = MET_SHORT\nElementDataFile = LOCAL\n"
+    )  # no DimSize: MetaIO prints four lines to std::cerr
+    with pytest.raises(InputError, match=r"broken\.mha"):
+        read_volume(broken)
+    print("still here", file=sys.stderr)  # stderr works again afterwards
+    assert capfd.readouterr().err == "still here\n"
