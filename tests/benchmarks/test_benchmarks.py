@@ -112,6 +112,18 @@ def test_committed_results_have_the_contract_keys() -> None:
         ],
         "first-model": ["seconds", "dice", "seconds_brain1mm", "dice_brain1mm"],
         "step": ["ugpcl_over_supervised_light_256"],
+        "reliability": [
+            "strokes_lost",
+            "marks_lost",
+            "hangs",
+            "silent_corruptions",
+            "crashes",
+            "paint_kills",
+            "child_kills",
+            "project_fuzz_tried",
+            "journal_fuzz_tried",
+            "bad_input_tried",
+        ],
         "io": [
             "read_nifti_s",
             "read_dicom_s",
