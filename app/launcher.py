@@ -1,8 +1,9 @@
 """The ``ugpcl-studio`` console command.
 
 With a headless subcommand (train, evaluate, export, predict, convert, benchmark) it hands over
-to ``ugpcl_engine.cli`` (that process may import torch: it is not the GUI process). Otherwise it
-starts the GUI, which never imports torch. GUI benchmarks live in the app and are routed here.
+to the engine CLI (``run_cli``: that process may import torch, it is not the GUI process).
+Otherwise it starts the GUI, which never imports torch. GUI benchmarks live in the app and are
+routed here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import sys
+
+from ugpcl_engine import run_cli
 
 HEADLESS_COMMANDS = (
     "train",
@@ -37,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         if args[0] == "benchmark" and len(args) > 1 and args[1] in APP_BENCHMARKS:
             module = importlib.import_module(APP_BENCHMARKS[args[1]])
             return int(module.main(args[2:]))
-        cli = importlib.import_module("ugpcl_engine.cli")
-        return int(cli.main(args))
+        return run_cli(args)
     try:
         gui = importlib.import_module("app.ui.main_window")
     except ModuleNotFoundError as err:

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ugpcl_engine import __version__
 from ugpcl_engine.config import RunSpec
 from ugpcl_engine.data.normalisation import IntensityWindow, resolve_window
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.model import UGPCLNet, build_model
+from ugpcl_engine.version import __version__
 from ugpcl_engine.volume import LabelClass, LabelTable
 
 FORMAT = "ugpcl-checkpoint"

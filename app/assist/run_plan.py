@@ -14,9 +14,7 @@ from typing import Any
 from app.state.document import Document
 from app.state.model_version import ModelVersion
 from app.state.training_runs import RunVolume
-from ugpcl_engine.config import RunSpec, preset
-from ugpcl_engine.training.events import Started
-from ugpcl_engine.training.run_request import RunRequest, default_threads
+from ugpcl_engine import RunRequest, RunSpec, Started, default_threads, preset
 
 AXIS = "z"  # training and suggestions run along the axial axis
 PREVIEW_EVERY = {"quick": 10, "standard": 25, "paper": 100}

@@ -42,9 +42,7 @@ from app.state.training_runs import (
 )
 from app.state.training_session import TrainingSession, holdout_slice
 from app.state.workspace import Workspace
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.training.events import Started
-from ugpcl_engine.training.scratch import claim_runs_root
+from ugpcl_engine import InputError, Started, claim_runs_root
 
 QUIT_WAIT_S = 2.0  # a quitting user waits at most this long for the child to stop
 

@@ -17,13 +17,19 @@ from typing import Any
 import numpy as np
 
 from app.jobs.tasks import Task
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.inference.commands import export_in_subprocess
-from ugpcl_engine.inference.model_metadata import ParityError, TrainingGrid
-from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
-from ugpcl_engine.io.volume_files import read_volume, write_array, write_label_map
-from ugpcl_engine.training.run_folder import file_sha256
-from ugpcl_engine.volume import LabelMap, LabelTable
+from ugpcl_engine import (
+    InputError,
+    LabelMap,
+    LabelTable,
+    OrtSegmenter,
+    ParityError,
+    TrainingGrid,
+    export_in_subprocess,
+    file_sha256,
+    read_volume,
+    write_array,
+    write_label_map,
+)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from ugpcl_engine.errors import CancelledError, InputError
+from ugpcl_engine import CancelledError, InputError
 
 log = logging.getLogger(__name__)
 

@@ -26,19 +26,24 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.training.channel import (
+from ugpcl_engine import (
     ChildTarget,
     EventReceiver,
     EventSender,
+    Failed,
+    Finished,
+    InputError,
+    RunRequest,
     SharedFlag,
+    SnapshotVolume,
+    Started,
     child_main,
+    discard_run,
+    drop_snapshot,
+    launch_child,
     shared_index,
+    write_volumes_snapshot,
 )
-from ugpcl_engine.training.events import Failed, Finished, Started
-from ugpcl_engine.training.run_folder import SnapshotVolume, launch_child, write_volumes_snapshot
-from ugpcl_engine.training.run_request import RunRequest
-from ugpcl_engine.training.scratch import discard_run, drop_snapshot
 
 __all__ = ["ChildTarget", "RunOutcome", "TrainingSupervisor", "death_message"]
 

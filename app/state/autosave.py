@@ -25,16 +25,16 @@ import numpy as np
 import platformdirs
 
 from app.state.document import Document, DocumentOrigin
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.io.journal import (
+from ugpcl_engine import (
     EditJournal,
+    InputError,
     JournalBase,
+    LabelTable,
     Mark,
     journal_has_records,
     journal_path_for,
     read_journal,
 )
-from ugpcl_engine.volume import LabelTable
 
 AUTOSAVE_ENV = "UGPCL_STUDIO_AUTOSAVE_DIR"
 _SUFFIX = ".journal"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from app.state.observable import Signal
-from ugpcl_engine.volume import LabelMap, LabelTable, Volume, axis_index
+from ugpcl_engine import LabelMap, LabelTable, Volume, axis_index
 
 AXIS_NAMES = ("z", "y", "x")
 

@@ -18,9 +18,7 @@ from app.state.observable import Signal
 from app.state.raster import disc_box, flood_mask, polygon_mask
 from app.state.undo import LabelDelta, TableEdit, UndoStack
 from app.state.view_state import PaintOver, ToolState
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.io.journal import Mark
-from ugpcl_engine.volume import DEFAULT_COLORS, LabelClass, LabelTable, axis_index
+from ugpcl_engine import DEFAULT_COLORS, InputError, LabelClass, LabelTable, Mark, axis_index
 
 
 class JournalSink(Protocol):

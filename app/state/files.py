@@ -20,19 +20,24 @@ from pathlib import Path
 import numpy as np
 
 from app.state.document import AXIS_NAMES, Document, DocumentOrigin, SavePlan, VolumeItem
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.io.dicom_series import list_dicom_series
-from ugpcl_engine.io.project_file import (
+from ugpcl_engine import (
+    SAMPLE_LABELED_SLICES,
+    InputError,
+    LabelMap,
+    LabelTable,
     Project,
     ProjectVolume,
+    Volume,
+    VolumeGeometry,
+    export_segmentation,
+    list_dicom_series,
     load_project,
+    read_label_map,
+    read_volume,
     remove_stale_temps,
+    sample_paths,
     save_project,
 )
-from ugpcl_engine.io.segmentation_export import export_segmentation
-from ugpcl_engine.io.volume_files import read_label_map, read_volume
-from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, sample_paths
-from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
 PROJECT_SUFFIX = ".ugpcl"
 _LABEL_HINTS = ("label", "seg", "mask")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ugpcl_engine.training.run_folder import RunFolder
+from ugpcl_engine import RunFolder
 
 
 @dataclass

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from app.state.observable import Signal
-from ugpcl_engine.volume import LabelTable
+from ugpcl_engine import LabelTable
 
 LAYERS = ("prediction", "uncertainty", "check")
 ALL_AXES = ("z", "y", "x")

@@ -17,7 +17,7 @@ import numpy as np
 from app.state.document import Region
 from app.state.editor import LabelEditor
 from app.state.undo import LabelDelta
-from ugpcl_engine.volume import axis_index
+from ugpcl_engine import axis_index
 
 
 @dataclass(frozen=True)

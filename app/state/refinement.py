@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.state.model_version import ModelVersion
-from ugpcl_engine.config import preset
+from ugpcl_engine import preset
 
 MAX_ROUNDS = 3
 

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ugpcl_engine import uncertainty
-from ugpcl_engine.volume import axis_index
+from ugpcl_engine import axis_index, default_threshold, rank_slices, uncertain_regions
 
 
 @dataclass(frozen=True)
@@ -75,14 +74,12 @@ def suggest_slices(
     """
     entropy = np.asarray(entropy_zyx)
     marked = np.flatnonzero(labeled)
-    ranked = uncertainty.rank_slices(
-        entropy, np.asarray(pred_zyx), marked.tolist(), axis, top, min_gap
-    )
-    threshold = uncertainty.default_threshold(entropy)
+    ranked = rank_slices(entropy, np.asarray(pred_zyx), marked.tolist(), axis, top, min_gap)
+    threshold = default_threshold(entropy)
     stack = np.moveaxis(entropy, axis_index(axis), 0)
     out = []
     for pick in ranked:
-        regions = uncertainty.uncertain_regions(stack[pick.index], threshold)[:3]
+        regions = uncertain_regions(stack[pick.index], threshold)[:3]
         centres = tuple((round(r.centroid[0]), round(r.centroid[1])) for r in regions)
         nats = regions[0].score if regions else float(stack[pick.index].mean())
         gap = int(np.abs(marked - pick.index).min()) if marked.size else None

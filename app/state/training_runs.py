@@ -26,14 +26,14 @@ from typing import Any
 
 from app.state.document import Document
 from app.state.model_version import ModelVersion
-from ugpcl_engine.training.run_folder import (
+from ugpcl_engine import (
+    LabelTable,
+    RunRequest,
     SnapshotVolume,
     combined_hash,
     file_sha256,
     labeled_hash,
 )
-from ugpcl_engine.training.run_request import RunRequest
-from ugpcl_engine.volume import LabelTable
 
 Records = dict[str, list[dict[str, Any]]]
 

@@ -22,7 +22,7 @@ import numpy as np
 from app.state.model_version import ModelVersion
 from app.state.observable import Signal
 from app.state.suggestions import Suggestion
-from ugpcl_engine.training.events import Preview, Progress, Stage, Validation
+from ugpcl_engine import Preview, Progress, Stage, Validation
 
 LOSS_KEYS = ("sup", "con", "contrast", "rot")
 HOLDOUT_MIN_LABELED = 4  # with fewer labeled slices every one of them is needed for training

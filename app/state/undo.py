@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from app.state.document import Document, Region
-from ugpcl_engine.volume import LabelTable
+from ugpcl_engine import LabelTable
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from app.state.document import Document, SavePlan
 from app.state.model_version import ModelVersion
-from ugpcl_engine.training.run_folder import RunFolder, file_sha256
+from ugpcl_engine import RunFolder, file_sha256
 
 Records = dict[str, list[dict[str, Any]]]
 RUNS_SUFFIX = ".runs"

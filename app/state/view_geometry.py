@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ugpcl_engine.io.orientation import VIEW_EDGES, display_transform
-from ugpcl_engine.volume import VolumeGeometry, axis_index
+from ugpcl_engine import VIEW_EDGES, VolumeGeometry, axis_index, display_transform
 
 # display axes: 0 = I->S, 1 = A->P, 2 = R->L
 _VIEW_OF_DISPLAY_AXIS = ("axial", "coronal", "sagittal")

@@ -12,7 +12,7 @@ from enum import Enum
 import numpy as np
 
 from app.state.observable import Signal
-from ugpcl_engine.volume import axis_index
+from ugpcl_engine import axis_index
 
 VIEW_AXES = ("z", "y", "x")
 VIEW_NAMES = {"z": "Axial", "y": "Coronal", "x": "Sagittal"}

@@ -23,7 +23,7 @@ from app.state.editor import LabelEditor
 from app.state.observable import Signal
 from app.state.undo import DEFAULT_MAX_BYTES, UndoStack
 from app.state.view_state import ToolState, ViewState, default_window
-from ugpcl_engine.io.journal import EditJournal, ReplayVolume, read_journal, replay
+from ugpcl_engine import EditJournal, ReplayVolume, read_journal, replay
 
 
 class Workspace:

@@ -33,8 +33,7 @@ from app.state.files import (
 from app.state.recent import RecentFiles
 from app.state.workspace import SavePoint, Workspace
 from app.ui import dialogs
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.volume import LabelMap
+from ugpcl_engine import InputError, LabelMap
 
 IMAGE_FILTER = (
     "Images and projects (*.nii *.nii.gz *.nrrd *.mha *.mhd *.dcm *.ugpcl);;"

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ugpcl_engine.volume import LabelTable
+from ugpcl_engine import LabelTable
 
 COLUMNS = ("", "Name", "Show", "Lock")
 

@@ -32,8 +32,7 @@ from app.state.document import Document, VolumeItem
 from app.state.training_runs import record_export
 from app.ui import dialogs
 from app.ui.volume_menu import volume_names
-from ugpcl_engine.inference.model_metadata import PREFIX as METADATA_PREFIX
-from ugpcl_engine.inference.model_metadata import ExportReport, TrainingGrid
+from ugpcl_engine import ExportReport, TrainingGrid
 
 ONNX_FILTER = "ONNX model (*.onnx)"
 IMAGE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.mha *.mhd *.dcm);;All files (*)"
@@ -106,7 +105,7 @@ class ModelMenu(QObject):
         self.exports[Path(checkpoint)] = self.last_model
         doc = self.window.ws.doc
         if doc is not None:
-            version = report.metadata.get(METADATA_PREFIX + "model_version", "")
+            version = report.model_version
             record_export(doc.records, Path(checkpoint), self.last_model, task.sha256, version)
             doc.modified = True
         self._status(report.summary())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ugpcl_engine.volume import LabelTable
+from ugpcl_engine import LabelTable
 
 UNKNOWN_RGB = (255, 0, 255)  # values beyond the table show in magenta so they are noticed
 

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from app.assist.review import SCOPES
 from app.state.refinement import MAX_ROUNDS, default_budget
 from app.ui.uncertainty_overlay import UncertaintyLegend
-from ugpcl_engine.config import PRESETS
+from ugpcl_engine import PRESETS
 
 LOSS_PENS = {
     "sup": (80, 170, 255),

@@ -1,4 +1,5 @@
-"""The real program in a subprocess: ``--sample --screenshot`` works and never imports torch."""
+"""The launcher: the real program in a subprocess (``--sample --screenshot`` works and never
+imports torch), and its routing of headless commands to the engine CLI."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QImage
+
+import ugpcl_engine
+from app import launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +90,14 @@ def test_screenshot_of_a_bad_file_reports_on_stderr(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "bad.nii.gz" in done.stderr
     assert (tmp_path / "s.png").exists()
+
+
+def test_headless_commands_go_to_the_engine_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+    monkeypatch.setattr(launcher, "run_cli", lambda argv: seen.append(argv) or 7)
+    assert launcher.main(["benchmark", "io", "--out", "x"]) == 7  # not a GUI benchmark
+    assert launcher.main(["convert", "a", "b"]) == 7
+    assert seen == [["benchmark", "io", "--out", "x"], ["convert", "a", "b"]]
+    with pytest.raises(SystemExit) as stop:  # the real hand-over: the CLI's parser
+        ugpcl_engine.run_cli(["train"])
+    assert stop.value.code == 2

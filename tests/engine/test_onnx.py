@@ -69,6 +69,9 @@ def test_export_reports_parity_and_leaves_only_the_file(
     assert report.opset == 17 and report.parity_source == "given volume"
     assert path.is_file() and not partial_path(path).exists()
     assert ExportReport.from_dict(report.to_dict()) == report
+    ckpt = exported[0]
+    assert report.model_version == ckpt.model_version != ""  # what the app records
+    assert replace(report, metadata={}).model_version == ""
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 40, 72), (3, 1, 64, 64), (2, 1, 33, 95)])

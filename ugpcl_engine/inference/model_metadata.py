@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from ugpcl_engine import __version__
 from ugpcl_engine.config import NormalisationConfig
 from ugpcl_engine.data.normalisation import IntensityWindow, resolve_window
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.version import __version__
 from ugpcl_engine.volume import LabelClass, LabelTable, axis_index
 
 FORMAT = "ugpcl-studio-onnx"
@@ -324,6 +324,11 @@ class ExportReport:
     parity_source: str
     seconds: float
     metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model_version(self) -> str:
+        """The exported model's id (its checkpoint's ``model_version``; "" when not written)."""
+        return self.metadata.get(PREFIX + "model_version", "")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (crosses the process boundary)."""
