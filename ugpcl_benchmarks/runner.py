@@ -20,12 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ugpcl_engine.errors import InputError
-
-INSTALL = "pip install 'ugpcl-studio[benchmark]'"
-"""The one line that installs the benchmark extra."""
-
-EXTRA_MODULES = ("sklearn", "nilearn", "itk")
-"""Top-level modules of the benchmark extra's packages (pyproject ``benchmark``)."""
+from ugpcl_engine.headless import missing_benchmark_message
 
 REGISTRY = {
     "sparse-slices": "ugpcl_benchmarks.sparse_slices",
@@ -103,12 +98,10 @@ def benchmark_command(args: argparse.Namespace) -> int:
         module = importlib.import_module(REGISTRY[args.name])
         run_and_record(args.name, lambda: module.run(args), Path(args.out))
     except ModuleNotFoundError as err:
-        package = (err.name or "").partition(".")[0]
-        if package not in EXTRA_MODULES:
+        missing = missing_benchmark_message(err, args.name)
+        if missing is None:
             raise
-        raise InputError(
-            f"The {args.name} benchmark needs '{package}' from the benchmark extra: {INSTALL}"
-        ) from None
+        raise InputError(missing) from None
     return 0
 
 

@@ -20,7 +20,7 @@ from ugpcl_engine.version import __version__
 if TYPE_CHECKING:
     from ugpcl_engine.config import PRESETS, RunSpec, preset
     from ugpcl_engine.errors import CancelledError, InputError
-    from ugpcl_engine.headless import run_cli
+    from ugpcl_engine.headless import missing_benchmark_message, run_cli
     from ugpcl_engine.inference.commands import export_in_subprocess
     from ugpcl_engine.inference.model_metadata import ExportReport, ParityError, TrainingGrid
     from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
@@ -166,7 +166,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.inference.model_metadata": ("ExportReport", "ParityError", "TrainingGrid"),
     "ugpcl_engine.inference.commands": ("export_in_subprocess",),
     # the headless commands (torch, in their own process)
-    "ugpcl_engine.headless": ("run_cli",),
+    "ugpcl_engine.headless": ("missing_benchmark_message", "run_cli"),
 }
 
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
@@ -227,6 +227,7 @@ __all__ = [
     "launch_child",
     "list_dicom_series",
     "load_project",
+    "missing_benchmark_message",
     "preset",
     "rank_slices",
     "read_journal",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ugpcl_engine.datasets.commands import add_parsers as add_dataset_parsers
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.headless import missing_benchmark_message
 
 # subcommand -> "module:function"; the function takes the parsed namespace and returns an exit code
 HANDLERS = {
@@ -30,10 +31,6 @@ HANDLERS = {
     "train-dataset": "ugpcl_engine.datasets.train_command:train_dataset_command",
     "evaluate-dataset": "ugpcl_engine.datasets.commands:evaluate_dataset_command",
 }
-
-
-BENCHMARK_INSTALL = "pip install 'ugpcl-studio[benchmark]'"
-"""The benchmarks live beside the engine (``ugpcl_benchmarks``, imported here by name only)."""
 
 FOLDER_OUTPUTS = {"benchmark": "out"}
 """Subcommands whose output folder is checked here, before their handler starts (the others
@@ -145,14 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _handler(command: str) -> Callable[[argparse.Namespace], int]:
-    module_name, func = HANDLERS[command].split(":")
+def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    """The subcommand's function; the benchmarks (``ugpcl_benchmarks``) are loaded by name."""
+    module_name, func = HANDLERS[args.command].split(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
-        if command != "benchmark" or err.name not in (module_name, module_name.split(".")[0]):
+        missing = missing_benchmark_message(err, getattr(args, "name", ""))
+        if args.command != "benchmark" or missing is None:
             raise
-        raise InputError(f"The benchmarks are not installed: {BENCHMARK_INSTALL}") from None
+        raise InputError(missing) from None
     return getattr(module, func)  # type: ignore[no-any-return]
 
 
@@ -168,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
     """Run the handler; Python warnings wait until it succeeds (an error comes alone)."""
     with warnings.catch_warnings(record=True) as caught:
         _check_folder_output(args)
-        code = _handler(args.command)(args)
+        code = _handler(args)(args)
     for w in caught:
         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return code

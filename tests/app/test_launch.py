@@ -1,11 +1,13 @@
 """The launcher: the real program in a subprocess (``--sample --screenshot`` works and never
-imports torch), and its routing of headless commands to the engine CLI."""
+imports torch), and its routing (headless commands to the engine CLI; a GUI benchmark without
+the benchmarks installed ends in the CLI's one line)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from PySide6.QtGui import QImage
 
 import ugpcl_engine
 from app import launcher
+from app.launcher import APP_BENCHMARKS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,6 +93,51 @@ def test_screenshot_of_a_bad_file_reports_on_stderr(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "bad.nii.gz" in done.stderr
     assert (tmp_path / "s.png").exists()
+
+
+NOT_INSTALLED = (
+    "ugpcl-studio benchmark: error: The benchmarks are not installed: "
+    "pip install 'ugpcl-studio[benchmark]'\n"
+)
+
+
+@pytest.mark.parametrize("name", sorted(APP_BENCHMARKS))
+def test_a_gui_benchmark_without_the_benchmarks_is_the_clis_one_line(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for module in [m for m in sys.modules if m.startswith("ugpcl_benchmarks.")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "ugpcl_benchmarks", None)  # as if it were not installed
+    assert launcher.main(["benchmark", name, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == NOT_INSTALLED
+    assert not (tmp_path / "out").exists()
+
+
+def _fake_benchmark(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    def main(argv: list[str]) -> int:
+        raise ModuleNotFoundError(f"No module named '{missing}'", name=missing)
+
+    monkeypatch.setitem(sys.modules, "fake_app_bench", types.SimpleNamespace(main=main))
+    monkeypatch.setitem(launcher.APP_BENCHMARKS, "fake", "fake_app_bench")
+
+
+def test_a_gui_benchmark_missing_an_extra_package_names_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fake_benchmark(monkeypatch, "nilearn.datasets")
+    assert launcher.main(["benchmark", "fake"]) == 2
+    assert capsys.readouterr().err == (
+        "ugpcl-studio benchmark: error: The fake benchmark needs 'nilearn' from the benchmark "
+        "extra: pip install 'ugpcl-studio[benchmark]'\n"
+    )
+
+
+def test_a_gui_benchmark_missing_another_module_still_raises(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _fake_benchmark(monkeypatch, "typo")
+    with pytest.raises(ModuleNotFoundError, match="typo"):
+        launcher.main(["benchmark", "fake"])
 
 
 def test_headless_commands_go_to_the_engine_cli(monkeypatch: pytest.MonkeyPatch) -> None:
