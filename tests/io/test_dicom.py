@@ -188,3 +188,16 @@ def test_missing_slice_message_has_no_itk_noise(
     with pytest.raises(InputError, match=r"gap of 6\.00 mm after slice 1 of 3.*about 2 slice"):
         read_volume(tmp_path / "s")
     assert "WARNING" not in capfd.readouterr().err
+
+
+def test_writing_a_series_leaves_the_process_locale_alone(tmp_path: Path) -> None:
+    """GDCM's writer left LC_CTYPE at "C": Python's default text encoding became ASCII for the
+    rest of the process (a UTF-8 doc then failed to read after any DICOM export)."""
+    import locale
+
+    from ugpcl_engine.io.dicom_series import read_dicom_series, write_dicom_series
+
+    before = locale.setlocale(locale.LC_ALL)
+    write_dicom_series(np.zeros((2, 6, 5), np.int16), VolumeGeometry((2, 6, 5)), tmp_path / "s")
+    read_dicom_series(tmp_path / "s")
+    assert locale.setlocale(locale.LC_ALL) == before

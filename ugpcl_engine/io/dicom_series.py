@@ -8,8 +8,10 @@ because reading it as a regular grid would put every slice after the gap in the 
 
 from __future__ import annotations
 
+import locale
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,23 +273,41 @@ def write_dicom_series(
     common["0020|000d"] = study_uid or _new_uid()
     common["0020|0052"] = frame_of_reference_uid or _new_uid()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        writer = sitk.ImageFileWriter()
-        writer.KeepOriginalImageUIDOn()
-        paths = []
-        for k in range(geometry.shape_zyx[0]):
-            slice_image = image[:, :, k]
-            for key, value in common.items():
-                slice_image.SetMetaData(key, value)
-            position = image.TransformIndexToPhysicalPoint((0, 0, k))
-            slice_image.SetMetaData("0020|0032", "\\".join(f"{v:.10g}" for v in position))
-            slice_image.SetMetaData("0020|0013", str(k + 1))
-            slice_image.SetMetaData("0008|0018", _new_uid())
-            paths.append(folder / f"slice_{k:04d}.dcm")
-            writer.SetFileName(str(paths[-1]))
-            writer.Execute(slice_image)
+        with _locale_kept():
+            return _write_slices(image, common, folder, geometry.shape_zyx[0])
     except OSError as err:
         raise InputError(f"Cannot write the DICOM series to {folder}: {err.strerror}.") from None
     except RuntimeError as err:
         raise InputError(f"Cannot write the DICOM series to {folder}: {itk_reason(err)}.") from None
+
+
+@contextmanager
+def _locale_kept() -> Iterator[None]:
+    """Restore the process locale after GDCM: its writer leaves ``LC_CTYPE`` at ``C``, which
+    turns Python's default text encoding into ASCII for the rest of the process."""
+    saved = locale.setlocale(locale.LC_ALL)
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_ALL, saved)
+
+
+def _write_slices(
+    image: sitk.Image, common: dict[str, str], folder: Path, count: int
+) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    paths = []
+    for k in range(count):
+        slice_image = image[:, :, k]
+        for key, value in common.items():
+            slice_image.SetMetaData(key, value)
+        position = image.TransformIndexToPhysicalPoint((0, 0, k))
+        slice_image.SetMetaData("0020|0032", "\\".join(f"{v:.10g}" for v in position))
+        slice_image.SetMetaData("0020|0013", str(k + 1))
+        slice_image.SetMetaData("0008|0018", _new_uid())
+        paths.append(folder / f"slice_{k:04d}.dcm")
+        writer.SetFileName(str(paths[-1]))
+        writer.Execute(slice_image)
     return paths
