@@ -19,6 +19,12 @@ from ugpcl_engine.version import __version__
 
 if TYPE_CHECKING:
     from ugpcl_engine.config import PRESETS, RunSpec, preset
+    from ugpcl_engine.datasets.app_cases import (
+        MAX_APP_CASES,
+        DatasetCase,
+        is_dataset_folder,
+        read_dataset_cases,
+    )
     from ugpcl_engine.errors import CancelledError, InputError
     from ugpcl_engine.headless import missing_benchmark_message, run_cli
     from ugpcl_engine.inference.commands import export_in_subprocess
@@ -112,6 +118,13 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.io.orientation": ("VIEW_EDGES", "display_transform"),
     "ugpcl_engine.io.segmentation_export": ("export_segmentation",),
     "ugpcl_engine.sample": ("SAMPLE_LABELED_SLICES", "sample_paths"),
+    # dataset folders (MSD / nnU-Net, SSL4MIS) opened as a project
+    "ugpcl_engine.datasets.app_cases": (
+        "MAX_APP_CASES",
+        "DatasetCase",
+        "is_dataset_folder",
+        "read_dataset_cases",
+    ),
     # projects and the crash journal
     "ugpcl_engine.io.project_file": (
         "Project",
@@ -173,11 +186,13 @@ _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "DEFAULT_COLORS",
+    "MAX_APP_CASES",
     "PRESETS",
     "SAMPLE_LABELED_SLICES",
     "VIEW_EDGES",
     "CancelledError",
     "ChildTarget",
+    "DatasetCase",
     "EditJournal",
     "EventReceiver",
     "EventSender",
@@ -221,6 +236,7 @@ __all__ = [
     "export_in_subprocess",
     "export_segmentation",
     "file_sha256",
+    "is_dataset_folder",
     "journal_has_records",
     "journal_path_for",
     "labeled_hash",
@@ -230,6 +246,7 @@ __all__ = [
     "missing_benchmark_message",
     "preset",
     "rank_slices",
+    "read_dataset_cases",
     "read_journal",
     "read_label_map",
     "read_volume",

@@ -108,8 +108,11 @@ class DocumentOrigin:
 
     Attributes:
         kind: ``"project"`` (a ``.ugpcl`` file), ``"paths"`` (images, each optionally followed
-            by its labels, as given to ``load_paths``) or ``"sample"`` (the bundled sample).
-        paths: the absolute paths read (none for the sample).
+            by its labels, as given to ``load_paths``; a dataset folder opened with its default
+            labeled cases), ``"dataset"`` (a dataset folder with a chosen labeled subset) or
+            ``"sample"`` (the bundled sample).
+        paths: the absolute paths read (none for the sample; for ``"dataset"`` the folder and
+            the ``--labeled`` value).
     """
 
     kind: str

@@ -30,8 +30,10 @@ from ugpcl_engine import (
     Volume,
     VolumeGeometry,
     export_segmentation,
+    is_dataset_folder,
     list_dicom_series,
     load_project,
+    read_dataset_cases,
     read_label_map,
     read_volume,
     remove_stale_temps,
@@ -78,9 +80,10 @@ def _looks_like_labels(path: Path) -> bool:
 def load_paths(paths: Sequence[str | Path]) -> Document:
     """Open files as one document.
 
-    A ``.ugpcl`` path opens that project (alone). Otherwise each image (file or DICOM folder)
-    becomes a volume; a following file whose name says label/seg/mask (or ``.seg.nrrd``) and
-    that lies on the same grid becomes that volume's labels.
+    A ``.ugpcl`` path opens that project (alone), a dataset folder (MSD / nnU-Net or SSL4MIS
+    layout) opens its training cases (alone, see ``load_dataset``). Otherwise each image (file
+    or DICOM folder) becomes a volume; a following file whose name says label/seg/mask (or
+    ``.seg.nrrd``) and that lies on the same grid becomes that volume's labels.
 
     Args:
         paths: one project, or images optionally each followed by its labels.
@@ -99,6 +102,10 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
         if len(resolved) != 1:
             raise InputError("Open a project on its own, not together with other files.")
         return load_project_document(resolved[0])
+    if any(p.is_dir() and is_dataset_folder(p) for p in resolved):
+        if len(resolved) != 1:
+            raise InputError("Open a dataset folder on its own, not together with other files.")
+        return load_dataset(resolved[0])
     for path in resolved:
         if items and _looks_like_labels(path) and not items[-1].labels.labels_zyx.any():
             geometry = items[-1].volume.geometry
@@ -109,6 +116,40 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
         items.append(VolumeItem.new(read_volume(path), source_path=path))
     doc = Document(items)
     doc.origin = DocumentOrigin("paths", tuple(str(p.absolute()) for p in resolved))
+    return doc
+
+
+def load_dataset(root: Path, labeled: str | None = None) -> Document:
+    """Open a dataset folder's training cases as a document, one volume per case.
+
+    The labeled cases carry their labels with every axial slice marked labeled; the others are
+    empty and unmarked, so training uses them as unlabeled data. The first labeled case is
+    shown (a run previews the volume shown). Datasets above the engine's
+    ``MAX_APP_CASES`` training cases are refused (the message names ``train-dataset``).
+
+    Args:
+        root: the dataset folder.
+        labeled: which cases are labeled, as ``train-dataset --labeled``; None: every case that
+            has a label file.
+
+    Returns:
+        A new document; its origin reads the dataset again (for the crash journal).
+
+    Raises:
+        InputError: not a dataset, too many cases, an unreadable case.
+    """
+    items = []
+    for case in read_dataset_cases(root, labeled):
+        item = VolumeItem.new(case.volume, case.labels, case.source_path)
+        item.labeled["z"][:] = case.labeled
+        items.append(item)
+    doc = Document(items)
+    doc.current = next((k for k, item in enumerate(items) if item.labeled["z"].any()), 0)
+    where = str(root.absolute())
+    if labeled is None:
+        doc.origin = DocumentOrigin("paths", (where,))
+    else:
+        doc.origin = DocumentOrigin("dataset", (where, labeled))
     return doc
 
 
@@ -174,6 +215,8 @@ def load_origin(origin: DocumentOrigin) -> Document:
         return load_project_document(Path(origin.paths[0]))
     if origin.kind == "paths" and origin.paths:
         return load_paths(origin.paths)
+    if origin.kind == "dataset" and len(origin.paths) == 2:
+        return load_dataset(Path(origin.paths[0]), origin.paths[1])
     raise InputError(f"Unknown document origin {origin.kind!r}; the edits cannot be replayed.")
 
 

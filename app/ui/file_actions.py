@@ -228,6 +228,12 @@ class FileActions(QObject):
         if folder:
             self.open_paths([folder])
 
+    def ask_open_dataset(self) -> None:
+        """File › Open dataset folder…: an MSD / nnU-Net or SSL4MIS folder's training cases."""
+        folder = QFileDialog.getExistingDirectory(self.window, "Open dataset folder")
+        if folder:
+            self.open_paths([folder])
+
     # -- saving ------------------------------------------------------------------------------
     def save(self, path: Path | None = None, then: Callable[[], None] | None = None) -> None:
         """Save the project (asking for a path when it has none); ``then`` runs on success."""

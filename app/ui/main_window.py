@@ -327,7 +327,8 @@ def parse_args(args: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "files",
         nargs="*",
-        help="images (each optionally followed by its labels), a DICOM folder or a .ugpcl project",
+        help="images (each optionally followed by its labels), a DICOM folder, a dataset folder "
+        "(MSD/nnU-Net or SSL4MIS) or a .ugpcl project",
     )
     parser.add_argument("--sample", action="store_true", help="open the bundled chest CT")
     parser.add_argument("--screenshot", metavar="PNG", help="save the window after loading, exit")

@@ -1,0 +1,129 @@
+"""A dataset folder opened in the app: its training cases as volumes, the labeled ones with labels.
+
+The app's document holds its volumes in memory, so the app opens datasets up to
+``MAX_APP_CASES`` training cases; a larger cohort is refused with a message that points to the
+headless ``train-dataset`` command, which reads cases lazily. The app then trains on the cases
+with its own training path (the child process and trainer of every project): the labeled cases
+have every axial slice marked labeled, the other cases are unlabeled data.
+
+MSD cases keep their file's grid (spacing, origin, direction), so labels exported from the app lie
+on the image; SSL4MIS volumes store no spacing (1 voxel = 1 unit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ugpcl_engine.datasets.base import CaseRef, Dataset
+from ugpcl_engine.datasets.labeled import parse_labeled, select_labeled
+from ugpcl_engine.datasets.layout import detect_layout, open_dataset
+from ugpcl_engine.errors import InputError
+from ugpcl_engine.io.volume_files import read_label_map, read_volume
+from ugpcl_engine.volume import LabelMap, Volume, VolumeGeometry
+
+MAX_APP_CASES = 64
+"""Most training cases the app opens (it holds them in memory); above, use ``train-dataset``."""
+
+
+@dataclass(frozen=True)
+class DatasetCase:
+    """One training case of a dataset, read for the app.
+
+    Attributes:
+        volume: the image (named by the case id).
+        labels: its labels (the dataset's label table; all zero for an unlabeled case).
+        labeled: whether the case is labeled (every axial slice is then marked labeled).
+        source_path: the case's image file.
+    """
+
+    volume: Volume
+    labels: LabelMap
+    labeled: bool
+    source_path: Path
+
+
+def is_dataset_folder(path: str | Path) -> bool:
+    """True when ``path`` is a folder in the MSD / nnU-Net or SSL4MIS layout."""
+    try:
+        detect_layout(Path(path))
+    except InputError:
+        return False
+    return True
+
+
+def read_dataset_cases(
+    root: str | Path, labeled: str | None = None, max_cases: int = MAX_APP_CASES
+) -> list[DatasetCase]:
+    """Read a dataset's training cases for the app, in the dataset's order.
+
+    Args:
+        root: the dataset folder (layout detected).
+        labeled: which units are labeled, as ``train-dataset --labeled`` (``7``, ``10%``, a file
+            of ids); None: every training case that has a label file.
+        max_cases: the most training cases accepted.
+
+    Returns:
+        One ``DatasetCase`` per training case (validation and test cases are left out).
+
+    Raises:
+        InputError: not a dataset, no training case, more than ``max_cases`` cases (the message
+            names ``ugpcl-studio train-dataset``), an unreadable case, a bad ``labeled``.
+    """
+    dataset = open_dataset(root)
+    cases = dataset.cases("train")
+    _check_count(dataset, len(cases), max_cases)
+    chosen = _labeled_units(dataset, cases, labeled)
+    return [_read(dataset, case, dataset.unit_of(case) in chosen) for case in cases]
+
+
+def _check_count(dataset: Dataset, count: int, max_cases: int) -> None:
+    if count == 0:
+        raise InputError(f"The dataset {dataset.root.name} lists no training case.")
+    if count > max_cases:
+        raise InputError(
+            f"The dataset {dataset.root.name} has {count} training cases; the app opens at "
+            f"most {max_cases} (it holds them in memory). Train on the whole cohort with "
+            f"'ugpcl-studio train-dataset --data {dataset.root} --labeled N --preset standard "
+            "--out DIR', which reads the cases lazily."
+        )
+
+
+def _labeled_units(dataset: Dataset, cases: list[CaseRef], labeled: str | None) -> set[str]:
+    if labeled is not None:
+        return set(select_labeled(dataset, parse_labeled(labeled)))
+    return {dataset.unit_of(c) for c in cases if c.labels is not None}
+
+
+def _read(dataset: Dataset, case: CaseRef, labeled: bool) -> DatasetCase:
+    if dataset.layout == "msd":
+        volume, labels = _read_msd(dataset, case, labeled)
+    else:
+        volume, labels = _read_arrays(dataset, case, labeled)
+    if labels is None:
+        zeros = np.zeros(volume.geometry.shape_zyx, np.uint8)
+        labels = LabelMap(zeros, volume.geometry, dataset.label_table)
+    return DatasetCase(volume, labels, labeled, case.image)
+
+
+def _read_msd(dataset: Dataset, case: CaseRef, labeled: bool) -> tuple[Volume, LabelMap | None]:
+    """An MSD case on its file's grid (spacing, origin and direction kept)."""
+    read = read_volume(case.image)
+    volume = Volume(read.image_zyx, read.geometry, case.case_id, dataset.modality)
+    if not labeled or case.labels is None:
+        return volume, None
+    return volume, read_label_map(case.labels, dataset.label_table, volume.geometry)
+
+
+def _read_arrays(dataset: Dataset, case: CaseRef, labeled: bool) -> tuple[Volume, LabelMap | None]:
+    """A case read as arrays (SSL4MIS): the grid is its shape and the stored spacing."""
+    data = dataset.read_case(case, labels=labeled)
+    image = np.ascontiguousarray(data.image_zyx, dtype=np.float32)
+    z, y, x = (int(n) for n in image.shape)
+    geometry = VolumeGeometry((z, y, x), data.spacing_zyx)
+    volume = Volume(image, geometry, case.case_id, dataset.modality)
+    if data.labels_zyx is None:
+        return volume, None
+    return volume, LabelMap(data.labels_zyx, geometry, dataset.label_table)
