@@ -12,7 +12,7 @@ import importlib
 import multiprocessing
 import sys
 
-from ugpcl_engine import missing_benchmark_message, run_cli
+from ugpcl_engine import __version__, missing_benchmark_message, run_cli
 
 HEADLESS_COMMANDS = (
     "train",
@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch to the headless CLI or the GUI; return the exit code."""
     multiprocessing.freeze_support()  # frozen builds: spawned training/export children
     args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["--version"], ["-V"]):  # answered without loading Qt
+        print(f"ugpcl-studio {__version__}")
+        return 0
     if args and args[0] in HEADLESS_COMMANDS:
         if args[0] == "benchmark" and len(args) > 1 and args[1] in APP_BENCHMARKS:
             return run_app_benchmark(args[1], args[2:])

@@ -149,3 +149,28 @@ def test_headless_commands_go_to_the_engine_cli(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(SystemExit) as stop:  # the real hand-over: the CLI's parser
         ugpcl_engine.run_cli(["train"])
     assert stop.value.code == 2
+
+
+def test_version_is_answered_without_loading_qt(capsys: pytest.CaptureFixture[str]) -> None:
+    qt_loaded = "PySide6.QtWidgets" in sys.modules
+    assert launcher.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"ugpcl-studio {ugpcl_engine.__version__}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    code = "from app import launcher; import sys; launcher.main(['--version']); "
+    code += "print('qt-loaded', 'PySide6.QtWidgets' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["ugpcl-studio", ugpcl_engine.__version__, "qt-loaded", "False"]
+    assert qt_loaded == ("PySide6.QtWidgets" in sys.modules)
+
+
+def test_help_lists_every_headless_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from app.ui.main_window import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    out = capsys.readouterr().out
+    for command in launcher.HEADLESS_COMMANDS:
+        assert f"\n  {command} " in out, command
+    assert "--sample" in out and "--version" in out
