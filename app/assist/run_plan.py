@@ -7,9 +7,12 @@ child's ``RunSpec`` and ``RunRequest`` from the open document; ``started_text`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from app.state.document import Document
 from app.state.model_version import ModelVersion
@@ -152,4 +155,22 @@ def finished_text(version: ModelVersion, refine: bool) -> str:
     return (
         f"Model v{version.number} ready{stopped}: prediction and uncertainty shown. "
         f"Press N for the most uncertain slice.{elsewhere}{more}"
+    )
+
+
+def ready_text(labeled: Sequence[bool] | np.ndarray, axis_name: str = "axial") -> str:
+    """What the panel says before the first run: what is labeled, and what to do next.
+
+    Args:
+        labeled: the current volume's labeled-slice marks along the training axis.
+        axis_name: that axis, in words.
+    """
+    marked = [int(k) for k in np.flatnonzero(np.asarray(labeled, dtype=bool))]
+    if not marked:
+        return "Paint a few slices, then press Start."
+    shown = ", ".join(str(k) for k in marked[:8]) + (", …" if len(marked) > 8 else "")
+    what = "slice is" if len(marked) == 1 else "slices are"
+    return (
+        f"{len(marked)} {axis_name} {what} already labeled ({shown}): press Start training, "
+        "or paint more slices first."
     )

@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from app.assist.loop import AssistLoop
-from app.assist.run_plan import AXIS
+from app.assist.run_plan import AXIS, ready_text
 from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import ChildTarget, TrainingSupervisor
 from app.state.prediction_edits import AcceptOptions
@@ -207,6 +207,8 @@ class AssistView(QObject):
             return
         self._volume_changed()
         doc.marks_changed.connect(lambda _: self.overlays.paint_strips())
+        if not self.session.versions and not self.supervisor.running:
+            self.panel.set_status(ready_text(doc.item.labeled[AXIS]))
 
     def _volume_changed(self) -> None:
         doc = self.ws.doc

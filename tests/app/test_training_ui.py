@@ -215,3 +215,17 @@ def test_label_check_stays_on_for_the_next_document(qtbot, assist, window) -> No
     mask = assist.layers.check_zyx
     assert mask is not None and mask.shape == (12, 40, 50)
     assert assist.panel.check_count.text().endswith("disagree confidently")
+
+
+def test_the_panel_says_which_slices_are_already_labeled(
+    window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --sample three axial slices are painted: the panel says so instead of asking to
+    paint (issue 16); a document without labeled slices still asks to paint."""
+    from app.assist.run_plan import ready_text
+    from app.state.files import load_sample
+
+    assist = open_assist(window, tmp_path / "runs", monkeypatch, load_sample())
+    text = assist.panel.status.text()
+    assert text.startswith("3 axial slices are already labeled (5, 17, 28)"), text
+    assert ready_text([False, False]) == "Paint a few slices, then press Start."
