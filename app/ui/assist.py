@@ -203,12 +203,26 @@ class AssistView(QObject):
 
     def _document_replaced(self) -> None:
         doc = self.ws.doc
+        self._update_can_start()
         if doc is None:
             return
         self._volume_changed()
         doc.marks_changed.connect(lambda _: self.overlays.paint_strips())
+        doc.marks_changed.connect(lambda _: self._update_can_start())
         if not self.session.versions and not self.supervisor.running:
             self.panel.set_status(ready_text(doc.item.labeled[AXIS]))
+
+    def _update_can_start(self) -> None:
+        doc = self.ws.doc
+        if doc is None:
+            self.panel.set_can_start("Open an image, then paint at least one axial slice.")
+        elif not any(item.labeled[AXIS].any() for item in doc.items):
+            self.panel.set_can_start(
+                "Paint at least one axial slice (or mark one with M) first: training learns "
+                "from the labeled slices."
+            )
+        else:
+            self.panel.set_can_start(None)
 
     def _volume_changed(self) -> None:
         doc = self.ws.doc
@@ -225,5 +239,5 @@ def install_assist(window: Any, **kwargs: Any) -> AssistView:
     window.assist = view
     if window.ws.doc is not None:
         view.loop.document_replaced()
-        view._document_replaced()
+    view._document_replaced()  # with no document, Start waits for one
     return view

@@ -142,6 +142,8 @@ class TrainingPanel(QWidget):
         form.addRow("", self.refine)
         self.preset.currentTextChanged.connect(self._preset_defaults)
         self._preset_defaults(self.preset.currentText())
+        self._running = False
+        self._why_not_start: str | None = None
         self.start_button = QPushButton("Start training")
         self.stop_button = QPushButton("Stop && keep")
         self.discard_button = QPushButton("Discard")
@@ -303,9 +305,17 @@ class TrainingPanel(QWidget):
         )
 
     # -- state -> widgets --------------------------------------------------------------------
+    def set_can_start(self, why_not: str | None) -> None:
+        """Start is enabled only when there is something to train on; ``why_not`` (None: there
+        is) becomes its tooltip while it is disabled."""
+        self._why_not_start = why_not
+        self.start_button.setToolTip(why_not or "Train a model on the labeled slices")
+        self.set_running(self._running)
+
     def set_running(self, running: bool) -> None:
         """Enable Start or Stop/Discard."""
-        self.start_button.setEnabled(not running)
+        self._running = running
+        self.start_button.setEnabled(not running and self._why_not_start is None)
         self.stop_button.setEnabled(running)
         self.discard_button.setEnabled(running)
         self.preset.setEnabled(not running)

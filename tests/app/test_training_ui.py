@@ -229,3 +229,20 @@ def test_the_panel_says_which_slices_are_already_labeled(
     text = assist.panel.status.text()
     assert text.startswith("3 axial slices are already labeled (5, 17, 28)"), text
     assert ready_text([False, False]) == "Paint a few slices, then press Start."
+
+
+def test_start_waits_for_a_labeled_slice(
+    window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start training is disabled, with a tooltip saying why, until a slice is labeled."""
+    from app.state.files import load_sample
+
+    doc = load_sample()
+    for marks in doc.item.labeled.values():
+        marks[:] = False
+    doc.item.labels.labels_zyx[:] = 0
+    assist = open_assist(window, tmp_path / "runs", monkeypatch, doc)
+    button = assist.panel.start_button
+    assert not button.isEnabled() and "Paint at least one axial slice" in button.toolTip()
+    window.ws.editor.dab("z", 9, (40.0, 40.0))  # painting marks the slice labeled
+    assert button.isEnabled() and "Paint" not in button.toolTip()
