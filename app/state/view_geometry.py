@@ -97,3 +97,32 @@ def voxel_to_mm(geometry: VolumeGeometry, index_zyx: tuple[int, int, int]) -> tu
     return tuple(
         geometry.origin_xyz[r] + sum(d[3 * r + c] * ijk[c] for c in range(3)) for r in range(3)
     )
+
+
+# the view's normal as a world axis (LPS component), the RAS letter Slicer shows, and the sign
+_NORMAL = {"axial": (2, "S", 1.0), "coronal": (1, "A", -1.0), "sagittal": (0, "R", -1.0)}
+
+
+def slice_caption(geometry: VolumeGeometry, layout: SliceLayout, index: int) -> str:
+    """The corner text of a view: its name, the slice number and the slice's position in mm.
+
+    The position is the RAS coordinate along the view's normal (``S`` for axial, ``A`` for
+    coronal, ``R`` for sagittal, as 3D Slicer shows it) of the slice's centre voxel.
+
+    Args:
+        geometry: the volume's grid.
+        layout: the view's layout (``slice_layout``).
+        index: the slice shown.
+
+    Returns:
+        Two lines (the view's name above, so that neither reaches the orientation letter at
+        the top centre), for example ``"Axial\\n17 / 33   S 42.5 mm"``.
+    """
+    a = axis_index(layout.axis)
+    centre = [n // 2 for n in geometry.shape_zyx]
+    centre[a] = index
+    world = voxel_to_mm(geometry, (centre[0], centre[1], centre[2]))
+    component, letter, sign = _NORMAL[layout.view]
+    last = geometry.shape_zyx[a] - 1
+    position = sign * world[component]
+    return f"{layout.view.capitalize()}\n{index} / {last}   {letter} {position:.1f} mm"

@@ -149,6 +149,11 @@ class SliceView(QWidget):
         self.slider.setValue(index)
         self.slider.blockSignals(False)
 
+    def set_caption(self, text: str) -> None:
+        """The corner text: view name, slice number and position (``slice_caption``)."""
+        self.title.setText(text)
+        self.title.adjustSize()
+
     def set_levels(self, levels: tuple[float, float]) -> None:
         """Change the grey mapping without touching the pixels."""
         self.image_item.setLevels(levels)

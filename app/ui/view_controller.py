@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.state.document import Region, slice_of
-from app.state.view_geometry import slice_layout
+from app.state.view_geometry import slice_caption, slice_layout
 from app.state.view_state import VIEW_AXES, Tool
 from app.state.workspace import Workspace
 from app.ui.overlay import label_lut, outline
@@ -87,9 +87,15 @@ class ViewController(QObject):
             return
         levels = self.ws.view.levels()
         for axis, view in self.views.items():
-            view.show_slice(self.ws.view.slice_index(axis), levels)
+            self._show(view, self.ws.view.slice_index(axis), levels)
             self._marks_changed(axis)
         self._place_crosshairs()
+
+    def _show(self, view: SliceView, index: int, levels: tuple[float, float]) -> None:
+        view.show_slice(index, levels)
+        doc = self.ws.doc
+        if doc is not None and view.layout_info is not None:
+            view.set_caption(slice_caption(doc.item.volume.geometry, view.layout_info, index))
 
     def restyle(self) -> None:
         """Apply the overlay LUT, visibility and outline mode."""
@@ -109,7 +115,7 @@ class ViewController(QObject):
             for axis, view in self.views.items():
                 index = self.ws.view.slice_index(axis)
                 if index != view._index:
-                    view.show_slice(index, levels)
+                    self._show(view, index, levels)
                     self._marks_changed(axis)
             self._place_crosshairs()
         elif what == "window":

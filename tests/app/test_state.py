@@ -232,3 +232,13 @@ def test_recent_files(tmp_path: Path) -> None:
     assert recent.paths() == [["a"], ["b", "c"]]
     (tmp_path / "r" / "recent.json").write_text("{broken")
     assert recent.paths() == []
+
+
+def test_slice_caption_names_the_slice_and_its_ras_position() -> None:
+    from app.state.view_geometry import slice_caption, slice_layout
+    from ugpcl_engine import VolumeGeometry
+
+    grid = VolumeGeometry((4, 6, 8), (2.0, 1.0, 0.5), origin_xyz=(10.0, 20.0, 30.0))
+    assert slice_caption(grid, slice_layout(grid, "z"), 3) == "Axial\n3 / 3   S 36.0 mm"
+    assert slice_caption(grid, slice_layout(grid, "y"), 2) == "Coronal\n2 / 5   A -22.0 mm"
+    assert slice_caption(grid, slice_layout(grid, "x"), 5) == "Sagittal\n5 / 7   R -12.5 mm"

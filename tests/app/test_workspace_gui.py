@@ -275,3 +275,13 @@ def test_every_tool_has_one_button_one_menu_entry_and_one_help_line(window) -> N
         assert (entry.key, entry.help) in SHORTCUTS
         window.menus["Tools"].actions()[list(menu).index(entry.name)].trigger()
         assert window.ws.tools.tool is entry.tool
+
+
+def test_each_view_shows_its_slice_number_and_position(qtbot, window) -> None:
+    open_and_wait(qtbot, window, window.files.open_sample)
+    z = window.ws.view.slice_index("z")
+    title = window.views["z"].title.text()
+    assert title.startswith(f"Axial\n{z} / 33   S ") and title.endswith(" mm"), title
+    window.ws.view.set_slice("z", 28, 34)  # the caption follows the slice
+    assert window.views["z"].title.text().startswith("Axial\n28 / 33   S ")
+    assert window.views["z"].title.text() != title
