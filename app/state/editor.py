@@ -296,12 +296,21 @@ class LabelEditor:
             allowed &= region_values != value
         return allowed
 
+    def _in_range(self, axis: str, index: int, rows: slice, cols: slice) -> np.ndarray | bool:
+        """Where the image intensity lies in the threshold range (True everywhere without one)."""
+        limits = self.tools.intensity_range
+        if limits is None:
+            return True
+        values = slice_of(self.doc.item.volume.image_zyx, axis, index)[rows, cols]
+        low, high = min(limits), max(limits)
+        return (values >= low) & (values <= high)
+
     def _write(
         self, axis: str, index: int, rows: slice, cols: slice, mask: np.ndarray, erase: bool
     ) -> Region | None:
         plane = slice_of(self.doc.labels_zyx, axis, index)
         target = plane[rows, cols]
-        write = mask & self._writable(target, erase)
+        write = mask & self._writable(target, erase) & self._in_range(axis, index, rows, cols)
         if not write.any():
             return None
         target[write] = 0 if erase else self.tools.label

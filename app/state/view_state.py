@@ -58,6 +58,8 @@ class ToolState:
         paint_over: which voxels painting may change.
         paint_over_label: the label value meant by ``PaintOver.LABEL``.
         mark_on_paint: painting a slice marks it labeled.
+        intensity_range: paint only voxels whose image intensity lies in (low, high), both
+            included (ITK-SNAP's and Slicer's threshold-limited painting); None: any intensity.
         changed: emits None after any change.
     """
 
@@ -68,6 +70,7 @@ class ToolState:
     paint_over: PaintOver = PaintOver.EVERYTHING
     paint_over_label: int = 0
     mark_on_paint: bool = True
+    intensity_range: tuple[float, float] | None = None
     changed: Signal[None] = field(default_factory=Signal, repr=False, compare=False)
 
     def radius_rc(self, spacing_rc: tuple[float, float]) -> tuple[float, float]:

@@ -113,6 +113,22 @@ class ToolPanel(QWidget):
         self.paint_over_label.valueChanged.connect(self._emit("paint_over_label"))
         form.addRow("Paint over", self.paint_over)
         form.addRow("…label", self.paint_over_label)
+        self.threshold = QCheckBox("Only intensities")
+        self.threshold.setToolTip(
+            "Paint, fill and draw only where the image intensity lies in this range (ends included)"
+        )
+        self.threshold_low, self.threshold_high = QDoubleSpinBox(), QDoubleSpinBox()
+        for spin, value in ((self.threshold_low, -1000.0), (self.threshold_high, 3000.0)):
+            spin.setRange(-1e6, 1e6)
+            spin.setDecimals(1)
+            spin.setValue(value)
+            spin.valueChanged.connect(lambda _: self._emit_threshold())
+        self.threshold.toggled.connect(lambda _: self._emit_threshold())
+        limits = QHBoxLayout()
+        limits.addWidget(self.threshold_low)
+        limits.addWidget(self.threshold_high)
+        form.addRow(self.threshold)
+        form.addRow("…from, to", limits)
         self.mark_on_paint = QCheckBox("Painting marks the slice labeled")
         self.mark_on_paint.toggled.connect(self._emit("mark_on_paint"))
         form.addRow(self.mark_on_paint)
@@ -124,6 +140,13 @@ class ToolPanel(QWidget):
         marks.addWidget(unmark)
         form.addRow(marks)
         return box
+
+    def _emit_threshold(self) -> None:
+        on = self.threshold.isChecked()
+        self.threshold_low.setEnabled(on)
+        self.threshold_high.setEnabled(on)
+        limits = (self.threshold_low.value(), self.threshold_high.value())
+        self.setting_changed.emit("intensity_range", limits if on else None)
 
     def _display_box(self) -> QGroupBox:
         box = QGroupBox("Display")
@@ -160,6 +183,9 @@ class ToolPanel(QWidget):
             self.paint_over,
             self.paint_over_label,
             self.mark_on_paint,
+            self.threshold,
+            self.threshold_low,
+            self.threshold_high,
             self.labels_visible,
             self.outline,
             self.opacity,
@@ -174,6 +200,12 @@ class ToolPanel(QWidget):
         self.paint_over_label.setValue(tools.paint_over_label)
         self.paint_over_label.setEnabled(tools.paint_over is PaintOver.LABEL)
         self.mark_on_paint.setChecked(tools.mark_on_paint)
+        self.threshold.setChecked(tools.intensity_range is not None)
+        if tools.intensity_range is not None:
+            self.threshold_low.setValue(tools.intensity_range[0])
+            self.threshold_high.setValue(tools.intensity_range[1])
+        self.threshold_low.setEnabled(tools.intensity_range is not None)
+        self.threshold_high.setEnabled(tools.intensity_range is not None)
         self.labels_visible.setChecked(view.labels_visible)
         self.outline.setChecked(view.outline)
         self.opacity.setValue(round(view.opacity * 100))

@@ -242,3 +242,23 @@ def test_slice_caption_names_the_slice_and_its_ras_position() -> None:
     assert slice_caption(grid, slice_layout(grid, "z"), 3) == "Axial\n3 / 3   S 36.0 mm"
     assert slice_caption(grid, slice_layout(grid, "y"), 2) == "Coronal\n2 / 5   A -22.0 mm"
     assert slice_caption(grid, slice_layout(grid, "x"), 5) == "Sagittal\n5 / 7   R -12.5 mm"
+
+
+def test_painting_limited_to_an_intensity_range() -> None:
+    """Threshold-limited painting (issue 16): brush and fill change only voxels whose image
+    intensity lies in the range, ends included; None paints everywhere again."""
+    doc = make_doc()
+    image = doc.item.volume.image_zyx
+    image[2] = np.where(np.arange(30)[None, :] < 15, 100, 500)  # left half 100, right 500
+    editor, tools = make_editor(doc)
+    tools.update(intensity_range=(50.0, 150.0), radius=20.0)
+    editor.dab("z", 2, (10.0, 15.0))
+    painted = doc.labels_zyx[2] > 0
+    assert painted.any() and (image[2][painted] == 100).all()
+    assert not painted[:, 15:].any()
+    tools.update(intensity_range=(500.0, 500.0))
+    editor.fill("z", 2, (5, 20))  # the fill region is all of slice 2's background
+    assert (doc.labels_zyx[2][:, 15:] > 0).all()
+    tools.update(intensity_range=None)
+    editor.dab("z", 3, (10.0, 15.0))
+    assert (doc.labels_zyx[3] > 0).sum() > 100

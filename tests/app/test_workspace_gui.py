@@ -285,3 +285,14 @@ def test_each_view_shows_its_slice_number_and_position(qtbot, window) -> None:
     window.ws.view.set_slice("z", 28, 34)  # the caption follows the slice
     assert window.views["z"].title.text().startswith("Axial\n28 / 33   S ")
     assert window.views["z"].title.text() != title
+
+
+def test_the_threshold_box_sets_the_intensity_range(qtbot, window) -> None:
+    panel, tools = window.tool_panel, window.ws.tools
+    assert tools.intensity_range is None and not panel.threshold_low.isEnabled()
+    panel.threshold.setChecked(True)
+    assert tools.intensity_range == (-1000.0, 3000.0) and panel.threshold_low.isEnabled()
+    panel.threshold_low.setValue(-200.0)
+    assert tools.intensity_range == (-200.0, 3000.0)
+    panel.threshold.setChecked(False)
+    assert tools.intensity_range is None
