@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         read_dataset_cases,
     )
     from ugpcl_engine.errors import CancelledError, InputError
-    from ugpcl_engine.headless import missing_benchmark_message, run_cli
+    from ugpcl_engine.headless import headless_commands, missing_benchmark_message, run_cli
     from ugpcl_engine.inference.commands import export_in_subprocess
     from ugpcl_engine.inference.model_metadata import ExportReport, ParityError, TrainingGrid
     from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
@@ -179,7 +179,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.inference.model_metadata": ("ExportReport", "ParityError", "TrainingGrid"),
     "ugpcl_engine.inference.commands": ("export_in_subprocess",),
     # the headless commands (torch, in their own process)
-    "ugpcl_engine.headless": ("missing_benchmark_message", "run_cli"),
+    "ugpcl_engine.headless": ("headless_commands", "missing_benchmark_message", "run_cli"),
 }
 
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
@@ -236,6 +236,7 @@ __all__ = [
     "export_in_subprocess",
     "export_segmentation",
     "file_sha256",
+    "headless_commands",
     "is_dataset_folder",
     "journal_has_records",
     "journal_path_for",

@@ -9,6 +9,7 @@ one into the same one line (``missing_benchmark_message``).
 
 from __future__ import annotations
 
+import argparse
 import importlib
 from collections.abc import Sequence
 
@@ -32,6 +33,15 @@ def run_cli(argv: Sequence[str]) -> int:
     """
     cli = importlib.import_module(CLI_MODULE)
     return int(cli.main(list(argv)))
+
+
+def headless_commands() -> list[tuple[str, str]]:
+    """The headless subcommands and their one-line help, as the engine CLI's parser has them
+    (loads ``ugpcl_engine.cli``, not torch: for ``ugpcl-studio --help``)."""
+    cli = importlib.import_module(CLI_MODULE)
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return [(str(a.dest), str(a.help or "")) for a in sub._choices_actions]
 
 
 def missing_benchmark_message(err: ModuleNotFoundError, benchmark: str) -> str | None:

@@ -40,7 +40,7 @@ from app.ui.slice_view import SliceView
 from app.ui.tool_panel import ToolPanel
 from app.ui.view_controller import ViewController
 from app.ui.volume_menu import fill_volume_menu
-from ugpcl_engine import __version__
+from ugpcl_engine import __version__, headless_commands
 
 APP_NAME = "ugpcl-studio"
 
@@ -322,15 +322,10 @@ class SpacePan(QObject):
         return False
 
 
-SUBCOMMANDS_HELP = """headless subcommands (ugpcl-studio COMMAND --help for each):
-  train             train UGPCL from a few labeled slices of a volume
-  evaluate          score a segmentation against a reference (JSON)
-  export            export a checkpoint to ONNX
-  predict           segment a volume with an exported ONNX model
-  convert           convert an image or label volume between formats
-  train-dataset     train on a whole dataset (MSD/nnU-Net or SSL4MIS), one or several GPUs
-  evaluate-dataset  per-case and per-class scores of a checkpoint on a dataset split
-  benchmark         run a benchmark: print a table, write NAME.json"""
+def _subcommands_help() -> str:
+    """The headless subcommands, as the engine CLI describes them (only for ``--help``)."""
+    lines = [f"  {name:<18}{text}" for name, text in headless_commands()]
+    return "headless subcommands (ugpcl-studio COMMAND --help for each):\n" + "\n".join(lines)
 
 
 def parse_args(args: list[str]) -> argparse.Namespace:
@@ -338,7 +333,7 @@ def parse_args(args: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="ugpcl-studio",
         description="Annotation workspace.",
-        epilog=SUBCOMMANDS_HELP,
+        epilog=_subcommands_help() if {"-h", "--help"} & set(args) else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ugpcl-studio {__version__}")
