@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.segment_codes import SegmentCode
 
 AXES = {"z": 0, "y": 1, "x": 2}
 
@@ -76,11 +77,14 @@ class LabelClass:
         value: the integer stored in the label map (0 is background).
         name: display name.
         color_rgb: colour, 0-255 per channel.
+        code: its DICOM category/type (``segment_codes``); None: guessed from the name when
+            exported.
     """
 
     value: int
     name: str
     color_rgb: tuple[int, int, int] = (255, 0, 0)
+    code: SegmentCode | None = None
 
 
 DEFAULT_COLORS: tuple[tuple[int, int, int], ...] = (

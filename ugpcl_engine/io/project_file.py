@@ -69,6 +69,7 @@ from ugpcl_engine.io.project_data import (
     SCHEMA_VERSION,
     Project,
     ProjectVolume,
+    table_codes_json,
     table_to_json,
 )
 from ugpcl_engine.io.project_readers import read_project
@@ -232,6 +233,9 @@ def _write_volume(group: h5py.Group, pv: ProjectVolume) -> None:
     group.attrs["origin_xyz"] = np.asarray(geometry.origin_xyz, dtype=np.float64)
     group.attrs["direction_xyz"] = np.asarray(geometry.direction_xyz, dtype=np.float64)
     group.attrs["label_table_json"] = _fixed_text(table_to_json(pv.labels.table))
+    codes = table_codes_json(pv.labels.table)
+    if codes is not None:  # absent in projects without codes (and in those written before)
+        group.attrs["label_codes_json"] = _fixed_text(codes)
     _write_array(group, "image_zyx", pv.volume.image_zyx)
     _write_array(group, "labels_zyx", pv.labels.labels_zyx)
     marks = group.create_group("labeled_slices")

@@ -24,6 +24,7 @@ from ugpcl_engine.io.project_data import (
     Project,
     ProjectVolume,
     table_from_json,
+    table_with_codes,
 )
 from ugpcl_engine.io.project_safety import (
     as_labels,
@@ -170,7 +171,10 @@ def _read_volume(c: _Checked) -> ProjectVolume:
         labels=LabelMap(
             as_labels(labels, f"the labels of {where}"),
             c.geometry,
-            table_from_json(_text(a["label_table_json"])),
+            table_with_codes(
+                table_from_json(_text(a["label_table_json"])),
+                _text(a["label_codes_json"]) if "label_codes_json" in a else None,
+            ),
         ),
         labeled_slices={axis: mark.astype(bool) for axis, mark in marks.items()},
         source_path=_text(a["source_path"]) or None,
