@@ -50,6 +50,11 @@ if TYPE_CHECKING:
         save_project,
     )
     from ugpcl_engine.io.segmentation_export import export_segmentation
+    from ugpcl_engine.io.segmentation_open import (
+        SEGMENTATION_SUFFIXES,
+        OpenedSegmentation,
+        open_segmentation,
+    )
     from ugpcl_engine.io.volume_files import (
         read_label_map,
         read_volume,
@@ -57,6 +62,7 @@ if TYPE_CHECKING:
         write_label_map,
     )
     from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, sample_paths
+    from ugpcl_engine.segment_codes import Concept, SegmentCode, code_for
     from ugpcl_engine.training.channel import (
         ChildTarget,
         EventReceiver,
@@ -117,6 +123,12 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.io.dicom_series": ("list_dicom_series",),
     "ugpcl_engine.io.orientation": ("VIEW_EDGES", "display_transform"),
     "ugpcl_engine.io.segmentation_export": ("export_segmentation",),
+    "ugpcl_engine.io.segmentation_open": (
+        "SEGMENTATION_SUFFIXES",
+        "OpenedSegmentation",
+        "open_segmentation",
+    ),
+    "ugpcl_engine.segment_codes": ("Concept", "SegmentCode", "code_for"),
     "ugpcl_engine.sample": ("SAMPLE_LABELED_SLICES", "sample_paths"),
     # dataset folders (MSD / nnU-Net, SSL4MIS) opened as a project
     "ugpcl_engine.datasets.app_cases": (
@@ -189,9 +201,11 @@ __all__ = [
     "MAX_APP_CASES",
     "PRESETS",
     "SAMPLE_LABELED_SLICES",
+    "SEGMENTATION_SUFFIXES",
     "VIEW_EDGES",
     "CancelledError",
     "ChildTarget",
+    "Concept",
     "DatasetCase",
     "EditJournal",
     "EventReceiver",
@@ -205,6 +219,7 @@ __all__ = [
     "LabelMap",
     "LabelTable",
     "Mark",
+    "OpenedSegmentation",
     "OrtSegmenter",
     "ParityError",
     "Preview",
@@ -215,6 +230,7 @@ __all__ = [
     "RunFolder",
     "RunRequest",
     "RunSpec",
+    "SegmentCode",
     "SharedFlag",
     "SnapshotVolume",
     "Stage",
@@ -227,6 +243,7 @@ __all__ = [
     "axis_index",
     "child_main",
     "claim_runs_root",
+    "code_for",
     "combined_hash",
     "default_threads",
     "default_threshold",
@@ -245,6 +262,7 @@ __all__ = [
     "list_dicom_series",
     "load_project",
     "missing_benchmark_message",
+    "open_segmentation",
     "preset",
     "rank_slices",
     "read_dataset_cases",

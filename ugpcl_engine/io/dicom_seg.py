@@ -8,7 +8,7 @@ frames reference the right source instances and carry the source's FrameOfRefere
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import highdicom as hd
@@ -215,4 +215,79 @@ def table_of_segments(seg: hd.seg.Segmentation) -> LabelTable:
         tuple(
             replace(c, code=entries[c.value][2]) if c.value in entries else c for c in table.classes
         )
+    )
+
+
+def read_segmentation_file(seg_path: str | Path) -> hd.seg.Segmentation:
+    """Open a DICOM-SEG file.
+
+    Raises:
+        InputError: not a readable DICOM-SEG.
+    """
+    try:
+        return hd.seg.segread(str(seg_path))
+    except (OSError, ValueError, AttributeError, pydicom.errors.InvalidDicomError) as err:
+        raise InputError(
+            f"Cannot read {Path(seg_path).name} as a DICOM-SEG: {str(err)[:160]}."
+        ) from None
+
+
+@dataclass(frozen=True)
+class SegFrames:
+    """The frames of a DICOM-SEG with where they lie (read without its source images).
+
+    Attributes:
+        frames: uint8 (F, rows, columns); each frame's segment number where it is set, else 0.
+        positions_xyz: (F, 3) ImagePositionPatient of each frame (mm).
+        orientation: the six ImageOrientationPatient values (row then column direction).
+        pixel_spacing: (between rows, between columns) in mm.
+        table: the segments' label table.
+    """
+
+    frames: np.ndarray
+    positions_xyz: np.ndarray
+    orientation: tuple[float, ...]
+    pixel_spacing: tuple[float, float]
+    table: LabelTable
+
+
+def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
+    """Read a DICOM-SEG's frames and their positions, without its source images.
+
+    Args:
+        seg_path: the DICOM-SEG file.
+
+    Returns:
+        The frames with their segment numbers, positions and the plane's geometry.
+
+    Raises:
+        InputError: not a SEG, or frames without a position.
+    """
+    seg = read_segmentation_file(seg_path)
+    name = Path(seg_path).name
+    try:
+        shared = seg.SharedFunctionalGroupsSequence[0]
+        orientation = tuple(
+            float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient
+        )
+        spacing = shared.PixelMeasuresSequence[0].PixelSpacing
+        pixels = np.asarray(seg.pixel_array).reshape(-1, int(seg.Rows), int(seg.Columns))
+        positions, numbers = [], []
+        for group in seg.PerFrameFunctionalGroupsSequence:
+            positions.append(
+                [float(v) for v in group.PlanePositionSequence[0].ImagePositionPatient]
+            )
+            numbers.append(int(group.SegmentIdentificationSequence[0].ReferencedSegmentNumber))
+    except (AttributeError, IndexError, KeyError, ValueError) as err:
+        raise InputError(
+            f"{name} has frames without a plane position or orientation ({str(err)[:80]}); open "
+            "the image series it was made on from its DICOM folder and try again."
+        ) from None
+    frames = np.where(pixels > 0, np.asarray(numbers, np.uint8)[:, None, None], 0).astype(np.uint8)
+    return SegFrames(
+        frames,
+        np.asarray(positions, float).reshape(-1, 3),
+        orientation,
+        (float(spacing[0]), float(spacing[1])),
+        table_of_segments(seg),
     )

@@ -27,7 +27,8 @@ MAX_LABEL_VALUE = 255
 TABLE_SUFFIXES = (".ctbl", ".txt", ".seg.nrrd")
 
 
-def _default_color(value: int) -> tuple[int, int, int]:
+def default_color(value: int) -> tuple[int, int, int]:
+    """The colour a new class of this value gets (the default palette, then a hash)."""
     if value < len(DEFAULT_COLORS):
         return DEFAULT_COLORS[value]
     return ((value * 67) % 256, (value * 131) % 256, (value * 193) % 256)
@@ -59,7 +60,7 @@ def table_from_entries(entries: Mapping[int, tuple[str, tuple[int, int, int]]]) 
         elif value == 0:
             name, color = "background", (0, 0, 0)
         else:
-            name, color = f"label {value}", _default_color(value)
+            name, color = f"label {value}", default_color(value)
         classes.append(LabelClass(value, name, color))
     return LabelTable(tuple(classes))
 
