@@ -13,7 +13,7 @@ placeholder classes for values beyond it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +43,7 @@ class OpenedSegmentation:
     notes: tuple[str, ...] = ()
 
 
-def _xyz(values: Sequence[float]) -> str:
+def _xyz(values: Iterable[float] | np.ndarray) -> str:
     return " × ".join(f"{v:g}" for v in values)
 
 
