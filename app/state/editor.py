@@ -8,17 +8,25 @@ autosave journal, if one is attached.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import numpy as np
 
 from app.state.document import Document, Region, region_of_slice_box, slice_of
 from app.state.observable import Signal
 from app.state.raster import disc_box, flood_mask, polygon_mask
-from app.state.undo import LabelDelta, TableEdit, UndoStack
+from app.state.undo import EditGroup, LabelDelta, TableEdit, UndoStack
 from app.state.view_state import PaintOver, ToolState
-from ugpcl_engine import DEFAULT_COLORS, InputError, LabelClass, LabelTable, Mark, axis_index
+from ugpcl_engine import (
+    DEFAULT_COLORS,
+    InputError,
+    LabelClass,
+    LabelTable,
+    Mark,
+    SegmentCode,
+    axis_index,
+)
 
 
 class JournalSink(Protocol):
@@ -262,14 +270,16 @@ class LabelEditor:
         self.doc.table_changed.emit(None)
 
     # -- internals ---------------------------------------------------------------------------
-    def _replace_class(
-        self, value: int, name: str | None = None, color_rgb: tuple[int, int, int] | None = None
-    ) -> None:
+    def set_code(self, value: int, code: SegmentCode | None) -> None:
+        """Give a class its DICOM category/type (None: back to the default from its name)."""
+        self._replace_class(value, code=code)
+
+    def _replace_class(self, value: int, **changes: Any) -> None:
         table = self.doc.table
         if not 0 < value < table.num_classes:
             raise InputError(f"There is no label {value}; pick one from the label table.")
         old = table.classes[value]
-        new = LabelClass(value, name or old.name, color_rgb or old.color_rgb)
+        new = replace(old, **{k: v for k, v in changes.items() if v is not None or k == "code"})
         classes = list(table.classes)
         classes[value] = new
         self._set_table(LabelTable(tuple(classes)), "edit label")
@@ -371,6 +381,19 @@ class LabelEditor:
         self.doc.modified = True
         self._journal(delta, forward=True)
 
+    def push_group(self, group: EditGroup) -> None:
+        """Record steps already applied to the document as one undo step (``push_delta``)."""
+        self.undo_stack.push(group)
+        self.doc.modified = True
+        self._journal_steps(group, forward=True)
+
+    def _journal_steps(self, group: EditGroup, forward: bool) -> None:
+        for step in group.steps:
+            if isinstance(step, LabelDelta):
+                self._journal(step, forward)
+            else:
+                self._journal_table(step.volume_index)
+
     def _journal(self, delta: LabelDelta, forward: bool) -> None:
         """Journal a label step as it is now (after it was done, undone or redone)."""
         values = self.doc.items[delta.volume_index].labels.labels_zyx[delta.region.slices()]
@@ -401,6 +424,8 @@ class LabelEditor:
             self._journal(entry, forward)
         elif isinstance(entry, TableEdit):
             self._journal_table(entry.volume_index)
+        elif isinstance(entry, EditGroup):
+            self._journal_steps(entry, forward)
 
     def _spacing_rc(self, axis: str) -> tuple[float, float]:
         sp = self.doc.item.volume.geometry.spacing_zyx

@@ -113,6 +113,31 @@ class TableEdit:
         return None
 
 
+@dataclass
+class EditGroup:
+    """Several steps undone and redone as one (opening a segmentation: table and labels).
+
+    Attributes:
+        steps: the steps in the order they were done (undone in reverse).
+        description: undo text.
+    """
+
+    steps: list[LabelDelta | TableEdit]
+    description: str = "edit"
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by all steps."""
+        return sum(step.nbytes for step in self.steps)
+
+    def apply(self, doc: Document, forward: bool) -> Region | None:
+        """Redo the steps in order, or undo them in reverse; return the last label region."""
+        region = None
+        for step in self.steps if forward else reversed(self.steps):
+            region = step.apply(doc, forward) or region
+        return region
+
+
 def _pack(array: np.ndarray) -> bytes:
     return zlib.compress(np.ascontiguousarray(array, dtype=np.uint8).tobytes(), 1)
 

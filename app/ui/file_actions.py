@@ -33,6 +33,7 @@ from app.state.files import (
 from app.state.recent import RecentFiles
 from app.state.workspace import SavePoint, Workspace
 from app.ui import dialogs
+from app.ui.segmentation_menu import SegmentationOpener
 from ugpcl_engine import InputError, LabelMap
 
 IMAGE_FILTER = (
@@ -74,6 +75,7 @@ class FileActions(QObject):
         self.window = parent
         self.tasks = tasks
         self.recent = recent_store()
+        self.segmentations = SegmentationOpener(workspace, parent, tasks, self.message.emit)
 
     # -- opening -----------------------------------------------------------------------------
     def open_paths(self, paths: Sequence[str | Path], remember: bool = True) -> None:

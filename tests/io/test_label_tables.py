@@ -10,9 +10,9 @@ import pytest
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io.label_tables import (
     Segment,
-    layer_overlaps,
     find_table_beside,
     flatten_layers,
+    layer_overlaps,
     read_label_table,
     table_from_entries,
     table_path_beside,

@@ -1,0 +1,122 @@
+"""File › Open segmentation… through the main window (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.state.document import Document, VolumeItem
+from app.state.editor import LabelEditor
+from app.state.segmentation_import import replace_labels
+from app.state.undo import UndoStack
+from app.state.view_state import ToolState
+from app.ui import segmentation_menu
+from ugpcl_engine.io.journal import read_journal
+from ugpcl_engine.io.label_tables import write_label_table
+from ugpcl_engine.io.volume_files import write_array
+from ugpcl_engine.volume import LabelClass, LabelMap, LabelTable, Volume, VolumeGeometry
+
+GRID = VolumeGeometry((12, 40, 50), (2.0, 1.0, 1.0))  # the small_image fixture's grid
+TABLE = LabelTable(
+    (
+        LabelClass(0, "background", (0, 0, 0)),
+        LabelClass(1, "liver", (200, 30, 30)),
+        LabelClass(2, "tumour", (30, 200, 30)),
+    )
+)
+
+
+def _open(qtbot, window, image: Path) -> None:
+    window.files.open_paths([image])
+    qtbot.waitUntil(lambda: window.ws.doc is not None, timeout=10000)
+
+
+def _menu_action(window, text: str):
+    return next(a for a in window.menus["File"].actions() if a.text() == text)
+
+
+def _choose(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    monkeypatch.setattr(
+        segmentation_menu.QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), "")
+    )
+
+
+def test_menu_opens_a_segmentation_as_one_undo_step(
+    qtbot, window, small_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _open(qtbot, window, small_image)
+    ws = window.ws
+    ws.editor.dab("z", 8, (20.0, 20.0))  # the user's own labels, on slice 8
+    old_labels, old_table = ws.doc.labels_zyx.copy(), ws.doc.table
+    assert ws.doc.is_labeled("z", 8)
+    seg = np.zeros(GRID.shape_zyx, np.uint8)
+    seg[3, 10:20, 10:20] = 1
+    seg[4, 12:18, 30:35] = 2
+    path = tmp_path / "seg.nii.gz"
+    write_array(path, seg, GRID)
+    write_label_table(tmp_path / "seg_labels.txt", TABLE)
+    notes: list[str] = []
+    monkeypatch.setattr(segmentation_menu, "show_notes", lambda _p, _t, text: notes.append(text))
+    _choose(monkeypatch, path)
+    steps = len(ws.undo)
+    _menu_action(window, "Open segmentation…").trigger()
+    qtbot.waitUntil(lambda: bool(ws.doc.labels_zyx[3].any()), timeout=10000)
+    assert np.array_equal(ws.doc.labels_zyx, seg) and ws.doc.table.names == TABLE.names
+    assert [i for i in range(12) if ws.doc.is_labeled("z", i)] == [3, 4]
+    assert len(ws.undo) == steps + 1 and notes and "seg_labels.txt" in notes[0]
+    assert window.label_panel.table.item(1, 1).text() == "tumour"
+    records = read_journal(ws.journal.path).records  # journaled for crash recovery
+    assert any(getattr(r, "table", None) == TABLE for r in records)
+    assert any(getattr(r, "values_zyx", np.zeros(1)).shape == seg.shape for r in records)
+    window.undo()
+    assert np.array_equal(ws.doc.labels_zyx, old_labels) and ws.doc.table == old_table
+    assert [i for i in range(12) if ws.doc.is_labeled("z", i)] == [8]
+    window.redo()
+    assert np.array_equal(ws.doc.labels_zyx, seg)
+
+
+def test_other_grid_shows_the_message_and_changes_nothing(
+    qtbot,
+    window,
+    small_image: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dialogs_log,
+) -> None:
+    _open(qtbot, window, small_image)
+    ws = window.ws
+    ws.editor.dab("z", 5, (20.0, 20.0))
+    before, steps = ws.doc.labels_zyx.copy(), len(ws.undo)
+    path = tmp_path / "other.nii.gz"
+    write_array(
+        path, np.ones(GRID.shape_zyx, np.uint8), VolumeGeometry(GRID.shape_zyx, (3.0, 1.0, 1.0))
+    )
+    _choose(monkeypatch, path)
+    _menu_action(window, "Open segmentation…").trigger()
+    qtbot.waitUntil(lambda: bool(dialogs_log["errors"]), timeout=10000)
+    message = dialogs_log["errors"][0]
+    assert "does not lie on the grid" in message and "spacing" in message
+    assert "Nothing was changed" in message
+    assert np.array_equal(ws.doc.labels_zyx, before) and len(ws.undo) == steps
+
+
+def test_without_an_image_the_action_says_what_to_do(window, dialogs_log) -> None:
+    _menu_action(window, "Open segmentation…").trigger()
+    assert "Open an image first" in dialogs_log["errors"][0]
+
+
+def test_replace_labels_keeps_codes_and_marks_in_one_state_step() -> None:
+    geometry = VolumeGeometry((4, 5, 6))
+    image = Volume(np.zeros((4, 5, 6), np.int16), geometry)
+    doc = Document([VolumeItem.new(image)])
+    doc.item.labeled["y"][2] = True
+    editor = LabelEditor(doc, ToolState(), UndoStack())
+    seg = np.zeros((4, 5, 6), np.uint8)
+    seg[1, 0, 0] = 2
+    replace_labels(editor, LabelMap(seg, geometry, TABLE))
+    assert doc.item.labeled["z"].tolist() == [False, True, False, False]
+    assert not doc.item.labeled["y"].any() and doc.modified
+    assert editor.undo() and doc.item.labeled["y"][2] and not doc.labels_zyx.any()
+    assert doc.table == LabelTable.default(2)
