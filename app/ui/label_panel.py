@@ -1,14 +1,16 @@
-"""The label table panel: pick, add, rename, recolour, hide and lock labels."""
+"""The label table panel: pick, add, rename, recolour, hide and lock labels, and edit a label's
+DICOM code (context menu)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QColorDialog,
     QHBoxLayout,
     QHeaderView,
+    QMenu,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -30,6 +32,7 @@ class LabelPanel(QWidget):
         renamed(int, str), recoloured(int, object): ``object`` is an (r, g, b) tuple.
         hidden_changed(int, bool), locked_changed(int, bool).
         add_requested(): the Add button.
+        code_requested(int): the row's context menu "DICOM code…".
     """
 
     label_selected = Signal(int)
@@ -38,6 +41,7 @@ class LabelPanel(QWidget):
     hidden_changed = Signal(int, bool)
     locked_changed = Signal(int, bool)
     add_requested = Signal()
+    code_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +58,8 @@ class LabelPanel(QWidget):
         self.table.currentCellChanged.connect(
             lambda row, *_: row >= 0 and self.label_selected.emit(row + 1)
         )
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
         add = QPushButton("Add label")
         add.clicked.connect(self.add_requested.emit)
         buttons = QHBoxLayout()
@@ -108,3 +114,13 @@ class LabelPanel(QWidget):
             self.hidden_changed.emit(value, item.checkState() != Qt.CheckState.Checked)
         elif item.column() == 3:
             self.locked_changed.emit(value, item.checkState() == Qt.CheckState.Checked)
+
+    def _context_menu(self, at: QPoint) -> None:
+        row = self.table.rowAt(at.y())
+        if row < 0:
+            return
+        menu = QMenu(self)
+        action = menu.addAction("DICOM code…")
+        action.setToolTip("The category and type this label exports with (DICOM-SEG)")
+        action.triggered.connect(lambda _=False: self.code_requested.emit(row + 1))
+        menu.popup(self.table.viewport().mapToGlobal(at))

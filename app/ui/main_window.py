@@ -33,6 +33,7 @@ from app.state.workspace import Workspace
 from app.ui import dialogs
 from app.ui.actions import build_menus
 from app.ui.assist import install_assist
+from app.ui.code_dialog import edit_code
 from app.ui.file_actions import FileActions
 from app.ui.label_panel import LabelPanel
 from app.ui.model_menu import install_model_menu
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         panel.hidden_changed.connect(lambda v, on: self._edit(lambda e: e.set_hidden(v, on)))
         panel.locked_changed.connect(lambda v, on: self._edit(lambda e: e.set_locked(v, on)))
         panel.add_requested.connect(lambda: self._edit(lambda e: self.choose_label(e.add_label())))
+        panel.code_requested.connect(lambda v: self._edit(lambda e: edit_code(self, e, v)))
 
     # -- state -> widgets --------------------------------------------------------------------
     def _document_replaced(self) -> None:

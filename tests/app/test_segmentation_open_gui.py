@@ -12,10 +12,11 @@ from app.state.editor import LabelEditor
 from app.state.segmentation_import import replace_labels
 from app.state.undo import UndoStack
 from app.state.view_state import ToolState
-from app.ui import segmentation_menu
+from app.ui import code_dialog, segmentation_menu
 from ugpcl_engine.io.journal import read_journal
 from ugpcl_engine.io.label_tables import write_label_table
 from ugpcl_engine.io.volume_files import write_array
+from ugpcl_engine.segment_codes import Concept, code_for
 from ugpcl_engine.volume import LabelClass, LabelMap, LabelTable, Volume, VolumeGeometry
 
 GRID = VolumeGeometry((12, 40, 50), (2.0, 1.0, 1.0))  # the small_image fixture's grid
@@ -120,3 +121,51 @@ def test_replace_labels_keeps_codes_and_marks_in_one_state_step() -> None:
     assert not doc.item.labeled["y"].any() and doc.modified
     assert editor.undo() and doc.item.labeled["y"][2] and not doc.labels_zyx.any()
     assert doc.table == LabelTable.default(2)
+
+
+def _answer_dialog(monkeypatch: pytest.MonkeyPatch, typed: dict[tuple[str, str], str] | None):
+    """Replace the modal exec: type ``typed`` into the fields and press OK (None: Restore
+    Defaults); record the fields as the dialog showed them."""
+    shown: list[dict[tuple[str, str], str]] = []
+
+    def run(dialog: code_dialog.CodeDialog) -> int:
+        shown.append({k: e.text() for k, e in dialog.edits.items()})
+        if typed is None:
+            dialog._restore()
+        else:
+            for key, text in typed.items():
+                dialog.edits[key].setText(text)
+            dialog.accept()
+        return dialog.result()
+
+    monkeypatch.setattr(code_dialog.CodeDialog, "exec", run)
+    return shown
+
+
+def test_dicom_code_from_the_label_panel_is_one_undo_step(
+    qtbot, window, small_image: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _open(qtbot, window, small_image)
+    ws = window.ws
+    window.label_panel.renamed.emit(1, "Liver")
+    shown = _answer_dialog(monkeypatch, {("type", "value"): "4147007", ("type", "meaning"): "Mass"})
+    window.label_panel.code_requested.emit(1)
+    assert shown[0][("type", "value")] == "10200004"  # the default the name suggests
+    code = ws.doc.table.classes[1].code
+    assert code is not None and code.type == Concept("SCT", "4147007", "Mass")
+    assert code.category == Concept("SCT", "91723000", "Anatomical Structure")
+    window.label_panel.renamed.emit(1, "big liver")  # renaming keeps the code
+    assert ws.doc.table.classes[1].code == code
+    _answer_dialog(monkeypatch, None)
+    window.label_panel.code_requested.emit(1)
+    assert ws.doc.table.classes[1].code is None  # back to the default from the name
+    window.undo()
+    assert ws.doc.table.classes[1].code == code
+
+
+def test_empty_code_field_keeps_the_dialog_open(qtbot) -> None:
+    dialog = code_dialog.CodeDialog(None, "x", code_for("x", None), True)
+    qtbot.addWidget(dialog)
+    dialog.edits[("category", "value")].setText(" ")
+    dialog.accept()
+    assert dialog.chosen is None and "needs a value" in dialog.error.text()
