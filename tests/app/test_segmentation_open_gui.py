@@ -29,6 +29,14 @@ TABLE = LabelTable(
 )
 
 
+@pytest.fixture(autouse=True)
+def notes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The notes shown after opening (recorded instead of a modal box)."""
+    shown: list[str] = []
+    monkeypatch.setattr(segmentation_menu, "show_notes", lambda _p, _t, text: shown.append(text))
+    return shown
+
+
 def _open(qtbot, window, image: Path) -> None:
     window.files.open_paths([image])
     qtbot.waitUntil(lambda: window.ws.doc is not None, timeout=10000)
@@ -45,7 +53,12 @@ def _choose(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
 
 
 def test_menu_opens_a_segmentation_as_one_undo_step(
-    qtbot, window, small_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot,
+    window,
+    small_image: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    notes: list[str],
 ) -> None:
     _open(qtbot, window, small_image)
     ws = window.ws
@@ -58,8 +71,6 @@ def test_menu_opens_a_segmentation_as_one_undo_step(
     path = tmp_path / "seg.nii.gz"
     write_array(path, seg, GRID)
     write_label_table(tmp_path / "seg_labels.txt", TABLE)
-    notes: list[str] = []
-    monkeypatch.setattr(segmentation_menu, "show_notes", lambda _p, _t, text: notes.append(text))
     _choose(monkeypatch, path)
     steps = len(ws.undo)
     _menu_action(window, "Open segmentation…").trigger()
@@ -169,3 +180,30 @@ def test_empty_code_field_keeps_the_dialog_open(qtbot) -> None:
     dialog.edits[("category", "value")].setText(" ")
     dialog.accept()
     assert dialog.chosen is None and "needs a value" in dialog.error.text()
+
+
+def test_opened_segmentation_is_recovered_after_a_crash(
+    qtbot, window, small_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dialogs_log
+) -> None:
+    from app.ui.main_window import MainWindow
+
+    _open(qtbot, window, small_image)
+    project = tmp_path / "p.ugpcl"
+    window.files.save(project)
+    qtbot.waitUntil(lambda: window.ws.doc.project_path == project, timeout=10000)
+    seg = np.zeros(GRID.shape_zyx, np.uint8)
+    seg[6, 5:9, 5:9] = 2
+    path = tmp_path / "s.nrrd"
+    write_array(path, seg, GRID)
+    window.files.segmentations.open_path(path)
+    qtbot.waitUntil(lambda: bool(window.ws.doc.labels_zyx.any()), timeout=10000)
+    window.ws.doc.modified = False  # the "crash": the window goes away without saving
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.files.open_paths([project])
+    qtbot.waitUntil(lambda: second.ws.doc is not None, timeout=10000)
+    assert np.array_equal(second.ws.doc.labels_zyx, seg)
+    assert second.ws.doc.table.names == ("background", "label 1", "label 2")
+    assert second.ws.doc.is_labeled("z", 6) and second.ws.doc.modified
+    second.ws.doc.modified = False
