@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import slicerio
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.segment_codes import Concept, SegmentCode, code_for, default_code
@@ -113,6 +112,8 @@ def _segment(index: int, info: dict[str, Any]) -> Segment:
 def _read(path: Path, skip_voxels: bool) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"File not found: {path}. Check the path and try again.")
+    import slicerio  # here, not at import: it loads requests and pynrrd, not needed at start
+
     try:
         return dict(slicerio.read_segmentation(str(path), skip_voxels=skip_voxels))
     except Exception as err:  # slicerio/pynrrd raise many types for a bad file
@@ -203,6 +204,8 @@ def write_seg_nrrd(
         "containedRepresentationNames": ["Binary labelmap"],
         "segments": segments,
     }
+    import slicerio
+
     try:
         slicerio.write_segmentation(str(path), segmentation, compression_level=1)
     except OSError as err:

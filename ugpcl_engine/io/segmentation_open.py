@@ -16,14 +16,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import label_tables
-from ugpcl_engine.io.dicom_seg import SegFrames, read_dicom_seg, read_dicom_seg_frames
 from ugpcl_engine.io.volume_files import read_label_map, read_seg_nrrd_labels
 from ugpcl_engine.volume import LabelClass, LabelMap, LabelTable, VolumeGeometry
+
+if TYPE_CHECKING:
+    from ugpcl_engine.io.dicom_seg import SegFrames
 
 SEGMENTATION_SUFFIXES = (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".dcm")
 GRID_TOLERANCE = 1e-3  # as VolumeGeometry.matches: spacing and direction; origin 10x this (mm)
@@ -154,6 +157,9 @@ def _place_frames(path: Path, frames: SegFrames, geometry: VolumeGeometry) -> np
 def _read_dicom_seg(
     path: Path, geometry: VolumeGeometry, source_dicom_files: Sequence[str | Path] | None
 ) -> tuple[np.ndarray, VolumeGeometry, LabelTable]:
+    # here, not at import: highdicom is only needed for a DICOM-SEG (not at the app's start)
+    from ugpcl_engine.io.dicom_seg import read_dicom_seg, read_dicom_seg_frames
+
     if source_dicom_files:
         labels = read_dicom_seg(path, source_dicom_files, geometry)
         return labels.labels_zyx, geometry, labels.table
