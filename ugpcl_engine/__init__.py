@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from ugpcl_engine.datasets.app_cases import (
         MAX_APP_CASES,
         DatasetCase,
+        DatasetSummary,
+        dataset_summary,
         is_dataset_folder,
         read_dataset_cases,
     )
@@ -122,6 +124,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.datasets.app_cases": (
         "MAX_APP_CASES",
         "DatasetCase",
+        "DatasetSummary",
+        "dataset_summary",
         "is_dataset_folder",
         "read_dataset_cases",
     ),
@@ -193,6 +197,7 @@ __all__ = [
     "CancelledError",
     "ChildTarget",
     "DatasetCase",
+    "DatasetSummary",
     "EditJournal",
     "EventReceiver",
     "EventSender",
@@ -228,6 +233,7 @@ __all__ = [
     "child_main",
     "claim_runs_root",
     "combined_hash",
+    "dataset_summary",
     "default_threads",
     "default_threshold",
     "discard_run",
