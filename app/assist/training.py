@@ -21,7 +21,6 @@ from PySide6.QtCore import QObject, Signal
 from app.assist.refining import Refiner
 from app.assist.review import ReviewController
 from app.assist.run_plan import (
-    AXIS,
     PendingRun,
     finished_text,
     free_run_dir,
@@ -152,13 +151,14 @@ class TrainingController(QObject):
             return False
         self.refiner.end("A new run was started; refining stopped.")
         choice = training_volumes(doc)
-        volumes = run_volumes(doc, choice.indices, AXIS)
+        axis = self.session.axis
+        volumes = run_volumes(doc, choice.indices, axis)
         number = self.session.next_number()
         init = self.session.warm_start(preset_name)
         spec = run_spec(preset_name, device, budget_s, doc.table.num_classes, self.overrides)
-        here = self.ws.view.slice_index(AXIS)
+        here = self.ws.view.slice_index(axis)
         holdout = holdout_slice(volumes[0].snapshot.labeled, number)
-        request = run_request(doc, spec, volumes, init, here, holdout, clicked)
+        request = run_request(doc, spec, volumes, init, here, holdout, clicked, axis)
         pending = PendingRun(
             number, preset_name, volumes, run_hash(volumes), request, device, refine
         )
@@ -225,7 +225,14 @@ class TrainingController(QObject):
             settings.preset, settings.device, budget, doc.table.num_classes, self.overrides
         )
         request = run_request(
-            doc, spec, volumes, round_.init, None, settings.holdout_slice, time.time()
+            doc,
+            spec,
+            volumes,
+            round_.init,
+            None,
+            settings.holdout_slice,
+            time.time(),
+            self.session.axis,
         )
         pending = PendingRun(
             number,
@@ -268,7 +275,8 @@ class TrainingController(QObject):
             doc is not None and pending.volume_index == doc.current
         )
         if what == "cursor" and doc is not None and on_training_volume:
-            self.supervisor.set_preview_slice(self.ws.view.slice_index(AXIS))
+            axis = self.pending.request.axis if self.pending is not None else self.session.axis
+            self.supervisor.set_preview_slice(self.ws.view.slice_index(axis))
 
     def _started(self, event: Started) -> None:
         self.status.emit(started_text(self.pending, event))

@@ -88,6 +88,8 @@ class TrainingSession:
         stage_changed(str): the running job entered a phase, e.g. ``"predicting"``.
         suggestions_changed(None): new suggestions and ranking.
         accepted_changed(int): the number of accepted, unconfirmed slices.
+        axis_changed(str): the training axis changed (suggestions and accepted slices of the
+            old axis were dropped).
     """
 
     def __init__(self, axis: str = "z", first_number: int = 1) -> None:
@@ -101,6 +103,7 @@ class TrainingSession:
         self.stage_changed: Signal[str] = Signal()
         self.suggestions_changed: Signal[None] = Signal()
         self.accepted_changed: Signal[int] = Signal()
+        self.axis_changed: Signal[str] = Signal()
         self._handlers: dict[type, Callable[[Any], None]] = {
             Progress: self._progress,
             Preview: self._preview,
@@ -130,6 +133,25 @@ class TrainingSession:
             topic.emit(None)
         self.preview_changed.emit(None)
         self.accepted_changed.emit(0)
+
+    def set_axis(self, axis: str) -> bool:
+        """Train and suggest along ``axis`` (``"z"``, ``"y"`` or ``"x"``) from now on.
+
+        The suggestions, their ranking and the accepted slices are indices along the old axis,
+        so they go; the versions stay (their predictions are volumes, ranked again along the new
+        axis by the review). Returns False when ``axis`` was already the training axis.
+        """
+        if axis not in ("z", "y", "x"):
+            raise ValueError(f"unknown axis {axis!r}")
+        if axis == self.axis:
+            return False
+        self.axis = axis
+        self.suggestions, self.ranking, self._last_jump = [], None, None
+        self.accepted.clear()
+        self.axis_changed.emit(axis)
+        self.suggestions_changed.emit(None)
+        self.accepted_changed.emit(0)
+        return True
 
     # -- versions ----------------------------------------------------------------------------
     @property

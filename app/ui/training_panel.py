@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.assist.review import SCOPES
+from app.assist.run_plan import AXIS_WORDS
 from app.state.refinement import MAX_ROUNDS, default_budget
 from app.ui.uncertainty_overlay import UncertaintyLegend
 from ugpcl_engine import PRESETS
@@ -92,6 +93,7 @@ class TrainingPanel(QWidget):
     rollback_requested = Signal(int)
     compare_requested = Signal(int)
     toggle_requested = Signal()
+    axis_chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -120,8 +122,17 @@ class TrainingPanel(QWidget):
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.setToolTip("auto uses a CUDA GPU when there is one, else the CPU")
+        self.axis = QComboBox()
+        for axis, words in AXIS_WORDS.items():
+            self.axis.addItem(words.capitalize(), axis)
+        self.axis.setToolTip(
+            "The slices training learns from and suggestions rank: the labeled slices along this "
+            "axis are the examples, every other slice along it is unlabeled data."
+        )
+        self.axis.activated.connect(lambda row: self.axis_chosen.emit(self.axis.itemData(row)))
         form.addRow("Preset", self.preset)
         form.addRow("Device", self.device)
+        form.addRow("Train along", self.axis)
         self.budget = QSpinBox()
         self.budget.setRange(0, MAX_BUDGET_S)
         self.budget.setSingleStep(10)
@@ -320,6 +331,7 @@ class TrainingPanel(QWidget):
         self.discard_button.setEnabled(running)
         self.preset.setEnabled(not running)
         self.device.setEnabled(not running)
+        self.axis.setEnabled(not running)
         self.budget.setEnabled(not running)
 
     def set_status(self, text: str) -> None:
@@ -343,8 +355,12 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat(text)
 
+    def set_axis(self, axis: str) -> None:
+        """Show the training axis (``"z"``, ``"y"`` or ``"x"``)."""
+        self.axis.setCurrentIndex(self.axis.findData(axis))
+
     def set_slice_count(self, count: int) -> None:
-        """Bound the range spin boxes by the number of axial slices."""
+        """Bound the range spin boxes by the number of slices along the training axis."""
         for spin in (self.range_from, self.range_to):
             spin.setRange(0, max(count - 1, 0))
 
