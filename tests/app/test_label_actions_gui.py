@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from app.state.label_ops import FREE_NAME
 from app.ui import label_actions
 from app.ui.dialogs import SHORTCUTS
 from ugpcl_engine.volume import LabelClass, LabelMap, LabelTable, Volume, VolumeGeometry
+
+sys.path.insert(0, str(Path(__file__).parent))  # the recovery tests' helpers
 
 TABLE = LabelTable(
     (
@@ -166,3 +169,44 @@ def test_comma_and_period_cycle_through_the_labels(qtbot, opened) -> None:
     assert (", / .", "Previous / next label (ITK-SNAP's < / >)") in SHORTCUTS
     keys = {a.shortcut().toString() for a in window.actions()}
     assert {label_actions.NEXT_KEY, label_actions.PREVIOUS_KEY} <= keys
+
+
+def test_a_crash_after_merge_delete_and_import_recovers_them(
+    qtbot, window, small_image: Path, tmp_path: Path, dialogs_log, monkeypatch
+) -> None:
+    from test_recovery_gui import crash, save_and_wait, second_window
+    from test_workspace_gui import open_and_wait
+
+    open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
+    project = tmp_path / "labels.ugpcl"
+    save_and_wait(qtbot, window, project)
+    editor, panel = window.ws.editor, window.label_panel
+    editor.dab("z", 4, (20.0, 20.0))  # label 1
+    panel.add_requested.emit()  # label 2, now active
+    editor.dab("z", 5, (22.0, 22.0))
+    panel.add_requested.emit()  # label 3
+    editor.dab("z", 6, (10.0, 30.0))
+    panel.merge_requested.emit(3, 1)
+    panel.delete_requested.emit(2)
+    snap = tmp_path / "colors.ctbl"
+    snap.write_text("1 liver 255 0 0 255\n")
+    monkeypatch.setattr(label_actions, "ask_table_file", lambda _parent: str(snap))
+    panel.import_requested.emit()
+    doc = window.ws.doc
+    painted, classes = doc.labels_zyx.copy(), doc.table.classes
+    assert set(np.unique(painted)) == {0, 1} and [c.name for c in classes] == [
+        "background",
+        "liver",
+        FREE_NAME,
+        FREE_NAME,
+    ]
+    crash(window)
+
+    second = second_window(qtbot)
+    open_and_wait(qtbot, second, lambda: second.files.open_paths([project]))
+    assert len(dialogs_log["recover"]) == 1
+    np.testing.assert_array_equal(second.ws.doc.labels_zyx, painted)
+    assert second.ws.doc.table.classes == classes
+    assert names_in_panel(second) == ["liver", FREE_NAME, FREE_NAME]
+    assert dialogs_log["errors"] == []
+    second.ws.doc.modified = False
