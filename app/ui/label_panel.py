@@ -3,6 +3,8 @@ labels (the last three through ``label_actions``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
@@ -153,10 +155,10 @@ class LabelPanel(QWidget):
         if row >= 0:
             self.row_menu(row + 1).exec(self.table.viewport().mapToGlobal(pos))
 
-    def _on_selected(self, emit: object) -> None:
+    def _on_selected(self, emit: Callable[[int], object]) -> None:
         value = self.selected_value()
         if value is not None:
-            emit(value)  # type: ignore[operator]
+            emit(value)
 
     def _fill_merge_button(self) -> None:
         value, menu = self.selected_value(), self.merge_button.menu()
