@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         read_journal,
         replay,
     )
+    from ugpcl_engine.io.label_table_text import read_label_entries, table_with_entries
     from ugpcl_engine.io.orientation import VIEW_EDGES, display_transform
     from ugpcl_engine.io.project_file import (
         Project,
@@ -117,6 +118,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "write_label_map",
     ),
     "ugpcl_engine.io.dicom_series": ("list_dicom_series",),
+    "ugpcl_engine.io.label_table_text": ("read_label_entries", "table_with_entries"),
     "ugpcl_engine.io.orientation": ("VIEW_EDGES", "display_transform"),
     "ugpcl_engine.io.segmentation_export": ("export_segmentation",),
     "ugpcl_engine.sample": ("SAMPLE_LABELED_SLICES", "sample_paths"),
@@ -255,6 +257,7 @@ __all__ = [
     "rank_slices",
     "read_dataset_cases",
     "read_journal",
+    "read_label_entries",
     "read_label_map",
     "read_volume",
     "remove_stale_temps",
@@ -263,6 +266,7 @@ __all__ = [
     "sample_paths",
     "save_project",
     "shared_index",
+    "table_with_entries",
     "uncertain_regions",
     "write_array",
     "write_label_map",
