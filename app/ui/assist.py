@@ -72,6 +72,7 @@ class AssistView(QObject):
         self.session, self.layers = self.loop.session, self.loop.layers
         self.panel = TrainingPanel()
         self.panel.loss_source = lambda: self.session.losses
+        self.panel.dice_source = lambda: self.session.holdout_dice
         self.dock = window.add_side_panel(self.panel, "Training")
         self._place_dock()
         self.overlays = AssistOverlays(window.views, self.layers, self.session, self.ws)
@@ -126,9 +127,8 @@ class AssistView(QObject):
         s.shown_changed.connect(lambda _: self._list_versions())
         s.losses_changed.connect(lambda _: p.mark_losses_dirty())
         s.progressed.connect(lambda e: p.show_progress(e.step, e.total, e.eta))
-        s.validated.connect(
-            lambda v: p.holdout.setText(f"Held-out slice {v.slice_index}: Dice {v.dice:.2f}")
-        )
+        s.validated.connect(lambda v: p.show_holdout(v.slice_index, v.dice))
+        s.validated.connect(lambda _: p.mark_losses_dirty())
         s.stage_changed.connect(lambda _name: p.show_busy(self._predicting_text()))
         s.suggestions_changed.connect(
             lambda _: p.set_suggestions([g.describe() for g in s.suggestions])
