@@ -23,6 +23,7 @@ from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import ChildTarget, TrainingSupervisor
 from app.state.prediction_edits import AcceptOptions
 from app.ui import dialogs
+from app.ui.run_notice import RunNotifier
 from app.ui.training_panel import TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays
 
@@ -52,7 +53,8 @@ class AssistView(QObject):
     Attributes:
         loop: the assist loop; training, review, versions: its controllers; session, layers:
         its state; supervisor: the training child; tasks: the window's task runner;
-        panel: the dock's widget; overlays: the view layers; actions: Model menu entries.
+        panel: the dock's widget; overlays: the view layers; actions: Model menu entries;
+        notifier: says that a run ended while the window is in the background.
     """
 
     def __init__(
@@ -78,6 +80,8 @@ class AssistView(QObject):
         self.overlays = AssistOverlays(window.views, self.layers, self.session, self.ws)
         self._forward_intent()
         self._render_state()
+        self.notifier = RunNotifier(window, self)  # a run ends while the window is behind
+        self.notifier.watch(self.training)
         self._build_menu()
         window.installEventFilter(self)
 
