@@ -34,8 +34,6 @@ from PySide6.QtWidgets import (
 
 from app.assist.review import SCOPES
 from app.state.refinement import MAX_ROUNDS, default_budget
-from app.ui.training_plots import LOSS_NAMES as LOSS_NAMES  # re-exported
-from app.ui.training_plots import LOSS_PENS as LOSS_PENS  # re-exported
 from app.ui.training_plots import TrainingPlots
 from app.ui.uncertainty_overlay import UncertaintyLegend
 from ugpcl_engine import PRESETS

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ugpcl_engine.training.child import slice_dice
-from ugpcl_engine.training.holdout import HOLDOUT_CHECKS, dice_2d, holdout_due, holdout_every
+from ugpcl_engine.training.holdout import (
+    HOLDOUT_CHECKS,
+    dice_2d,
+    holdout_due,
+    holdout_every,
+    slice_dice,
+)
 
 
 def test_about_holdout_checks_per_run_never_more_often_than_the_losses() -> None:
