@@ -75,9 +75,12 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         self.setToolTip(STEP_TIP)
         self.ci.layout.setSpacing(2)
         self.dice_plot = self._small_plot(0, "held-out Dice (0–1, higher is better)", DICE_TIP)
-        self.dice_plot.setYRange(0.0, 1.0, padding=0.08)
+        self.dice_plot.setYRange(0.0, 1.0, padding=0.1)
         self.dice_plot.enableAutoRange(y=False)
-        self.dice_plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0.0, 0.5, 1.0)]])
+        dice_axis = self.dice_plot.getAxis("left")
+        # grid lines at 0, ½ and 1; so small a plot has room for the middle number only (the
+        # title says 0–1)
+        dice_axis.setTicks([[(v, f"{v:g}") for v in (0.0, 0.5, 1.0)]])
         self.dice_curve = self.dice_plot.plot(
             [],
             [],
@@ -111,6 +114,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         left = plot.getAxis("left")
         left.setWidth(40)  # the plots line up whatever their numbers
         left.enableAutoSIPrefix(False)  # no "(x0.001)" squeezed beside the numbers
+        left.setStyle(maxTickLevel=0, maxTextLevel=0)  # a small plot has room for few numbers
         left.setToolTip(tip)
         plot.getAxis("bottom").setStyle(showValues=False)
         plot.setToolTip(tip)
