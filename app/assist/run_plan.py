@@ -161,6 +161,26 @@ def finished_text(version: ModelVersion, refine: bool) -> str:
     )
 
 
+def ended_notice(version: ModelVersion, refine: bool, stopped: bool) -> tuple[str, str]:
+    """How a run the user started ended and one line for a notification.
+
+    Args:
+        version: its model; refine: refining goes on; stopped: the user pressed Stop (a
+            budget that cut the run short is no stop).
+
+    Returns:
+        ``"finished"`` or ``"stopped"``, and the line: the model, its held-out Dice when there
+        is one, and what comes next.
+    """
+    outcome = "stopped" if stopped else "finished"
+    dice = version.metrics.get("holdout_dice")
+    held_out = f" Held-out Dice {dice:.2f}." if dice is not None else ""
+    more = " Refining goes on in the background." if refine else ""
+    how = "stopped, model kept" if stopped else "ready"
+    text = f"Model v{version.number} {how}: prediction and uncertainty shown."
+    return outcome, text + held_out + more
+
+
 def ready_text(labeled: Sequence[bool] | np.ndarray, axis_name: str = "axial") -> str:
     """What the panel says before the first run: what is labeled, and what to do next.
 

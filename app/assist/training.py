@@ -22,6 +22,7 @@ from app.assist.refining import Refiner
 from app.assist.review import ReviewController
 from app.assist.run_plan import (
     PendingRun,
+    ended_notice,
     finished_text,
     free_run_dir,
     run_request,
@@ -75,6 +76,10 @@ class TrainingController(QObject):
         run_failed(str): a run failed (the message went out on ``error`` first).
         round_judged(object, bool): a refinement round's version, and whether it is shown.
         refine_ended(str): refining is over (why) and no round runs any more.
+        run_ended(str, str): a run ended: ``"finished"`` or ``"stopped"`` (a run the user
+            started shows its model) or ``"failed"`` (any run, said before the error dialog
+            opens), and one line saying what happened (for a notification while the window is
+            in the background).
     """
 
     status = Signal(str)
@@ -86,6 +91,7 @@ class TrainingController(QObject):
     run_failed = Signal(str)
     round_judged = Signal(object, bool)
     refine_ended = Signal(str)
+    run_ended = Signal(str, str)
 
     def __init__(
         self,
@@ -307,6 +313,7 @@ class TrainingController(QObject):
         self.idle.emit(f"v{version.number} ready")
         refine = pending.refine and not self._user_stopped
         self.status.emit(finished_text(version, refine))
+        self.run_ended.emit(*ended_notice(version, refine, self._user_stopped))
         self.result_ready.emit(version)
         self.review.rank(version)
         if refine:
@@ -322,6 +329,7 @@ class TrainingController(QObject):
 
     def _failed(self, message: str) -> None:
         self._ended("Training failed. " + message)
+        self.run_ended.emit("failed", message)  # before the (modal) error dialog
         self.refiner.round_lost()
         self.error.emit("Training failed", message)
         self.run_failed.emit(message)

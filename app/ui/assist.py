@@ -23,6 +23,7 @@ from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import ChildTarget, TrainingSupervisor
 from app.state.prediction_edits import AcceptOptions
 from app.ui import dialogs
+from app.ui.run_notice import RunNotifier
 from app.ui.training_panel import TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays
 
@@ -52,7 +53,8 @@ class AssistView(QObject):
     Attributes:
         loop: the assist loop; training, review, versions: its controllers; session, layers:
         its state; supervisor: the training child; tasks: the window's task runner;
-        panel: the dock's widget; overlays: the view layers; actions: Model menu entries.
+        panel: the dock's widget; overlays: the view layers; actions: Model menu entries;
+        notifier: says that a run ended while the window is in the background.
     """
 
     def __init__(
@@ -72,11 +74,14 @@ class AssistView(QObject):
         self.session, self.layers = self.loop.session, self.loop.layers
         self.panel = TrainingPanel()
         self.panel.loss_source = lambda: self.session.losses
+        self.panel.dice_source = lambda: self.session.holdout_dice
         self.dock = window.add_side_panel(self.panel, "Training")
         self._place_dock()
         self.overlays = AssistOverlays(window.views, self.layers, self.session, self.ws)
         self._forward_intent()
         self._render_state()
+        self.notifier = RunNotifier(window, self)  # a run ends while the window is behind
+        self.notifier.watch(self.training)
         self._build_menu()
         window.installEventFilter(self)
 
@@ -127,9 +132,8 @@ class AssistView(QObject):
         s.shown_changed.connect(lambda _: self._list_versions())
         s.losses_changed.connect(lambda _: p.mark_losses_dirty())
         s.progressed.connect(lambda e: p.show_progress(e.step, e.total, e.eta))
-        s.validated.connect(
-            lambda v: p.holdout.setText(f"Held-out slice {v.slice_index}: Dice {v.dice:.2f}")
-        )
+        s.validated.connect(lambda v: p.show_holdout(v.slice_index, v.dice))
+        s.validated.connect(lambda _: p.mark_losses_dirty())
         s.stage_changed.connect(lambda _name: p.show_busy(self._predicting_text()))
         s.suggestions_changed.connect(
             lambda _: p.set_suggestions([g.describe() for g in s.suggestions])

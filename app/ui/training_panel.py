@@ -1,18 +1,17 @@
 """The training dock: train, review the result, manage model versions.
 
 Three tabs: *Train* (preset, device, time budget, keep refining, Start/Stop, progress with
-ETA, live loss curves, held-out check), *Review* (overlay toggles and opacities with the
-entropy legend, ranked suggestions, accept prediction, label check) and *Versions* (each run,
-roll back, compare). The panel holds no state: it shows what it is given and emits what the
-user asks for. The loss plot is redrawn on a timer from ``loss_source`` when new numbers
-arrived, never once per event.
+ETA, live curves: one small plot per loss and the held-out Dice, see ``training_plots``),
+*Review* (overlay toggles and opacities with the entropy legend, ranked suggestions, accept
+prediction, label check) and *Versions* (each run, roll back, compare). The panel holds no
+state: it shows what it is given and emits what the user asks for. The plots are redrawn on a
+timer from ``loss_source`` and ``dice_source`` when new numbers arrived, never once per event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -36,23 +35,13 @@ from PySide6.QtWidgets import (
 from app.assist.review import SCOPES
 from app.assist.run_plan import AXIS_WORDS
 from app.state.refinement import MAX_ROUNDS, default_budget
+from app.ui.training_plots import TrainingPlots
 from app.ui.uncertainty_overlay import UncertaintyLegend
 from ugpcl_engine import PRESETS
 
-LOSS_PENS = {
-    "sup": (80, 170, 255),
-    "con": (255, 170, 60),
-    "contrast": (120, 220, 120),
-    "rot": (230, 90, 200),
-}
-LOSS_NAMES = {
-    "sup": "supervised",
-    "con": "consistency",
-    "contrast": "contrastive",
-    "rot": "rotation",
-}
 MAX_BUDGET_S = 3600
 LossSource = Callable[[], dict[str, list[tuple[int, float]]]]
+DiceSource = Callable[[], list[tuple[int, float]]]
 
 
 def _eta(seconds: float) -> str:
@@ -98,6 +87,7 @@ class TrainingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.loss_source: LossSource | None = None
+        self.dice_source: DiceSource | None = None
         self._losses_dirty = False
         self.tabs = QTabWidget()
         self.tabs.addTab(self._train_tab(), "Train")
@@ -169,22 +159,17 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Paint a few slices, then press Start.")
         self.status.setWordWrap(True)
         self.holdout = QLabel("")
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setMinimumHeight(180)
-        self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss")
-        self.plot.addLegend(offset=(-5, 5))
-        self.curves = {
-            key: self.plot.plot([], [], pen=pg.mkPen(pen, width=2), name=LOSS_NAMES[key])
-            for key, pen in LOSS_PENS.items()
-        }
+        self.holdout.setWordWrap(True)
+        self.plots = TrainingPlots()
+        self.curves = self.plots.curves
+        self.dice_curve = self.plots.dice_curve
         layout = QVBoxLayout(tab)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.holdout)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.plots, 1)
         return tab
 
     def _review_tab(self) -> QWidget:
@@ -369,13 +354,23 @@ class TrainingPanel(QWidget):
         self._losses_dirty = True
 
     def redraw_losses(self) -> None:
-        """Redraw the curves from ``loss_source`` if anything changed."""
+        """Redraw the loss and held-out Dice plots from the sources if anything changed."""
         if not self._losses_dirty or self.loss_source is None:
             return
         self._losses_dirty = False
-        for key, points in self.loss_source().items():
-            if key in self.curves:
-                self.curves[key].setData([p[0] for p in points], [p[1] for p in points])
+        dice = self.dice_source() if self.dice_source is not None else []
+        self.plots.set_data(self.loss_source(), dice)
+
+    def show_holdout(self, slice_index: int, dice: float) -> None:
+        """The latest held-out check, in words (the Dice plot shows the series)."""
+        self.holdout.setText(
+            f"Held-out slice {slice_index} (never trained on): Dice {dice:.2f} (0–1, higher is "
+            "better)"
+        )
+        self.holdout.setToolTip(
+            "One labeled slice is left out of training so the model never sees its labels; "
+            "Dice is the overlap of the prediction with your labels there, 0 to 1."
+        )
 
     def set_versions(self, lines: list[str], current: int | None, compare: int | None) -> None:
         """List the versions, marking the current and the compared one."""
