@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -140,15 +141,21 @@ def _product_files() -> list[Path]:
     return files
 
 
-def _imported_top_level_names() -> set[str]:
+@functools.cache
+def _imported_modules() -> frozenset[str]:
+    """Every module the product imports (absolute imports, at any depth, by full name)."""
     names: set[str] = set()
     for path in _product_files():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
+                names.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return names
+                names.add(node.module)
+    return frozenset(names)
+
+
+def _imported_top_level_names() -> set[str]:
+    return {name.split(".")[0] for name in _imported_modules()}
 
 
 def _import_name(requirement: Requirement) -> str:
@@ -202,11 +209,16 @@ def test_the_desktop_entry_is_valid() -> None:
     for key in ("Categories", "MimeType", "Keywords"):  # lists end with ';'
         assert entry[key].endswith(";")
     assert "application/x-ugpcl-project" in entry["MimeType"].split(";")
+    _validate(path)
+
+
+def _validate(path: Path) -> None:
+    """``desktop-file-validate`` finds nothing to say (errors, warnings or hints), if installed."""
     if shutil.which("desktop-file-validate"):
         done = subprocess.run(
             ["desktop-file-validate", str(path)], capture_output=True, text=True, check=False
         )
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.returncode == 0 and not done.stdout + done.stderr, done.stdout + done.stderr
 
 
 def test_the_mime_type_is_valid_shared_mime_info() -> None:
@@ -284,6 +296,30 @@ def test_the_frozen_entry_runs_freeze_support_before_the_app() -> None:
     compile((PACKAGING / "ugpcl-studio.spec").read_text(encoding="utf-8"), "spec", "exec")
 
 
+def test_the_frozen_build_leaves_out_nothing_the_product_imports() -> None:
+    spec = ast.parse((PACKAGING / "ugpcl-studio.spec").read_text(encoding="utf-8"))
+    (analysis,) = [
+        n for n in ast.walk(spec)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "Analysis"
+    ]  # fmt: skip
+    (excludes,) = [k.value for k in analysis.keywords if k.arg == "excludes"]
+    left_out = set(ast.literal_eval(excludes))
+    assert {"ugpcl_benchmarks", "app.benchmarks", "sklearn"} <= left_out
+    missed = {
+        name for name in _imported_modules()
+        if any(name == x or name.startswith(f"{x}.") for x in left_out)
+    }  # fmt: skip
+    assert not missed, f"the frozen app leaves out modules the product imports: {missed}"
+
+
+@pytest.mark.parametrize("script", ["build.sh", "smoke.sh", "install-desktop.sh"])
+def test_the_packaging_scripts_parse(script: str) -> None:
+    path = PACKAGING / script
+    assert os.access(path, os.X_OK), f"{script} is not executable"
+    done = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def _install(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "share"), "HOME": str(tmp_path)}
     return subprocess.run(
@@ -321,10 +357,10 @@ def test_install_desktop_for_a_frozen_build_starts_its_executable(tmp_path: Path
     exe.chmod(0o755)
     done = _install(tmp_path, "--frozen", str(build))
     assert done.returncode == 0, done.stderr
-    entry = _desktop_entry(
-        (tmp_path / "share" / "applications" / "ugpcl-studio.desktop").read_text()
-    )
+    installed = tmp_path / "share" / "applications" / "ugpcl-studio.desktop"
+    entry = _desktop_entry(installed.read_text())
     assert entry["Exec"] == f'"{exe}" %F' and entry["TryExec"] == str(exe)
+    _validate(installed)
 
 
 def _reachable(host: str) -> bool:
