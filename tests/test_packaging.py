@@ -253,11 +253,9 @@ def test_the_icon_exists_at_every_size() -> None:
         assert _png_size(icons / f"{size}x{size}.png") == (size, size)
 
 
-def _fresh_version_module() -> ModuleType:
+def _fresh_version_module(path: Path = ROOT / "ugpcl_engine" / "version.py") -> ModuleType:
     """Execute ``ugpcl_engine/version.py`` anew (the imported one keeps its value)."""
-    spec = importlib.util.spec_from_file_location(
-        "_fresh_version", ROOT / "ugpcl_engine" / "version.py"
-    )
+    spec = importlib.util.spec_from_file_location("_fresh_version", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -279,12 +277,21 @@ def test_the_version_comes_from_the_package_metadata(monkeypatch) -> None:
     assert asked == ["ugpcl-studio"]
 
 
-def test_a_source_checkout_that_is_not_installed_reads_pyproject(monkeypatch) -> None:
+def test_a_source_checkout_that_is_not_installed_reads_pyproject(
+    monkeypatch, tmp_path: Path
+) -> None:
     def missing(name: str) -> str:
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(importlib.metadata, "version", missing)
     assert _fresh_version_module().__version__ == PYPROJECT["project"]["version"]
+    # neither installed nor in a checkout (a copy of the module with no pyproject.toml above it)
+    lone = tmp_path / "somewhere" / "ugpcl_engine" / "version.py"
+    lone.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "ugpcl_engine" / "version.py", lone)
+    assert _fresh_version_module(lone).__version__ == "0+unknown"
+    (lone.parents[1] / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "5"\n')
+    assert _fresh_version_module(lone).__version__ == "0+unknown"  # another project's
 
 
 def test_the_frozen_entry_runs_freeze_support_before_the_app() -> None:
