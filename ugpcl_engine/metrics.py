@@ -302,3 +302,30 @@ def evaluate_command(args: argparse.Namespace) -> int:
     json.dump(result, sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
     return 0
+
+
+def slice_dice(pred_zyx: np.ndarray, ref_zyx: np.ndarray, axis: str, index: int) -> float:
+    """Mean Dice over the foreground classes present in either slice (1.0 when both empty).
+
+    The held-out check of a training run (``training.child``) and of fill between slices
+    (``app.state.holdout_comparison``).
+
+    Args:
+        pred_zyx: predicted labels (Z, Y, X).
+        ref_zyx: reference labels (Z, Y, X).
+        axis: slicing axis.
+        index: slice index along ``axis``.
+
+    Returns:
+        Dice in [0, 1].
+    """
+    a = np.take(pred_zyx, index, axis=axis_index(axis))
+    b = np.take(ref_zyx, index, axis=axis_index(axis))
+    classes = [int(c) for c in np.union1d(np.unique(a), np.unique(b)) if c != 0]
+    if not classes:
+        return 1.0
+    scores = []
+    for c in classes:
+        pa, pb = a == c, b == c
+        scores.append(2.0 * float((pa & pb).sum()) / float(pa.sum() + pb.sum()))
+    return float(np.mean(scores))
