@@ -76,6 +76,7 @@ class TrainingController(QObject):
         run_failed(str): a run failed (the message went out on ``error`` first).
         round_judged(object, bool): a refinement round's version, and whether it is shown.
         refine_ended(str): refining is over (why) and no round runs any more.
+        run_started(object): the ``PendingRun`` of a run (or round) whose child was started.
     """
 
     status = Signal(str)
@@ -87,6 +88,7 @@ class TrainingController(QObject):
     run_failed = Signal(str)
     round_judged = Signal(object, bool)
     refine_ended = Signal(str)
+    run_started = Signal(object)
 
     def __init__(
         self,
@@ -258,6 +260,7 @@ class TrainingController(QObject):
         self.pending, self._user_stopped = pending, False
         self.session.begin_run(tuple(v.volume for v in pending.volumes))
         self.busy.emit("Starting the training process…")
+        self.run_started.emit(pending)
         return True
 
     # -- following ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ class LabelPanel(QWidget):
         renamed(int, str), recoloured(int, object): ``object`` is an (r, g, b) tuple.
         hidden_changed(int, bool), locked_changed(int, bool).
         add_requested(): the Add button.
+        fill_requested(): the Fill between slices button.
     """
 
     label_selected = Signal(int)
@@ -38,6 +39,7 @@ class LabelPanel(QWidget):
     hidden_changed = Signal(int, bool)
     locked_changed = Signal(int, bool)
     add_requested = Signal()
+    fill_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +60,10 @@ class LabelPanel(QWidget):
         add.clicked.connect(self.add_requested.emit)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
+        fill = QPushButton("Fill between slices")
+        fill.setToolTip("Interpolate the unlabeled slices between the labeled ones (Tools menu)")
+        fill.clicked.connect(self.fill_requested.emit)
+        buttons.addWidget(fill)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
