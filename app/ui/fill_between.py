@@ -80,6 +80,7 @@ class FillBetween(QObject):
         self.ws.tools.changed.connect(lambda _: self._sync())
         menu.addAction(self.action)
         menu.addAction(self.only_action)
+        window.label_panel.fill_button.setText(f"{FILL_TEXT} ({FILL_KEY})")
         window.label_panel.fill_requested.connect(self.fill)
 
     def _sync(self) -> None:
