@@ -225,3 +225,26 @@ def test_the_comparison_keeps_the_latest_runs_numbers() -> None:
     assert (comparison.slice_index, comparison.fill_dice) == (7, None)
     comparison.set_fill(7, None, NOT_BETWEEN)
     assert comparison.fill_note == NOT_BETWEEN and len(seen) == 6
+
+
+@pytest.mark.slow  # two real ITK runs on the chest CT
+def test_the_cropped_fill_equals_the_whole_volume_interpolation(chest_ct) -> None:
+    """The fill interpolates only the box of its labels (faster); ITK's result is the same."""
+    import SimpleITK as sitk
+
+    from ugpcl_engine import SAMPLE_LABELED_SLICES, interpolate_labels
+
+    ref = sitk.GetArrayFromImage(sitk.ReadImage(str(chest_ct.labels))).astype(np.uint8)
+    slices = list(SAMPLE_LABELED_SLICES)
+    geometry = VolumeGeometry(ref.shape, (2.5, 1.0, 1.0))
+    sparse = np.zeros_like(ref)
+    sparse[slices] = ref[slices]
+    table = LabelTable.default(int(ref.max()) + 1)
+    volume = Volume(np.zeros(ref.shape, np.int16), geometry, "chest")
+    doc = Document([VolumeItem.new(volume, LabelMap(sparse, geometry, table))])
+    mark(doc, "z", *slices)
+    editor = LabelEditor(doc, ToolState(), UndoStack(1 << 28))
+    plan = plan_fill(editor, "z")
+    assert plan.box.shape_zyx[1:] != ref.shape[1:]  # cropped in-plane
+    apply_fill(editor, plan, compute_fill(plan))
+    assert np.array_equal(doc.labels_zyx, interpolate_labels(ref, slices))
