@@ -5,6 +5,9 @@ very executable started with ``--multiprocessing-fork`` (PyInstaller's multiproc
 hook makes that work on Linux and macOS too); it must run the child's work and exit before any
 GUI code is touched.
 
+``--mci-worker ARGS`` runs Fill between slices' ITK child (``ugpcl_engine.interpolation``
+starts the frozen executable so, having no Python to run ``_mci_worker.py`` with).
+
 ``--frozen-self-test`` (this build only; ``packaging/smoke.sh`` runs it) starts the modules the
 GUI's spawned children run, the training child and the ONNX export (torch, onnx, onnxruntime),
 each in a ``spawn`` child of this executable, exactly as the GUI starts them, and exits 0 when
@@ -36,6 +39,15 @@ if __name__ == "__main__":
     multiprocessing.freeze_support()
     if sys.argv[1:] == ["--frozen-self-test"]:
         sys.exit(self_test())
+    if sys.argv[1:2] == ["--mci-worker"]:  # ugpcl_engine.interpolation.FROZEN_WORKER_FLAG
+        import os
+
+        from ugpcl_engine import _mci_worker
+
+        code = _mci_worker.main(sys.argv[2:])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # as the worker's own __main__: ITK may corrupt the heap at exit
     from app.launcher import main
 
     sys.exit(main())

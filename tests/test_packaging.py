@@ -41,6 +41,8 @@ IMPORT_NAMES = {
     "simpleitk": "SimpleITK",
     "pyside6-essentials": "PySide6",
     "onnxruntime-gpu": "onnxruntime",
+    # ITK's contour interpolation module installs into (and pulls in) the `itk` package
+    "itk-morphologicalcontourinterpolation": "itk",
 }
 # runtime dependencies nothing imports, each with the reason it is needed anyway
 NOT_IMPORTED = {

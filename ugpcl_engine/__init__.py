@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ugpcl_engine.inference.commands import export_in_subprocess
     from ugpcl_engine.inference.model_metadata import ExportReport, ParityError, TrainingGrid
     from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
+    from ugpcl_engine.interpolation import interpolate_labels
     from ugpcl_engine.io.dicom_series import list_dicom_series
     from ugpcl_engine.io.journal import (
         EditJournal,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         write_array,
         write_label_map,
     )
+    from ugpcl_engine.metrics import slice_dice
     from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, sample_paths
     from ugpcl_engine.training.channel import (
         ChildTarget,
@@ -184,6 +186,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.inference.ort_segmenter": ("OrtSegmenter",),
     "ugpcl_engine.inference.model_metadata": ("ExportReport", "ParityError", "TrainingGrid"),
     "ugpcl_engine.inference.commands": ("export_in_subprocess",),
+    # fill between slices (ITK in a child process) and the held-out slice's Dice
+    "ugpcl_engine.interpolation": ("interpolate_labels",),
+    "ugpcl_engine.metrics": ("slice_dice",),
     # the headless commands (torch, in their own process)
     "ugpcl_engine.headless": ("headless_commands", "missing_benchmark_message", "run_cli"),
 }
@@ -245,6 +250,7 @@ __all__ = [
     "export_segmentation",
     "file_sha256",
     "headless_commands",
+    "interpolate_labels",
     "is_dataset_folder",
     "journal_has_records",
     "journal_path_for",
@@ -266,6 +272,7 @@ __all__ = [
     "sample_paths",
     "save_project",
     "shared_index",
+    "slice_dice",
     "table_with_entries",
     "uncertain_regions",
     "write_array",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 
+from app.assist.holdout_baseline import HoldoutBaseline
 from app.assist.review import ReviewController
 from app.assist.run_plan import AXIS, default_axis
 from app.assist.training import TrainingController
@@ -40,6 +41,7 @@ class AssistLoop(QObject):
         session: the assist state (versions, the running job, suggestions).
         layers: what the overlays show.
         review, versions, training: the controllers.
+        holdout: fill between slices scored on each run's held-out slice.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class AssistLoop(QObject):
         self.training = TrainingController(
             workspace, self.session, supervisor, self.review, runs_root, self
         )
+        self.holdout = HoldoutBaseline(self.training, self.session, tasks, self)
         workspace.document_replaced.connect(lambda _: self.document_replaced())
         workspace.volume_changed.connect(lambda _: self.review.volume_changed())
 

@@ -80,6 +80,7 @@ class TrainingController(QObject):
             started shows its model) or ``"failed"`` (any run, said before the error dialog
             opens), and one line saying what happened (for a notification while the window is
             in the background).
+        run_started(object): the ``PendingRun`` of a run (or round) whose child was started.
     """
 
     status = Signal(str)
@@ -92,6 +93,7 @@ class TrainingController(QObject):
     round_judged = Signal(object, bool)
     refine_ended = Signal(str)
     run_ended = Signal(str, str)
+    run_started = Signal(object)
 
     def __init__(
         self,
@@ -271,6 +273,7 @@ class TrainingController(QObject):
         self.pending, self._user_stopped = pending, False
         self.session.begin_run(tuple(v.volume for v in pending.volumes))
         self.busy.emit("Starting the training process…")
+        self.run_started.emit(pending)
         return True
 
     # -- following ---------------------------------------------------------------------------

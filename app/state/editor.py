@@ -261,6 +261,10 @@ class LabelEditor:
         (self.doc.locked.add if locked else self.doc.locked.discard)(value)
         self.doc.table_changed.emit(None)
 
+    def writable(self, values: np.ndarray, erase: bool = False) -> np.ndarray:
+        """Bool mask of ``values`` that a paint (or erase) may change: paint-over rule, locks."""
+        return self._writable(values, erase)
+
     # -- internals ---------------------------------------------------------------------------
     def _replace_class(
         self, value: int, name: str | None = None, color_rgb: tuple[int, int, int] | None = None

@@ -23,6 +23,7 @@ from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import ChildTarget, TrainingSupervisor
 from app.state.prediction_edits import AcceptOptions
 from app.ui import dialogs
+from app.ui.fill_between import show_holdout
 from app.ui.run_notice import RunNotifier
 from app.ui.training_panel import TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays
@@ -132,8 +133,9 @@ class AssistView(QObject):
         s.shown_changed.connect(lambda _: self._list_versions())
         s.losses_changed.connect(lambda _: p.mark_losses_dirty())
         s.progressed.connect(lambda e: p.show_progress(e.step, e.total, e.eta))
-        s.validated.connect(lambda v: p.show_holdout(v.slice_index, v.dice))
-        s.validated.connect(lambda _: p.mark_losses_dirty())
+        s.validated.connect(lambda _: p.mark_losses_dirty())  # the held-out Dice curve
+        comparison = self.loop.holdout.comparison  # the model's and fill between slices'
+        comparison.changed.connect(lambda _: show_holdout(p.holdout, comparison))
         s.stage_changed.connect(lambda _name: p.show_busy(self._predicting_text()))
         s.suggestions_changed.connect(
             lambda _: p.set_suggestions([g.describe() for g in s.suggestions])

@@ -29,6 +29,11 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("[ and ]", "Smaller / larger brush"),
     ("1 – 9", "Choose label 1 to 9"),
     (", / .", "Previous / next label (ITK-SNAP's < / >)"),
+    (
+        "I",
+        "Fill between slices: interpolate the unlabeled slices between the labeled ones "
+        "(view under the mouse; one undo step)",
+    ),
     ("M / Shift+M", "Mark / unmark the slice under the mouse as labeled"),
     ("Up/Right, Down/Left arrows", "Next / previous slice in the view under the mouse"),
     ("Page Up / Page Down", "Ten slices forward / back"),

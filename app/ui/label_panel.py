@@ -38,6 +38,7 @@ class LabelPanel(QWidget):
         delete_requested(int): Delete (button or row menu) on a label.
         merge_requested(int, int): Merge into… on a label (source, target).
         import_requested(): Import… (a label table file).
+        fill_requested(): the Fill between slices button.
     """
 
     label_selected = Signal(int)
@@ -49,6 +50,7 @@ class LabelPanel(QWidget):
     delete_requested = Signal(int)
     merge_requested = Signal(int, int)
     import_requested = Signal()
+    fill_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,10 +88,17 @@ class LabelPanel(QWidget):
         for button in (add, self.delete_button, self.merge_button, self.import_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        self.fill_button = QPushButton("Fill between slices")
+        self.fill_button.setToolTip("Interpolate the unlabeled slices between the labeled ones")
+        self.fill_button.clicked.connect(self.fill_requested.emit)
+        fill_row = QHBoxLayout()  # a second row: the dock stays narrow
+        fill_row.addWidget(self.fill_button)
+        fill_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
+        layout.addLayout(fill_row)
 
     def sync(self, table: LabelTable, hidden: set[int], locked: set[int], active: int) -> None:
         """Show the table; select the active label."""

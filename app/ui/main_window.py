@@ -34,6 +34,7 @@ from app.ui import dialogs
 from app.ui.actions import build_menus
 from app.ui.assist import install_assist
 from app.ui.file_actions import FileActions
+from app.ui.fill_between import install_fill_between
 from app.ui.label_actions import LabelActions
 from app.ui.label_panel import LabelPanel
 from app.ui.model_menu import install_model_menu
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.label_actions = LabelActions(  # delete, merge, import, the , and . keys
             self, self.ws, self.label_panel, self.menus["Edit"], self.statusBar().showMessage
         )
+        self.fill_between = install_fill_between(self)  # Tools › Fill between slices (I)
         self.readout = QLabel(
             "Open an image, a DICOM folder or a project (File › Open), or "
             "the sample (File › Open sample)."

@@ -361,17 +361,6 @@ class TrainingPanel(QWidget):
         dice = self.dice_source() if self.dice_source is not None else []
         self.plots.set_data(self.loss_source(), dice)
 
-    def show_holdout(self, slice_index: int, dice: float) -> None:
-        """The latest held-out check, in words (the Dice plot shows the series)."""
-        self.holdout.setText(
-            f"Held-out slice {slice_index} (never trained on): Dice {dice:.2f} (0–1, higher is "
-            "better)"
-        )
-        self.holdout.setToolTip(
-            "One labeled slice is left out of training so the model never sees its labels; "
-            "Dice is the overlap of the prediction with your labels there, 0 to 1."
-        )
-
     def set_versions(self, lines: list[str], current: int | None, compare: int | None) -> None:
         """List the versions, marking the current and the compared one."""
         row = self.versions.currentRow()

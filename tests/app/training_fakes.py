@@ -86,6 +86,10 @@ def open_assist(
     # closing the window at teardown must never wait for an answer
     monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
     controller = install_assist(window, target=fake_child, runs_root=runs_root)
+    # the held-out comparison's fill between slices: a stand-in, not an ITK child per run
+    from fill_fakes import copy_below
+
+    controller.loop.holdout.interpolate = copy_below
     if not refine:
         controller.panel.refine.setChecked(False)
     runs_root.mkdir()

@@ -25,9 +25,9 @@ from ugpcl_engine.checkpoint import load_checkpoint
 from ugpcl_engine.device import prediction_device
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
+from ugpcl_engine.metrics import slice_dice
 from ugpcl_engine.training.cancel import CancelToken
 from ugpcl_engine.training.events import Failed, Finished, Preview, Stage, Validation
-from ugpcl_engine.training.holdout import slice_dice
 from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.training.run_folder import (
     RunFolder,
