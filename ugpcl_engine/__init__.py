@@ -30,6 +30,12 @@ if TYPE_CHECKING:
     from ugpcl_engine.inference.commands import export_in_subprocess
     from ugpcl_engine.inference.model_metadata import ExportReport, ParityError, TrainingGrid
     from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
+    from ugpcl_engine.io.dicom_scan import (
+        DicomScan,
+        DicomSeriesEntry,
+        scan_dicom_folder,
+        series_files_of,
+    )
     from ugpcl_engine.io.dicom_series import list_dicom_series
     from ugpcl_engine.io.journal import (
         EditJournal,
@@ -115,6 +121,12 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "write_label_map",
     ),
     "ugpcl_engine.io.dicom_series": ("list_dicom_series",),
+    "ugpcl_engine.io.dicom_scan": (
+        "DicomScan",
+        "DicomSeriesEntry",
+        "scan_dicom_folder",
+        "series_files_of",
+    ),
     "ugpcl_engine.io.orientation": ("VIEW_EDGES", "display_transform"),
     "ugpcl_engine.io.segmentation_export": ("export_segmentation",),
     "ugpcl_engine.sample": ("SAMPLE_LABELED_SLICES", "sample_paths"),
@@ -193,6 +205,8 @@ __all__ = [
     "CancelledError",
     "ChildTarget",
     "DatasetCase",
+    "DicomScan",
+    "DicomSeriesEntry",
     "EditJournal",
     "EventReceiver",
     "EventSender",
@@ -256,6 +270,8 @@ __all__ = [
     "run_cli",
     "sample_paths",
     "save_project",
+    "scan_dicom_folder",
+    "series_files_of",
     "shared_index",
     "uncertain_regions",
     "write_array",
