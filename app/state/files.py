@@ -280,7 +280,11 @@ def snapshot(doc: Document, path: Path | None = None) -> Snapshot:
     for item in doc.items:
         labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)
         volume = Volume(
-            item.volume.image_zyx, item.volume.geometry, item.volume.name, item.volume.modality
+            item.volume.image_zyx,
+            item.volume.geometry,
+            item.volume.name,
+            item.volume.modality,
+            item.volume.header_window,
         )
         volumes.append(
             ProjectVolume(

@@ -105,3 +105,35 @@ def test_series_moved_into_one_folder_keeps_apart(tmp_path: Path) -> None:
     assert series_uid_of(a[0]) != series_uid_of(tmp_path / "a" / b[0].name)
     assert read_volume(a[3]).image_zyx[0, 0, 0] == 10
     assert read_volume(tmp_path / "a" / b[0].name).image_zyx[0, 0, 0] == 20
+
+
+def test_written_series_carry_a_window_for_their_modality(tmp_path: Path) -> None:
+    from ugpcl_engine.io.dicom_series import write_dicom_series
+    from ugpcl_engine.volume import VolumeGeometry
+
+    image = np.arange(4 * 8 * 8, dtype=np.int16).reshape(4, 8, 8)
+    grid = VolumeGeometry(image.shape)
+    write_dicom_series(image, grid, tmp_path / "ct", modality="CT")
+    write_dicom_series(image, grid, tmp_path / "mr", modality="MR")
+    assert read_volume(tmp_path / "ct").header_window == (40.0, 400.0)
+    centre, width = read_volume(tmp_path / "mr").header_window or (0.0, 0.0)
+    low, high = np.percentile(image, [1, 99])
+    assert centre == pytest.approx((low + high) / 2, rel=1e-5)
+    assert width == pytest.approx(high - low, rel=1e-5)
+
+
+def test_project_keeps_the_header_window(tmp_path: Path) -> None:
+    from ugpcl_engine.io.project_data import Project, ProjectVolume
+    from ugpcl_engine.io.project_file import load_project, save_project
+    from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
+
+    grid = VolumeGeometry((2, 3, 4))
+    labels = LabelMap(np.zeros((2, 3, 4), np.uint8), grid, LabelTable.default(2))
+    marks = {a: np.zeros(n, bool) for a, n in zip("zyx", (2, 3, 4), strict=True)}
+    volumes = [
+        ProjectVolume(Volume(np.zeros((2, 3, 4), np.int16), grid, header_window=w), labels, marks)
+        for w in ((50.0, 350.0), None)
+    ]
+    save_project(tmp_path / "p.ugpcl", Project(volumes))
+    loaded = load_project(tmp_path / "p.ugpcl")
+    assert [v.volume.header_window for v in loaded.volumes] == [(50.0, 350.0), None]

@@ -265,8 +265,16 @@ def _series_tags(geometry: VolumeGeometry, modality: str, description: str) -> d
         "0020|000e": _new_uid(),
         "0020|0037": "\\".join(f"{v:.10g}" for v in orientation),
         "0018|0050": f"{geometry.spacing_zyx[0]:.10g}",
-        "0028|1050": "40", "0028|1051": "400",
     }  # fmt: skip
+
+
+def _display_window(image_zyx: np.ndarray, modality: str) -> tuple[float, float]:
+    """The WindowCenter/WindowWidth written: soft tissue for CT (HU), the 1-99 % intensity
+    range otherwise (MR has no absolute unit; a CT window would show it black or white)."""
+    if modality.upper() == "CT" or image_zyx.size == 0:
+        return (40.0, 400.0)
+    low, high = np.percentile(image_zyx, [1.0, 99.0])
+    return (float(low + high) / 2.0, max(float(high - low), 1.0))
 
 
 def write_dicom_series(
@@ -299,6 +307,8 @@ def write_dicom_series(
     folder = Path(folder)
     image = sitk_from_array(np.asarray(image_zyx).astype(np.int16), geometry)
     common = _series_tags(geometry, modality, description)
+    centre, width = _display_window(np.asarray(image_zyx), modality)
+    common["0028|1050"], common["0028|1051"] = f"{centre:.6g}", f"{width:.6g}"
     common["0020|000d"] = study_uid or _new_uid()
     common["0020|0052"] = frame_of_reference_uid or _new_uid()
     try:
