@@ -29,7 +29,7 @@ from app.jobs.dicom_scan import DicomScanTask
 from app.jobs.tasks import TaskRunner
 from ugpcl_engine import DicomScan, DicomSeriesEntry
 
-COLUMNS = ("Patient / study / series", "ID / date", "Description", "Modality", "Slices")
+COLUMNS = ("Patient / study / series", "ID / date / folder", "Description", "Modality", "Slices")
 _ENTRY = Qt.ItemDataRole.UserRole
 
 

@@ -67,6 +67,7 @@ def test_one_slice_file_opens_its_whole_series(tmp_path: Path) -> None:
     assert volume.image_zyx.shape == (4, 8, 8)
     assert np.array_equal(volume.image_zyx[:, 0, 0], [200, 201, 202, 203])
     assert volume.modality == "MR"
+    assert volume.name == "study_mr_T2"  # the series, not the slice file, names it
     assert volume.geometry.spacing_zyx == pytest.approx((2.0, 1.0, 1.0))
     t2 = series_files_of(root / "study_mr" / "b_000.dcm")
     assert t2 is not None and [f.name for f in t2] == [f"b_{k:03d}.dcm" for k in range(4)]

@@ -7,6 +7,7 @@ The xyz ↔ zyx conversion between ``sitk.Image`` and our ``Volume``/``LabelMap`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from ugpcl_engine.io.itk_quiet import itk_reason, itk_warnings_off
 from ugpcl_engine.io.sitk_images import geometry_from_sitk, sitk_from_array
 from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
+# marks an image read as the series of a slice file (named after its folder and description)
+_SERIES_OF_FILE = "ugpcl|series_of_file"
 WRITABLE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".seg.nrrd", ".mha", ".mhd")
 
 
@@ -38,6 +41,7 @@ def _open_image(path: Path, series_uid: str | None) -> sitk.Image:
         raise InputError(f"{path.name} is an empty file (0 bytes); it holds no image.")
     series = read_series_of_file(path)  # one slice of a series opens the whole series
     if series is not None:
+        series.SetMetaData(_SERIES_OF_FILE, "1")
         return series
     if path.name.lower().endswith((".nii", ".nii.gz")):
         layout = nifti_check.nifti_layout(path)
@@ -95,7 +99,13 @@ def _to_3d(
     return image
 
 
-def _name_of(path: Path) -> str:
+def _name_of(path: Path, image: sitk.Image) -> str:
+    if image.HasMetaDataKey(_SERIES_OF_FILE):  # a series, not the slice file named
+        description = (
+            str(image.GetMetaData("0008|103e")) if image.HasMetaDataKey("0008|103e") else ""
+        )
+        words = [path.parent.name, re.sub(r"[^\w.-]+", "_", description.strip()).strip("_")]
+        return "_".join(w for w in words if w) or path.stem
     name = path.name
     for suffix in (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".dcm"):
         if name.lower().endswith(suffix):
@@ -144,7 +154,7 @@ def read_volume(
     return Volume(
         array,
         geometry_from_sitk(image),
-        name=_name_of(path),
+        name=_name_of(path, image),
         modality=modality,
         header_window=_header_window(image),
     )
