@@ -72,9 +72,8 @@ class DicomBrowser(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(buttons)
         self.resize(760, 420)
-        if self.series_items:  # the largest series first (the main acquisition, not a scout)
-            largest = max(self.series_items, key=lambda i: self._entry(i).slices)  # type: ignore[union-attr]
-            self.tree.setCurrentItem(largest)
+        if scan.series:
+            self.select(default_series(scan))
         self._selection_changed()
 
     def _fill(self) -> None:
@@ -136,6 +135,17 @@ class DicomBrowser(QDialog):
         """Close with the selected series (ignored while no series row is selected)."""
         if self.chosen() is not None:
             super().accept()
+
+
+def default_series(scan: DicomScan) -> DicomSeriesEntry:
+    """The series preselected: the largest (the main acquisition rather than a scout), the
+    first of the sorted list among equals. The scan must hold a series."""
+    return max(scan.series, key=lambda entry: entry.slices)
+
+
+def ask_series_unattended(_parent: QWidget | None, scan: DicomScan) -> DicomSeriesEntry:
+    """``ask_series`` for unattended runs (``--screenshot``): the preselected series."""
+    return default_series(scan)
 
 
 def ask_series(parent: QWidget | None, scan: DicomScan) -> DicomSeriesEntry | None:

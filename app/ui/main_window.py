@@ -31,7 +31,7 @@ from app.state.view_geometry import voxel_to_mm
 from app.state.view_state import CT_PRESETS, VIEW_AXES
 from app.state.window_presets import preset_names, preset_window
 from app.state.workspace import Workspace
-from app.ui import dialogs
+from app.ui import dialogs, dicom_browser
 from app.ui.actions import build_menus
 from app.ui.assist import install_assist
 from app.ui.file_actions import FileActions
@@ -371,6 +371,7 @@ def main(args: list[str]) -> int:
     errors: list[str] = []
     if options.screenshot:  # unattended: report errors on stderr instead of modal dialogs
         dialogs.show_error = lambda _parent, title, message: _print_error(errors, title, message)
+        dicom_browser.ask_series = dicom_browser.ask_series_unattended
     if options.sample:
         window.files.open_sample()
     elif options.files:
