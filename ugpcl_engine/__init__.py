@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from ugpcl_engine.datasets.app_cases import (
         MAX_APP_CASES,
         DatasetCase,
+        DatasetSummary,
+        dataset_summary,
         is_dataset_folder,
         read_dataset_cases,
     )
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
         read_journal,
         replay,
     )
+    from ugpcl_engine.io.label_table_text import read_label_entries, table_with_entries
     from ugpcl_engine.io.orientation import VIEW_EDGES, display_transform
     from ugpcl_engine.io.project_file import (
         Project,
@@ -127,6 +130,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "scan_dicom_folder",
         "series_files_of",
     ),
+    "ugpcl_engine.io.label_table_text": ("read_label_entries", "table_with_entries"),
     "ugpcl_engine.io.orientation": ("VIEW_EDGES", "display_transform"),
     "ugpcl_engine.io.segmentation_export": ("export_segmentation",),
     "ugpcl_engine.sample": ("SAMPLE_LABELED_SLICES", "sample_paths"),
@@ -134,6 +138,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.datasets.app_cases": (
         "MAX_APP_CASES",
         "DatasetCase",
+        "DatasetSummary",
+        "dataset_summary",
         "is_dataset_folder",
         "read_dataset_cases",
     ),
@@ -205,6 +211,7 @@ __all__ = [
     "CancelledError",
     "ChildTarget",
     "DatasetCase",
+    "DatasetSummary",
     "DicomScan",
     "DicomSeriesEntry",
     "EditJournal",
@@ -242,6 +249,7 @@ __all__ = [
     "child_main",
     "claim_runs_root",
     "combined_hash",
+    "dataset_summary",
     "default_threads",
     "default_threshold",
     "discard_run",
@@ -263,6 +271,7 @@ __all__ = [
     "rank_slices",
     "read_dataset_cases",
     "read_journal",
+    "read_label_entries",
     "read_label_map",
     "read_volume",
     "remove_stale_temps",
@@ -273,6 +282,7 @@ __all__ = [
     "scan_dicom_folder",
     "series_files_of",
     "shared_index",
+    "table_with_entries",
     "uncertain_regions",
     "write_array",
     "write_label_map",

@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 
 from app.assist.review import ReviewController
-from app.assist.run_plan import AXIS
+from app.assist.run_plan import AXIS, default_axis
 from app.assist.training import TrainingController
 from app.assist.versions import VersionController
 from app.jobs.tasks import TaskRunner
@@ -62,19 +62,33 @@ class AssistLoop(QObject):
         workspace.document_replaced.connect(lambda _: self.document_replaced())
         workspace.volume_changed.connect(lambda _: self.review.volume_changed())
 
+    def set_training_axis(self, axis: str) -> bool:
+        """Train and suggest along ``axis`` from the next run (refused while a run is going:
+        its snapshot, preview and held-out slice are along the old one). The shown version's
+        suggestions are ranked again along the new axis."""
+        if self.training.supervisor.running or axis == self.session.axis:
+            return False
+        self.training.refiner.end("The training axis changed: refining stopped.")
+        self.session.set_axis(axis)
+        version = self.session.shown_version
+        if version is not None:
+            self.review.rank(version)
+        return True
+
     def document_replaced(self) -> None:
         """Another document (or none): start over, with the versions a project brings."""
         self.training.document_replaced()
         doc = self.ws.doc
         # version numbers go on after the runs the project recorded
         self.session.reset(1 if doc is None else next_run_number(doc.records))
+        self.session.set_axis(default_axis(doc))  # where the user painted most
         self.review.document_replaced()
         if doc is not None:
             doc.labels_changed.connect(self.review.labels_changed)
             # refining must not train on a stale snapshot: an edit of the labels ends it
             doc.labels_changed.connect(lambda _: self.training.labels_edited())
             doc.marks_changed.connect(
-                lambda axis: self.training.labels_edited() if axis == AXIS else None
+                lambda axis: self.training.labels_edited() if axis == self.session.axis else None
             )
             doc.predictions_changed.connect(self.review.predictions_changed)
             doc.saving.disconnect(self.versions.saving)  # recovery replaces the same document

@@ -21,8 +21,8 @@ from PySide6.QtCore import QObject, Signal
 from app.assist.refining import Refiner
 from app.assist.review import ReviewController
 from app.assist.run_plan import (
-    AXIS,
     PendingRun,
+    ended_notice,
     finished_text,
     free_run_dir,
     run_request,
@@ -76,6 +76,10 @@ class TrainingController(QObject):
         run_failed(str): a run failed (the message went out on ``error`` first).
         round_judged(object, bool): a refinement round's version, and whether it is shown.
         refine_ended(str): refining is over (why) and no round runs any more.
+        run_ended(str, str): a run ended: ``"finished"`` or ``"stopped"`` (a run the user
+            started shows its model) or ``"failed"`` (any run, said before the error dialog
+            opens), and one line saying what happened (for a notification while the window is
+            in the background).
     """
 
     status = Signal(str)
@@ -87,6 +91,7 @@ class TrainingController(QObject):
     run_failed = Signal(str)
     round_judged = Signal(object, bool)
     refine_ended = Signal(str)
+    run_ended = Signal(str, str)
 
     def __init__(
         self,
@@ -152,13 +157,14 @@ class TrainingController(QObject):
             return False
         self.refiner.end("A new run was started; refining stopped.")
         choice = training_volumes(doc)
-        volumes = run_volumes(doc, choice.indices, AXIS)
+        axis = self.session.axis
+        volumes = run_volumes(doc, choice.indices, axis)
         number = self.session.next_number()
         init = self.session.warm_start(preset_name)
         spec = run_spec(preset_name, device, budget_s, doc.table.num_classes, self.overrides)
-        here = self.ws.view.slice_index(AXIS)
+        here = self.ws.view.slice_index(axis)
         holdout = holdout_slice(volumes[0].snapshot.labeled, number)
-        request = run_request(doc, spec, volumes, init, here, holdout, clicked)
+        request = run_request(doc, spec, volumes, init, here, holdout, clicked, axis)
         pending = PendingRun(
             number, preset_name, volumes, run_hash(volumes), request, device, refine
         )
@@ -225,7 +231,14 @@ class TrainingController(QObject):
             settings.preset, settings.device, budget, doc.table.num_classes, self.overrides
         )
         request = run_request(
-            doc, spec, volumes, round_.init, None, settings.holdout_slice, time.time()
+            doc,
+            spec,
+            volumes,
+            round_.init,
+            None,
+            settings.holdout_slice,
+            time.time(),
+            self.session.axis,
         )
         pending = PendingRun(
             number,
@@ -268,7 +281,8 @@ class TrainingController(QObject):
             doc is not None and pending.volume_index == doc.current
         )
         if what == "cursor" and doc is not None and on_training_volume:
-            self.supervisor.set_preview_slice(self.ws.view.slice_index(AXIS))
+            axis = self.pending.request.axis if self.pending is not None else self.session.axis
+            self.supervisor.set_preview_slice(self.ws.view.slice_index(axis))
 
     def _started(self, event: Started) -> None:
         self.status.emit(started_text(self.pending, event))
@@ -299,6 +313,7 @@ class TrainingController(QObject):
         self.idle.emit(f"v{version.number} ready")
         refine = pending.refine and not self._user_stopped
         self.status.emit(finished_text(version, refine))
+        self.run_ended.emit(*ended_notice(version, refine, self._user_stopped))
         self.result_ready.emit(version)
         self.review.rank(version)
         if refine:
@@ -314,6 +329,7 @@ class TrainingController(QObject):
 
     def _failed(self, message: str) -> None:
         self._ended("Training failed. " + message)
+        self.run_ended.emit("failed", message)  # before the (modal) error dialog
         self.refiner.round_lost()
         self.error.emit("Training failed", message)
         self.run_failed.emit(message)

@@ -16,7 +16,7 @@ import numpy as np
 from app.state.document import Document, Region, region_of_slice_box, slice_of
 from app.state.observable import Signal
 from app.state.raster import disc_box, flood_mask, polygon_mask
-from app.state.undo import LabelDelta, TableEdit, UndoStack
+from app.state.undo import CompoundEdit, LabelDelta, TableEdit, UndoStack
 from app.state.view_state import PaintOver, ToolState
 from ugpcl_engine import DEFAULT_COLORS, InputError, LabelClass, LabelTable, Mark, axis_index
 
@@ -367,9 +367,26 @@ class LabelEditor:
         Args:
             delta: before/after values of the box; its "after" is already in the labels.
         """
-        self.undo_stack.push(delta)
+        self.push_step(delta)
+
+    def push_step(self, entry: LabelDelta | TableEdit | CompoundEdit) -> None:
+        """Record any step already applied to the document: undo stack, modified, journal.
+
+        Args:
+            entry: the step (a ``CompoundEdit`` is journaled part by part, in order).
+        """
+        self.undo_stack.push(entry)
         self.doc.modified = True
-        self._journal(delta, forward=True)
+        self._journal_entry(entry, forward=True)
+
+    def _journal_entry(self, entry: object, forward: bool) -> None:
+        if isinstance(entry, LabelDelta):
+            self._journal(entry, forward)
+        elif isinstance(entry, TableEdit):
+            self._journal_table(entry.volume_index)
+        elif isinstance(entry, CompoundEdit):
+            for part in entry.parts if forward else reversed(entry.parts):
+                self._journal_entry(part, forward)
 
     def _journal(self, delta: LabelDelta, forward: bool) -> None:
         """Journal a label step as it is now (after it was done, undone or redone)."""
@@ -397,10 +414,7 @@ class LabelEditor:
         if entry is None:
             return
         self.doc.modified = True
-        if isinstance(entry, LabelDelta):
-            self._journal(entry, forward)
-        elif isinstance(entry, TableEdit):
-            self._journal_table(entry.volume_index)
+        self._journal_entry(entry, forward)
 
     def _spacing_rc(self, axis: str) -> tuple[float, float]:
         sp = self.doc.item.volume.geometry.spacing_zyx

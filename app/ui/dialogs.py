@@ -28,6 +28,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     *((entry.key, entry.help) for entry in TOOLS),
     ("[ and ]", "Smaller / larger brush"),
     ("1 – 9", "Choose label 1 to 9"),
+    (", / .", "Previous / next label (ITK-SNAP's < / >)"),
     ("M / Shift+M", "Mark / unmark the slice under the mouse as labeled"),
     ("Up/Right, Down/Left arrows", "Next / previous slice in the view under the mouse"),
     ("Page Up / Page Down", "Ten slices forward / back"),

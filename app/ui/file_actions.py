@@ -24,6 +24,7 @@ from app.state.files import (
     PROJECT_SUFFIX,
     export_labels,
     load_added_volumes,
+    load_dataset,
     load_origin,
     load_paths,
     load_sample,
@@ -32,9 +33,9 @@ from app.state.files import (
 )
 from app.state.recent import RecentFiles
 from app.state.workspace import SavePoint, Workspace
-from app.ui import dialogs
+from app.ui import dataset_dialog, dialogs
 from app.ui.dicom_browser import DicomOpener
-from ugpcl_engine import InputError, LabelMap
+from ugpcl_engine import InputError, LabelMap, dataset_summary
 
 IMAGE_FILTER = (
     "Images and projects (*.nii *.nii.gz *.nrrd *.mha *.mhd *.dcm *.ugpcl);;"
@@ -245,7 +246,26 @@ class FileActions(QObject):
         """File › Open dataset folder…: an MSD / nnU-Net or SSL4MIS folder's training cases."""
         folder = QFileDialog.getExistingDirectory(self.window, "Open dataset folder")
         if folder:
-            self.open_files([folder])
+            self.open_dataset(Path(folder))
+
+    def open_dataset(self, root: Path) -> None:
+        """Ask which training cases are labeled, then open the dataset's cases."""
+        try:
+            summary = dataset_summary(root)
+        except InputError as err:
+            self._failed("Cannot open", str(err))
+            return
+        opened, labeled = dataset_dialog.ask_labeled(self.window, summary)
+        if not opened:
+            return
+        if labeled is None:  # the dataset's own labels: the folder alone reopens it so
+            self.open_files([root])
+            return
+        self._load(
+            lambda: load_dataset(root, labeled),
+            None,  # the recent entry would reopen it with the label files' cases
+            f"Opening {root.name} with {labeled} labeled…",
+        )
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, path: Path | None = None, then: Callable[[], None] | None = None) -> None:

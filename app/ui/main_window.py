@@ -35,6 +35,7 @@ from app.ui import dialogs, dicom_browser
 from app.ui.actions import build_menus
 from app.ui.assist import install_assist
 from app.ui.file_actions import FileActions
+from app.ui.label_actions import LabelActions
 from app.ui.label_panel import LabelPanel
 from app.ui.model_menu import install_model_menu
 from app.ui.slice_view import SliceView
@@ -68,6 +69,9 @@ class MainWindow(QMainWindow):
         self.add_side_panel(self.tool_panel, "Tools")
         self.add_side_panel(self.label_panel, "Labels")
         self.menus = build_menus(self)
+        self.label_actions = LabelActions(  # delete, merge, import, the , and . keys
+            self, self.ws, self.label_panel, self.menus["Edit"], self.statusBar().showMessage
+        )
         self.readout = QLabel(
             "Open an image, a DICOM folder or a project (File › Open), or "
             "the sample (File › Open sample)."

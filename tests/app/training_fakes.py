@@ -152,8 +152,10 @@ def fake_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -
         queue.put(Progress(done, steps, done * 0.01, (steps - done) * 0.01, losses, 0.01))
         if done == 3:
             index = int(preview_index.value) if preview_index is not None else 0
-            pred, entropy = fake_result(image[index : index + 1])
-            queue.put(Preview(done, index, pred[0], entropy[0]))
+            pred, entropy = fake_result(image)  # previewed along the run's axis, as the child
+            dim = "zyx".index(request.axis)
+            plane = (np.take(pred, index, axis=dim), np.take(entropy, index, axis=dim))
+            queue.put(Preview(done, index, *plane))
         time.sleep(0.02 if script == "ok" else 0.05)
     queue.put(Stage("predicting"))
     folder = RunFolder(Path(run_dir))
