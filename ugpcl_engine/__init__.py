@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     from ugpcl_engine.inference.model_metadata import ExportReport, ParityError, TrainingGrid
     from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
     from ugpcl_engine.interpolation import interpolate_labels
+    from ugpcl_engine.io.dicom_scan import (
+        DicomScan,
+        DicomSeriesEntry,
+        scan_dicom_folder,
+        series_files_of,
+    )
     from ugpcl_engine.io.dicom_series import list_dicom_series
     from ugpcl_engine.io.journal import (
         EditJournal,
@@ -120,6 +126,12 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "write_label_map",
     ),
     "ugpcl_engine.io.dicom_series": ("list_dicom_series",),
+    "ugpcl_engine.io.dicom_scan": (
+        "DicomScan",
+        "DicomSeriesEntry",
+        "scan_dicom_folder",
+        "series_files_of",
+    ),
     "ugpcl_engine.io.label_table_text": ("read_label_entries", "table_with_entries"),
     "ugpcl_engine.io.orientation": ("VIEW_EDGES", "display_transform"),
     "ugpcl_engine.io.segmentation_export": ("export_segmentation",),
@@ -205,6 +217,8 @@ __all__ = [
     "ChildTarget",
     "DatasetCase",
     "DatasetSummary",
+    "DicomScan",
+    "DicomSeriesEntry",
     "EditJournal",
     "EventReceiver",
     "EventSender",
@@ -271,6 +285,8 @@ __all__ = [
     "run_cli",
     "sample_paths",
     "save_project",
+    "scan_dicom_folder",
+    "series_files_of",
     "shared_index",
     "slice_dice",
     "table_with_entries",

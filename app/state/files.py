@@ -39,6 +39,7 @@ from ugpcl_engine import (
     remove_stale_temps,
     sample_paths,
     save_project,
+    series_files_of,
 )
 
 PROJECT_SUFFIX = ".ugpcl"
@@ -279,7 +280,11 @@ def snapshot(doc: Document, path: Path | None = None) -> Snapshot:
     for item in doc.items:
         labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)
         volume = Volume(
-            item.volume.image_zyx, item.volume.geometry, item.volume.name, item.volume.modality
+            item.volume.image_zyx,
+            item.volume.geometry,
+            item.volume.name,
+            item.volume.modality,
+            item.volume.header_window,
         )
         volumes.append(
             ProjectVolume(
@@ -350,7 +355,7 @@ def export_labels(
     Args:
         path: destination file.
         labels: the labels (a snapshot).
-        source_path: the image's file or DICOM folder, for DICOM-SEG.
+        source_path: the image's DICOM folder or one file of its DICOM series, for DICOM-SEG.
         source_geometry: the image grid the labels must lie on.
 
     Returns:
@@ -363,6 +368,9 @@ def export_labels(
     if path.name.lower().endswith(".dcm") and source_path is not None and source_path.is_dir():
         series = list_dicom_series(source_path)
         dicom_files = list(series[0].files) if series else None
+    elif path.name.lower().endswith(".dcm") and source_path is not None and source_path.is_file():
+        files = series_files_of(source_path)  # a series opened through one of its files
+        dicom_files = list(files) if files else None
     written = export_segmentation(
         labels, path, source_geometry=source_geometry, source_dicom_files=dicom_files
     )

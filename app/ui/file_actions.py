@@ -34,6 +34,7 @@ from app.state.files import (
 from app.state.recent import RecentFiles
 from app.state.workspace import SavePoint, Workspace
 from app.ui import dataset_dialog, dialogs
+from app.ui.dicom_browser import DicomOpener
 from ugpcl_engine import InputError, LabelMap, dataset_summary
 
 IMAGE_FILTER = (
@@ -75,10 +76,22 @@ class FileActions(QObject):
         self.window = parent
         self.tasks = tasks
         self.recent = recent_store()
+        self.dicom = DicomOpener(parent, tasks, self.open_files, self.message.emit, self._failed)
 
     # -- opening -----------------------------------------------------------------------------
     def open_paths(self, paths: Sequence[str | Path], remember: bool = True) -> None:
-        """Open files (or one project) in the background, replacing the document on success."""
+        """Open files (or one project) in the background, replacing the document on success.
+
+        One folder is scanned first (``DicomOpener``): a dataset opens as a dataset, a single
+        DICOM series opens, several offer the series browser.
+        """
+        if len(paths) == 1 and Path(paths[0]).is_dir():
+            self.dicom.open_folder(Path(paths[0]).absolute(), always_ask=False, remember=remember)
+            return
+        self.open_files(paths, remember)
+
+    def open_files(self, paths: Sequence[str | Path], remember: bool = True) -> None:
+        """Open files, a DICOM folder or one project in the background, as they are."""
         entry = [str(Path(p).absolute()) for p in paths]
         self._load(
             lambda: load_paths(entry),
@@ -224,10 +237,10 @@ class FileActions(QObject):
             self.open_paths(files)
 
     def ask_open_folder(self) -> None:
-        """File › Open DICOM folder."""
-        folder = QFileDialog.getExistingDirectory(self.window, "Open DICOM folder")
+        """File › Open DICOM…: pick a folder, scan it, choose a series in the browser."""
+        folder = QFileDialog.getExistingDirectory(self.window, "Open DICOM: choose a folder")
         if folder:
-            self.open_paths([folder])
+            self.dicom.open_folder(Path(folder), always_ask=True)
 
     def ask_open_dataset(self) -> None:
         """File › Open dataset folder…: an MSD / nnU-Net or SSL4MIS folder's training cases."""
@@ -246,7 +259,7 @@ class FileActions(QObject):
         if not opened:
             return
         if labeled is None:  # the dataset's own labels: the folder alone reopens it so
-            self.open_paths([root])
+            self.open_files([root])
             return
         self._load(
             lambda: load_dataset(root, labeled),

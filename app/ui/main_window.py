@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
 from app.jobs.tasks import TaskRunner
 from app.state import files
 from app.state.view_geometry import voxel_to_mm
-from app.state.view_state import AUTO_PRESET, CT_PRESETS, VIEW_AXES, auto_window
+from app.state.view_state import CT_PRESETS, VIEW_AXES
+from app.state.window_presets import preset_names, preset_window
 from app.state.workspace import Workspace
-from app.ui import dialogs
+from app.ui import dialogs, dicom_browser
 from app.ui.actions import build_menus
 from app.ui.assist import install_assist
 from app.ui.file_actions import FileActions
@@ -165,6 +166,10 @@ class MainWindow(QMainWindow):
         self.tool_panel.sync(self.ws.tools, self.ws.view)
         doc = self.ws.doc
         if doc is not None:
+            volume = doc.item.volume  # the presets of its modality first
+            self.tool_panel.set_presets(
+                preset_names(volume.modality, volume.header_window is not None)
+            )
             self.label_panel.sync(doc.table, doc.hidden, doc.locked, self.ws.tools.label)
 
     def _view_changed(self, what: str) -> None:
@@ -218,11 +223,14 @@ class MainWindow(QMainWindow):
             ws.tools.update(**{key: value})
 
     def apply_preset(self, name: str) -> None:
-        """Set a window preset by name (``CT_PRESETS`` or automatic from percentiles)."""
+        """Set a window preset by name (``window_presets.preset_names``: CT, MR percentiles,
+        automatic, the file header's window)."""
         if name in CT_PRESETS:
             self.ws.view.set_window(*CT_PRESETS[name])
-        elif name == AUTO_PRESET and self.ws.doc is not None:
-            self.ws.view.set_window(*auto_window(self.ws.doc.item.volume.image_zyx))
+        elif self.ws.doc is not None:
+            window = preset_window(name, self.ws.doc.item.volume)
+            if window is not None:
+                self.ws.view.set_window(*window)
 
     def _edit(self, change: object) -> None:
         editor = self.ws.editor
@@ -369,6 +377,7 @@ def main(args: list[str]) -> int:
     errors: list[str] = []
     if options.screenshot:  # unattended: report errors on stderr instead of modal dialogs
         dialogs.show_error = lambda _parent, title, message: _print_error(errors, title, message)
+        dicom_browser.ask_series = dicom_browser.ask_series_unattended
     if options.sample:
         window.files.open_sample()
     elif options.files:

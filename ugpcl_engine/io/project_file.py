@@ -8,6 +8,7 @@ Layout, schema version 2::
     /runs_json                 scalar UTF-8 string: JSON list of run records
     /models_json               scalar UTF-8 string: JSON list of {"version", "path", "sha256"}
     /volumes/<i>               i = 0000, 0001, ...; attrs: name, modality, source_path ("" = none),
+                               header_window (optional: the DICOM header's centre, width),
                                shape_zyx, spacing_zyx, origin_xyz, direction_xyz,
                                label_table_json (JSON list of [value, name, [r, g, b]])
         image_zyx              (Z, Y, X) source dtype; a cached copy even when source_path is set
@@ -227,6 +228,8 @@ def _write_volume(group: h5py.Group, pv: ProjectVolume) -> None:
     group.attrs["name"] = _fixed_text(pv.volume.name)
     group.attrs["modality"] = _fixed_text(pv.volume.modality)
     group.attrs["source_path"] = _fixed_text(pv.source_path or "")
+    if pv.volume.header_window is not None:  # (centre, width); optional, absent = none
+        group.attrs["header_window"] = np.asarray(pv.volume.header_window, dtype=np.float64)
     group.attrs["shape_zyx"] = np.asarray(geometry.shape_zyx, dtype=np.int64)
     group.attrs["spacing_zyx"] = np.asarray(geometry.spacing_zyx, dtype=np.float64)
     group.attrs["origin_xyz"] = np.asarray(geometry.origin_xyz, dtype=np.float64)
