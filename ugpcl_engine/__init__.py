@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ugpcl_engine.headless import headless_commands, missing_benchmark_message, run_cli
     from ugpcl_engine.inference.commands import export_in_subprocess
     from ugpcl_engine.inference.model_metadata import ExportReport, ParityError, TrainingGrid
+    from ugpcl_engine.inference.ort_providers import ProviderReport
     from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
     from ugpcl_engine.io.dicom_series import list_dicom_series
     from ugpcl_engine.io.journal import (
@@ -129,6 +130,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.io.project_file": (
         "Project",
         "ProjectVolume",
+        "ProviderReport",
         "load_project",
         "remove_stale_temps",
         "save_project",
@@ -176,6 +178,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     # uncertainty, ONNX models (onnxruntime) and the export child
     "ugpcl_engine.uncertainty": ("default_threshold", "rank_slices", "uncertain_regions"),
     "ugpcl_engine.inference.ort_segmenter": ("OrtSegmenter",),
+    "ugpcl_engine.inference.ort_providers": ("ProviderReport",),
     "ugpcl_engine.inference.model_metadata": ("ExportReport", "ParityError", "TrainingGrid"),
     "ugpcl_engine.inference.commands": ("export_in_subprocess",),
     # the headless commands (torch, in their own process)
@@ -211,6 +214,7 @@ __all__ = [
     "Progress",
     "Project",
     "ProjectVolume",
+    "ProviderReport",
     "ReplayVolume",
     "RunFolder",
     "RunRequest",
