@@ -14,7 +14,13 @@ runs one task per kind from its owner's point of view: starting a task of a kind
 stale one of that kind (an interruptible task stops at its next check; file reads and writes
 cannot be interrupted safely and finish) and a stale task's result never reaches the callbacks
 given to ``submit``. Short blocking calls (open, save, ranking) go through ``submit``; model
-tasks (``app.jobs.model_jobs``) through ``start``.
+tasks (``app.jobs.model_jobs``) through ``start``. ``started(task)`` announces every task before
+it runs (the status bar's progress widget, ``app.ui.task_progress``, follows it from there).
+
+Cancelling a blocking call: ``submit(..., cancellable=True)`` (reads) lets the call run to its
+end and drops its result, so nothing changes; ``submit_checked`` (writes) hands the call the
+cancel check, which it polls until it commits (a save stops before it replaces the old file)
+and ignores after.
 """
 
 from __future__ import annotations
@@ -126,17 +132,42 @@ class CallTask(Task):
     Args:
         kind: task kind.
         call: the blocking callable; raises ``InputError`` for user errors.
+        cancellable: ``cancel`` drops the result of the call (which still runs to its end):
+            the task reports ``cancelled`` instead of ``finished``.
     """
 
     reassurance = "Nothing was changed; please report this with the file that caused it."
     interruptible = False
 
-    def __init__(self, kind: str, call: Callable[[], Any]) -> None:
+    def __init__(self, kind: str, call: Callable[[], Any], cancellable: bool = False) -> None:
+        super().__init__()
+        self.kind, self._call = kind, call
+        self.interruptible = cancellable
+
+    def work(self) -> Any:
+        result = self._call()
+        if self.is_cancelled():  # a read the user gave up on: its result must change nothing
+            raise CancelledError("cancelled while it ran")
+        return result
+
+
+class CheckedCallTask(Task):
+    """A blocking call that polls the cancel check until it commits (``submit_checked``).
+
+    Args:
+        kind: task kind.
+        call: called with ``is_cancelled``; raises ``CancelledError`` when it stops before
+            committing, and returns its result once committed (a cancel after that is ignored).
+    """
+
+    reassurance = "Nothing was changed; please report this with the file that caused it."
+
+    def __init__(self, kind: str, call: Callable[[Callable[[], bool]], Any]) -> None:
         super().__init__()
         self.kind, self._call = kind, call
 
     def work(self) -> Any:
-        return self._call()
+        return self._call(self.is_cancelled)
 
 
 class TaskRunner(QObject):
@@ -145,7 +176,13 @@ class TaskRunner(QObject):
     Args:
         parent: owning QObject.
         max_threads: pool size.
+
+    Signals:
+        started(Task): a task is about to run (emitted on the GUI thread before the pool gets
+            it, so a slot can still connect to its signals).
     """
+
+    started = Signal(object)
 
     def __init__(self, parent: QObject | None = None, max_threads: int = MAX_THREADS) -> None:
         super().__init__(parent)
@@ -165,6 +202,9 @@ class TaskRunner(QObject):
         work: Callable[[], Any],
         on_done: Callable[[Any], None],
         on_error: Callable[[str], None],
+        *,
+        cancellable: bool = False,
+        on_cancelled: Callable[[], None] | None = None,
     ) -> Task:
         """Run ``work()`` on a pool thread; a newer task of the same kind makes this one stale.
 
@@ -173,12 +213,31 @@ class TaskRunner(QObject):
             work: blocking callable; raises ``InputError`` for user errors.
             on_done: called on the GUI thread with the result (fresh tasks only).
             on_error: called on the GUI thread with a user-facing message (fresh tasks only).
+            cancellable: ``cancel()`` drops the result (for reads: nothing changes).
+            on_cancelled: called on the GUI thread when the task was cancelled (fresh only).
 
         Returns:
             The task started.
         """
-        task = CallTask(kind, work)
-        self._start(task, on_done, on_error)
+        task = CallTask(kind, work, cancellable)
+        self._start(task, on_done, on_error, on_cancelled)
+        return task
+
+    def submit_checked(
+        self,
+        kind: str,
+        work: Callable[[Callable[[], bool]], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None],
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> Task:
+        """Like ``submit``, for a call that takes the cancel check (``CheckedCallTask``).
+
+        ``work(is_cancelled)`` polls it until it commits and raises ``CancelledError`` to stop
+        before; a save stops before it replaces the old file, which stays as it was.
+        """
+        task = CheckedCallTask(kind, work)
+        self._start(task, on_done, on_error, on_cancelled)
         return task
 
     def _start(
@@ -186,6 +245,7 @@ class TaskRunner(QObject):
         task: Task,
         on_done: Callable[[Any], None] | None,
         on_error: Callable[[str], None] | None,
+        on_cancelled: Callable[[], None] | None = None,
     ) -> None:
         stale = self._current.get(task.kind)
         if stale is not None:
@@ -202,6 +262,9 @@ class TaskRunner(QObject):
             signals.finished.connect(lambda result: self._fresh(task) and on_done(result))
         if on_error is not None:
             signals.failed.connect(lambda message: self._fresh(task) and on_error(message))
+        if on_cancelled is not None:
+            signals.cancelled.connect(lambda: self._fresh(task) and on_cancelled())
+        self.started.emit(task)
         self._pool.start(task)
 
     def _fresh(self, task: Task) -> bool:

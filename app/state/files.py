@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import numpy as np
 from app.state.document import AXIS_NAMES, Document, DocumentOrigin, SavePlan, VolumeItem
 from ugpcl_engine import (
     SAMPLE_LABELED_SLICES,
+    CancelledError,
     InputError,
     LabelMap,
     LabelTable,
@@ -298,10 +299,12 @@ def snapshot(doc: Document, path: Path | None = None) -> Snapshot:
     return Snapshot(Project(volumes, runs, models), copies)
 
 
-def save_snapshot(path: Path, snap: Snapshot) -> Path:
+def save_snapshot(path: Path, snap: Snapshot, cancelled: Callable[[], bool] | None = None) -> Path:
     """Copy the snapshot's files, then write it as a project file (atomic; see ``save_project``).
 
-    Uncertainty arrays are written as float16 (see the module docstring).
+    Uncertainty arrays are written as float16 (see the module docstring). ``cancelled`` is
+    polled between the steps until the new file replaces the old one (``CancelledError``:
+    the previous project file is left as it was).
 
     Returns:
         The path written (``.ugpcl`` appended when missing).
@@ -312,12 +315,14 @@ def save_snapshot(path: Path, snap: Snapshot) -> Path:
     """
     path = project_file(path)
     for source, destination in snap.copies:
+        if cancelled is not None and cancelled():
+            raise CancelledError("save cancelled; the previous file is unchanged")
         _copy_file(source, destination)
     volumes = [
         replace(pv, uncertainty={k: np.asarray(a, np.float16) for k, a in pv.uncertainty.items()})
         for pv in snap.project.volumes
     ]
-    save_project(path, replace(snap.project, volumes=volumes))
+    save_project(path, replace(snap.project, volumes=volumes), cancelled)
     return path
 
 
@@ -341,6 +346,7 @@ def export_labels(
     labels: LabelMap,
     source_path: Path | None = None,
     source_geometry: VolumeGeometry | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Path:
     """Export a label map on the source grid, with a label table beside it.
 
@@ -352,6 +358,7 @@ def export_labels(
         labels: the labels (a snapshot).
         source_path: the image's file or DICOM folder, for DICOM-SEG.
         source_geometry: the image grid the labels must lie on.
+        cancelled: polled before writing starts (``CancelledError``: nothing written).
 
     Returns:
         The label file written.
@@ -363,6 +370,8 @@ def export_labels(
     if path.name.lower().endswith(".dcm") and source_path is not None and source_path.is_dir():
         series = list_dicom_series(source_path)
         dicom_files = list(series[0].files) if series else None
+    if cancelled is not None and cancelled():
+        raise CancelledError("export cancelled; nothing was written")
     written = export_segmentation(
         labels, path, source_geometry=source_geometry, source_dicom_files=dicom_files
     )

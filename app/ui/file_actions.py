@@ -6,6 +6,7 @@ only when a task has fully succeeded, so a failed open or save leaves the docume
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,6 +41,8 @@ IMAGE_FILTER = (
     "Projects (*.ugpcl);;All files (*)"
 )
 EXPORT_FILTER = "Segmentation (*.seg.nrrd *.nii.gz *.nii *.nrrd *.mha);;DICOM-SEG (*.dcm)"
+
+log = logging.getLogger(__name__)
 
 
 def recent_store() -> RecentFiles:
@@ -99,12 +102,15 @@ class FileActions(QObject):
         if not self.confirm_discard():
             return
         self.message.emit(text)
+        log.info("%s %s", text, entry or "")
         kept = " The unsaved edits are kept for the next start." if recovery else ""
         self.tasks.submit(
             "open",
             work,
             lambda doc: self._opened(doc, entry, recovery),
             lambda msg: self._failed("Cannot open", msg + kept),
+            cancellable=True,  # the read runs to its end; its result is dropped
+            on_cancelled=lambda: self._note("Opening cancelled; nothing was changed."),
         )
 
     def _opened(
@@ -123,6 +129,7 @@ class FileActions(QObject):
         elif self.ws.pending is not None:
             self._decide(dialogs.ask_recover(self.window, self.ws.pending.describe()))
         self.message.emit(f"Opened {doc.title}")
+        log.info("opened %s", doc.title)
         self.opened.emit()
 
     def reopen_crashed_project(self) -> bool:
@@ -174,8 +181,13 @@ class FileActions(QObject):
             self._failed("Cannot recover", f"{err} The journal was kept.")
 
     def _failed(self, title: str, message: str) -> None:
+        log.warning("%s: %s", title, message)
         self.message.emit(message)
         dialogs.show_error(self.window, title, message)
+
+    def _note(self, message: str) -> None:
+        log.info("%s", message)
+        self.message.emit(message)
 
     # -- adding volumes ----------------------------------------------------------------------
     def add_volume_paths(self, paths: Sequence[str | Path]) -> None:
@@ -196,6 +208,8 @@ class FileActions(QObject):
             lambda: load_added_volumes(entry, table),
             lambda items: self._added(doc, items),
             lambda msg: self._failed("Cannot add volume", msg),
+            cancellable=True,
+            on_cancelled=lambda: self._note("Adding cancelled; the project is unchanged."),
         )
 
     def _added(self, doc: Document, items: list[VolumeItem]) -> None:
@@ -246,11 +260,13 @@ class FileActions(QObject):
         snap = snapshot(doc, path)
         point = self.ws.save_point()  # edits made while the file is written stay unsaved
         self.message.emit(f"Saving {path.name}…")
-        self.tasks.submit(
+        log.info("saving %s", path)
+        self.tasks.submit_checked(  # Cancel stops before the new file replaces the old one
             "save",
-            lambda: save_snapshot(path, snap),
+            lambda cancelled: save_snapshot(path, snap, cancelled),
             lambda written: self._saved(doc, written, then, point),
             lambda msg: self._failed("Cannot save", msg),
+            lambda: self._note(f"Saving cancelled; {path.name} was not changed."),
         )
 
     def save_as(self) -> None:
@@ -276,6 +292,7 @@ class FileActions(QObject):
         self.recent.add([str(path.absolute())])
         self.recent_changed.emit()
         self.message.emit(f"Saved {path}")
+        log.info("saved %s", path)
         self.saved.emit(str(path))
         if then is not None:
             then()
@@ -298,11 +315,13 @@ class FileActions(QObject):
         item = doc.item
         labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)
         target, source, grid = path, item.source_path, item.volume.geometry
-        self.tasks.submit(
+        log.info("exporting the segmentation to %s", target)
+        self.tasks.submit_checked(  # Cancel stops it before it starts writing
             "export-labels",
-            lambda: export_labels(target, labels, source, grid),
-            lambda p: self.message.emit(f"Exported {p}"),
+            lambda cancelled: export_labels(target, labels, source, grid, cancelled),
+            lambda p: self._note(f"Exported {p}"),
             lambda msg: self._failed("Cannot export", msg),
+            lambda: self._note("Export cancelled; nothing was written."),
         )
 
     # -- guard -------------------------------------------------------------------------------

@@ -18,13 +18,9 @@ CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 
 
 def test_run_on_volume_reports_the_provider_it_ran_on(
-    qtbot,
-    window,
-    assisted,
-    tiny_onnx: Path,
-    dialogs_log,  # noqa: F811 - the fixture
+    qtbot, window, tiny_onnx: Path, dialogs_log, request
 ) -> None:
-    _assist, menu = assisted
+    _assist, menu = request.getfixturevalue("assisted")
     with qtbot.waitSignal(menu.ran_on_volume, timeout=60000):
         menu.run_on_volume(tiny_onnx, 1)
     status = window.statusBar().currentMessage()
