@@ -84,7 +84,10 @@ class OrtSegmenter:
         if device != "cpu" and not self.provider_report.uses_cuda:
             # "auto" on a machine without CUDA is normal (info); "cuda" asked for it (warning)
             level = logging.WARNING if device == "cuda" else logging.INFO
-            log.log(level, "onnxruntime runs on the CPU: %s", self.provider_report.reason)
+            asked = "CUDA was requested but " if device == "cuda" else ""
+            log.log(
+                level, "%sonnxruntime is running on the CPU: %s", asked, self.provider_report.reason
+            )
         props = self.session.get_modelmeta().custom_metadata_map
         self.metadata = ModelMetadata.from_props(props, self.path.name)
         _check_graph(self.session, self.metadata, self.path.name)
