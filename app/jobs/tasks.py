@@ -17,10 +17,11 @@ given to ``submit``. Short blocking calls (open, save, ranking) go through ``sub
 tasks (``app.jobs.model_jobs``) through ``start``. ``started(task)`` announces every task before
 it runs (the status bar's progress widget, ``app.ui.task_progress``, follows it from there).
 
-Cancelling a blocking call: ``submit(..., cancellable=True)`` (reads) lets the call run to its
-end and drops its result, so nothing changes; ``submit_checked`` (writes) hands the call the
-cancel check, which it polls until it commits (a save stops before it replaces the old file)
-and ignores after.
+Cancelling a blocking call: ``submit(..., cancellable=True)`` lets the call run to its end and
+drops its result, so nothing changes; ``submit_read`` does the same and hands the call its task
+(to poll ``is_cancelled`` between files and ``report_progress``); ``submit_checked`` (writes)
+hands the call its task too and keeps the result: the call polls the check until it commits (a
+save stops before it replaces the old file) and ignores it after.
 """
 
 from __future__ import annotations
@@ -151,23 +152,27 @@ class CallTask(Task):
         return result
 
 
-class CheckedCallTask(Task):
-    """A blocking call that polls the cancel check until it commits (``submit_checked``).
+class ControlledCallTask(Task):
+    """A blocking call given its task, to poll ``is_cancelled`` and ``report_progress``.
 
     Args:
         kind: task kind.
-        call: called with ``is_cancelled``; raises ``CancelledError`` when it stops before
-            committing, and returns its result once committed (a cancel after that is ignored).
+        call: called with the task; raises ``CancelledError`` to stop.
+        keep_result: True (writes): a result returned is kept even when cancel came late (the
+            call committed); False (reads): it is dropped and the task reports ``cancelled``.
     """
 
     reassurance = "Nothing was changed; please report this with the file that caused it."
 
-    def __init__(self, kind: str, call: Callable[[Callable[[], bool]], Any]) -> None:
+    def __init__(self, kind: str, call: Callable[[Task], Any], keep_result: bool) -> None:
         super().__init__()
-        self.kind, self._call = kind, call
+        self.kind, self._call, self._keep = kind, call, keep_result
 
     def work(self) -> Any:
-        return self._call(self.is_cancelled)
+        result = self._call(self)
+        if self.is_cancelled() and not self._keep:
+            raise CancelledError("cancelled while it ran")
+        return result
 
 
 class TaskRunner(QObject):
@@ -223,20 +228,34 @@ class TaskRunner(QObject):
         self._start(task, on_done, on_error, on_cancelled)
         return task
 
-    def submit_checked(
+    def submit_read(
         self,
         kind: str,
-        work: Callable[[Callable[[], bool]], Any],
+        work: Callable[[Task], Any],
         on_done: Callable[[Any], None],
         on_error: Callable[[str], None],
         on_cancelled: Callable[[], None] | None = None,
     ) -> Task:
-        """Like ``submit``, for a call that takes the cancel check (``CheckedCallTask``).
+        """Like ``submit``, for a read given its task: ``work(task)`` may poll
+        ``task.is_cancelled()`` (raising ``CancelledError``) and call ``task.report_progress``;
+        a result that comes back after a cancel is dropped, so nothing changes."""
+        task = ControlledCallTask(kind, work, keep_result=False)
+        self._start(task, on_done, on_error, on_cancelled)
+        return task
 
-        ``work(is_cancelled)`` polls it until it commits and raises ``CancelledError`` to stop
-        before; a save stops before it replaces the old file, which stays as it was.
-        """
-        task = CheckedCallTask(kind, work)
+    def submit_checked(
+        self,
+        kind: str,
+        work: Callable[[Task], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None],
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> Task:
+        """Like ``submit_read``, for a write that commits: ``work(task)`` polls
+        ``task.is_cancelled()`` until it commits and raises ``CancelledError`` to stop before
+        (a save stops before it replaces the old file, which stays as it was); once it has
+        committed its result is kept."""
+        task = ControlledCallTask(kind, work, keep_result=True)
         self._start(task, on_done, on_error, on_cancelled)
         return task
 

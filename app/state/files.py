@@ -78,7 +78,11 @@ def _looks_like_labels(path: Path) -> bool:
     return name.endswith(".seg.nrrd") or any(hint in name for hint in _LABEL_HINTS)
 
 
-def load_paths(paths: Sequence[str | Path]) -> Document:
+def load_paths(
+    paths: Sequence[str | Path],
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Document:
     """Open files as one document.
 
     A ``.ugpcl`` path opens that project (alone), a dataset folder (MSD / nnU-Net or SSL4MIS
@@ -88,12 +92,16 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
 
     Args:
         paths: one project, or images optionally each followed by its labels.
+        progress: called with (files or dataset cases read, their number) after each one (a
+            single file reports nothing: its reader cannot say how far it is).
+        cancelled: polled before each file or case; True stops with ``CancelledError``.
 
     Returns:
         A new document.
 
     Raises:
         InputError: nothing given, an unreadable file, or labels on another grid.
+        CancelledError: ``cancelled()`` became true.
     """
     items: list[VolumeItem] = []
     resolved = [Path(p) for p in paths]
@@ -106,8 +114,12 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
     if any(p.is_dir() and is_dataset_folder(p) for p in resolved):
         if len(resolved) != 1:
             raise InputError("Open a dataset folder on its own, not together with other files.")
-        return load_dataset(resolved[0])
-    for path in resolved:
+        return load_dataset(resolved[0], progress=progress, cancelled=cancelled)
+    for done, path in enumerate(resolved):
+        if cancelled is not None and cancelled():
+            raise CancelledError("opening cancelled")
+        if progress is not None and len(resolved) > 1:
+            progress(done, len(resolved))
         if items and _looks_like_labels(path) and not items[-1].labels.labels_zyx.any():
             geometry = items[-1].volume.geometry
             items[-1] = VolumeItem.new(
@@ -120,7 +132,12 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
     return doc
 
 
-def load_dataset(root: Path, labeled: str | None = None) -> Document:
+def load_dataset(
+    root: Path,
+    labeled: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Document:
     """Open a dataset folder's training cases as a document, one volume per case.
 
     The labeled cases carry their labels with every axial slice marked labeled; the others are
@@ -132,6 +149,8 @@ def load_dataset(root: Path, labeled: str | None = None) -> Document:
         root: the dataset folder.
         labeled: which cases are labeled, as ``train-dataset --labeled``; None: every case that
             has a label file.
+        progress: called with (cases read, cases) after each case.
+        cancelled: polled before each case; True stops with ``CancelledError``.
 
     Returns:
         A new document; its origin reads the dataset again (for the crash journal).
@@ -140,7 +159,7 @@ def load_dataset(root: Path, labeled: str | None = None) -> Document:
         InputError: not a dataset, too many cases, an unreadable case.
     """
     items = []
-    for case in read_dataset_cases(root, labeled):
+    for case in read_dataset_cases(root, labeled, progress=progress, cancelled=cancelled):
         item = VolumeItem.new(case.volume, case.labels, case.source_path)
         item.labeled["z"][:] = case.labeled
         items.append(item)
@@ -154,7 +173,12 @@ def load_dataset(root: Path, labeled: str | None = None) -> Document:
     return doc
 
 
-def load_added_volumes(paths: Sequence[str | Path], table: LabelTable) -> list[VolumeItem]:
+def load_added_volumes(
+    paths: Sequence[str | Path],
+    table: LabelTable,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> list[VolumeItem]:
     """Read images (or a project's volumes) to add to an open document.
 
     Reading follows ``load_paths`` (an image may be followed by its labels). A volume that
@@ -164,6 +188,7 @@ def load_added_volumes(paths: Sequence[str | Path], table: LabelTable) -> list[V
     Args:
         paths: images, each optionally followed by its labels, or one project.
         table: label table of the open document's shown volume.
+        progress, cancelled: as ``load_paths``.
 
     Returns:
         The new volumes (predictions of a project's volumes carried along).
@@ -171,7 +196,7 @@ def load_added_volumes(paths: Sequence[str | Path], table: LabelTable) -> list[V
     Raises:
         InputError: as ``load_paths``.
     """
-    items = load_paths(paths).items
+    items = load_paths(paths, progress, cancelled).items
     for item in items:
         if not item.labels.labels_zyx.any():
             item.labels = LabelMap(item.labels.labels_zyx, item.labels.geometry, table)

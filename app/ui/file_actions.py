@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.jobs.tasks import TaskRunner
+from app.jobs.tasks import Task, TaskRunner
 from app.state.autosave import (
     PendingRecovery,
     discard_pending,
@@ -83,18 +83,18 @@ class FileActions(QObject):
         """Open files (or one project) in the background, replacing the document on success."""
         entry = [str(Path(p).absolute()) for p in paths]
         self._load(
-            lambda: load_paths(entry),
+            lambda task: load_paths(entry, task.report_progress, task.is_cancelled),
             entry if remember else None,
             f"Opening {Path(entry[0]).name if entry else ''}…",
         )
 
     def open_sample(self) -> None:
         """Open the bundled chest CT with labels on three axial slices."""
-        self._load(load_sample, None, "Opening the sample chest CT…")
+        self._load(lambda _task: load_sample(), None, "Opening the sample chest CT…")
 
     def _load(
         self,
-        work: Callable[[], Document],
+        work: Callable[[Task], Document],
         entry: list[str] | None,
         text: str,
         recovery: PendingRecovery | None = None,
@@ -104,13 +104,12 @@ class FileActions(QObject):
         self.message.emit(text)
         log.info("%s %s", text, entry or "")
         kept = " The unsaved edits are kept for the next start." if recovery else ""
-        self.tasks.submit(
+        self.tasks.submit_read(  # Cancel stops between files or drops the result
             "open",
             work,
             lambda doc: self._opened(doc, entry, recovery),
             lambda msg: self._failed("Cannot open", msg + kept),
-            cancellable=True,  # the read runs to its end; its result is dropped
-            on_cancelled=lambda: self._note("Opening cancelled; nothing was changed."),
+            lambda: self._note("Opening cancelled; nothing was changed."),
         )
 
     def _opened(
@@ -144,7 +143,7 @@ class FileActions(QObject):
             choice = dialogs.ask_recover(self.window, pending.describe())
             if choice == dialogs.RECOVER:
                 self._load(
-                    lambda p=pending: load_origin(p.origin),
+                    lambda _task, p=pending: load_origin(p.origin),
                     None,
                     f"Recovering {pending.title}…",
                     pending,
@@ -203,13 +202,12 @@ class FileActions(QObject):
         entry = [str(Path(p).absolute()) for p in paths]
         table = doc.table
         self.message.emit(f"Adding {Path(entry[0]).name if entry else ''}…")
-        self.tasks.submit(
+        self.tasks.submit_read(
             "add",
-            lambda: load_added_volumes(entry, table),
+            lambda task: load_added_volumes(entry, table, task.report_progress, task.is_cancelled),
             lambda items: self._added(doc, items),
             lambda msg: self._failed("Cannot add volume", msg),
-            cancellable=True,
-            on_cancelled=lambda: self._note("Adding cancelled; the project is unchanged."),
+            lambda: self._note("Adding cancelled; the project is unchanged."),
         )
 
     def _added(self, doc: Document, items: list[VolumeItem]) -> None:
@@ -263,7 +261,7 @@ class FileActions(QObject):
         log.info("saving %s", path)
         self.tasks.submit_checked(  # Cancel stops before the new file replaces the old one
             "save",
-            lambda cancelled: save_snapshot(path, snap, cancelled),
+            lambda task: save_snapshot(path, snap, task.is_cancelled),
             lambda written: self._saved(doc, written, then, point),
             lambda msg: self._failed("Cannot save", msg),
             lambda: self._note(f"Saving cancelled; {path.name} was not changed."),
@@ -318,7 +316,7 @@ class FileActions(QObject):
         log.info("exporting the segmentation to %s", target)
         self.tasks.submit_checked(  # Cancel stops it before it starts writing
             "export-labels",
-            lambda cancelled: export_labels(target, labels, source, grid, cancelled),
+            lambda task: export_labels(target, labels, source, grid, task.is_cancelled),
             lambda p: self._note(f"Exported {p}"),
             lambda msg: self._failed("Cannot export", msg),
             lambda: self._note("Export cancelled; nothing was written."),

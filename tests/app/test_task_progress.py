@@ -197,7 +197,7 @@ def test_cancelled_open_keeps_the_current_document(
     doc = window.ws.doc
     release = threading.Event()
 
-    def slow_load(entry):
+    def slow_load(entry, progress, cancelled):
         release.wait(WAIT)
         return two_volumes()
 
@@ -214,3 +214,51 @@ def test_cancelled_open_keeps_the_current_document(
     assert window.ws.doc is doc
     assert window.statusBar().currentMessage() == "Opening cancelled; nothing was changed."
     assert window.files.recent.paths() == [] and dialogs_log["errors"] == []
+
+
+# -- reads report progress between files and dataset cases, and stop there on Cancel ---------
+def test_a_dataset_open_reports_each_case_and_stops_on_cancel(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))
+    from synthetic_datasets import write_msd
+
+    root = write_msd(tmp_path / "msd")
+    seen: list[tuple[int, int]] = []
+    doc = files.load_paths([root], lambda d, t: seen.append((d, t)), lambda: False)
+    assert seen == [(k, 5) for k in range(1, 6)] and len(doc.items) == 5
+    seen.clear()
+    with pytest.raises(CancelledError):
+        files.load_paths([root], lambda d, t: seen.append((d, t)), lambda: len(seen) >= 2)
+    assert seen == [(1, 5), (2, 5)]  # stopped before the third case
+
+
+def test_several_files_report_progress_and_stop_between_them(
+    small_image: Path, tmp_path: Path
+) -> None:
+    second = tmp_path / "second.nii.gz"
+    second.write_bytes(small_image.read_bytes())
+    seen: list[tuple[int, int]] = []
+    doc = files.load_paths([small_image, second], lambda d, t: seen.append((d, t)))
+    assert seen == [(0, 2), (1, 2)] and len(doc.items) == 2
+    seen.clear()
+    answers = iter([False, True])  # Cancel pressed while the first file is read
+    with pytest.raises(CancelledError):
+        files.load_paths([small_image, second], lambda d, t: seen.append((d, t)), answers.__next__)
+    assert seen == [(0, 2)]
+
+
+def test_window_open_of_a_dataset_shows_case_progress(
+    qtbot, window, tmp_path: Path, dialogs_log
+) -> None:
+    sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))
+    from synthetic_datasets import write_msd
+
+    root = write_msd(tmp_path / "msd")
+    window.progress.delay_ms = 0
+    steps: list[tuple[int, int]] = []
+    window.tasks.started.connect(
+        lambda task: task.signals.progress.connect(lambda d, t: steps.append((d, t)))
+    )
+    with qtbot.waitSignal(window.files.opened, timeout=30000):
+        window.files.open_paths([root])
+    assert steps and steps[-1] == (5, 5) and len(window.ws.doc.items) == 5
+    qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=5000)
