@@ -11,10 +11,11 @@ thread):
 
 Exactly one of ``finished``, ``failed`` or ``cancelled`` is emitted per task. ``TaskRunner``
 runs one task per kind from its owner's point of view: starting a task of a kind cancels the
-stale one of that kind (an interruptible task stops at its next check; file reads and writes
-cannot be interrupted safely and finish) and a stale task's result never reaches the callbacks
-given to ``submit``. Short blocking calls (open, save, ranking) go through ``submit``; model
-tasks (``app.jobs.model_jobs``) through ``start``. ``started(task)`` announces every task before
+stale one of that kind (an interruptible task stops at its next check; a plain blocking call
+cannot be interrupted and finishes) and a stale task's result never reaches the callbacks given
+to ``submit``. Short blocking calls (ranking) go through ``submit``, opens through
+``submit_read``, saves and exports through ``submit_checked``; model tasks
+(``app.jobs.model_jobs``) through ``start``. ``started(task)`` announces every task before
 it runs (the status bar's progress widget, ``app.ui.task_progress``, follows it from there).
 
 Cancelling a blocking call: ``submit(..., cancellable=True)`` lets the call run to its end and
@@ -76,6 +77,7 @@ class Task(QRunnable):
         reassurance: appended to the message of an unexpected error.
         user_errors: exceptions whose message goes to the user as it is.
         interruptible: ``cancel`` may stop it (False: it always runs to its end).
+        finish_on_close: ``cancel_all`` leaves it to finish (a save the user asked for).
         signals: see the module docstring.
     """
 
@@ -83,6 +85,7 @@ class Task(QRunnable):
     reassurance = "Your labels are unchanged; please report this."
     user_errors: tuple[type[Exception], ...] = (InputError,)
     interruptible = True
+    finish_on_close = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -167,6 +170,7 @@ class ControlledCallTask(Task):
     def __init__(self, kind: str, call: Callable[[Task], Any], keep_result: bool) -> None:
         super().__init__()
         self.kind, self._call, self._keep = kind, call, keep_result
+        self.finish_on_close = keep_result  # a write the user asked for completes on closing
 
     def work(self) -> Any:
         result = self._call(self)
@@ -299,9 +303,11 @@ class TaskRunner(QObject):
         return any(kind is None or t.kind == kind for t in fresh)
 
     def cancel_all(self) -> None:
-        """Cancel every interruptible task (e.g. on closing the window)."""
+        """Cancel every interruptible task but the writes (``finish_on_close``), e.g. on
+        closing the window: model runs, exports and reads stop; saves finish."""
         for task in list(self._open):
-            task.cancel()
+            if not task.finish_on_close:
+                task.cancel()
 
     def wait(self, msecs: int = 30000) -> bool:
         """Block until all threads are done (tests, shutdown); True when they are."""

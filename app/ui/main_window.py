@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
     # -- Qt events ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.files.confirm_discard():
-            self.tasks.cancel_all()  # model runs and exports stop; reads and saves finish
+            self.tasks.cancel_all()  # model runs, exports and reads stop; saves finish
             self.tasks.wait(10000)
             self.ws.keeper.close()  # an autosave without edits goes; the live-session lock too
             event.accept()

@@ -262,3 +262,35 @@ def test_window_open_of_a_dataset_shows_case_progress(
         window.files.open_paths([root])
     assert steps and steps[-1] == (5, 5) and len(window.ws.doc.items) == 5
     qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=5000)
+
+
+def test_a_write_keeps_its_result_after_a_late_cancel_and_finishes_on_close(qtbot, runner) -> None:
+    release, running = threading.Event(), threading.Event()
+    results: list[object] = []
+
+    def write(task: Task) -> str:
+        running.set()
+        release.wait(WAIT)  # committed before it looked at the cancel flag again
+        return "written"
+
+    task = runner.submit_checked("save", write, results.append, results.append)
+    assert running.wait(WAIT)
+    runner.cancel_all()  # closing the window: the save finishes
+    assert not task.is_cancelled()
+    task.cancel()  # the user's Cancel, after the write committed
+    with qtbot.waitSignal(task.signals.finished, timeout=5000):
+        release.set()
+    qtbot.waitUntil(lambda: results == ["written"], timeout=5000)
+
+
+def test_a_read_drops_its_result_after_a_late_cancel(qtbot, runner) -> None:
+    release = threading.Event()
+    results: list[object] = []
+    task = runner.submit_read(
+        "open", lambda _task: release.wait(WAIT), results.append, results.append
+    )
+    runner.cancel_all()
+    assert task.is_cancelled()
+    with qtbot.waitSignal(task.signals.cancelled, timeout=5000):
+        release.set()
+    assert results == []
