@@ -3,8 +3,8 @@
 ``configure_logging`` (called once at GUI start) attaches a ``RotatingFileHandler``
 (``MAX_BYTES`` × ``BACKUPS`` files) to the root logger, in the user log folder
 (``platformdirs.user_log_dir``) or in ``$UGPCL_STUDIO_LOG_DIR`` (tests, portable installs). A
-folder that cannot be created or written never stops the app: the records go to stderr and one
-line says so. The error dialog names the file (``log_file``) and shows the last error's
+folder that cannot be created or written never stops the app: warnings and errors go to stderr
+and one line says so. The error dialog names the file (``log_file``) and shows the last error's
 traceback (``last_error``) as its details.
 
 Qt-free: plain ``logging`` and ``platformdirs``.
@@ -88,6 +88,7 @@ def configure_logging(
             _path = path
         except OSError as err:
             handler = logging.StreamHandler(stream or sys.stderr)
+            handler.setLevel(logging.WARNING)  # a terminal gets the problems, not every open
             _path = None
             problem = f"{err.strerror or err}"
         handler.setFormatter(logging.Formatter(FORMAT))

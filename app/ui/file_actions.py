@@ -102,7 +102,7 @@ class FileActions(QObject):
         if not self.confirm_discard():
             return
         self.message.emit(text)
-        log.info("%s %s", text, entry or "")
+        log.info("%s%s", text, f" {entry}" if entry else "")
         kept = " The unsaved edits are kept for the next start." if recovery else ""
         self.tasks.submit_read(  # Cancel stops between files or drops the result
             "open",
