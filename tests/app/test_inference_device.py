@@ -33,7 +33,7 @@ def test_run_on_volume_reports_the_provider_it_ran_on(
     assert dialogs_log["errors"] == []
 
 
-def test_cuda_and_cpu_fallback_texts(window, tiny_onnx: Path) -> None:
+def test_cuda_and_cpu_fallback_texts(window) -> None:
     from app.ui.model_menu import install_model_menu
 
     menu = install_model_menu(window)
