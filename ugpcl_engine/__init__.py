@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ugpcl_engine.headless import headless_commands, missing_benchmark_message, run_cli
     from ugpcl_engine.inference.commands import export_in_subprocess
     from ugpcl_engine.inference.model_metadata import ExportReport, ParityError, TrainingGrid
+    from ugpcl_engine.inference.ort_providers import ProviderReport
     from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
     from ugpcl_engine.interpolation import interpolate_labels
     from ugpcl_engine.io.dicom_scan import (
@@ -149,6 +150,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.io.project_file": (
         "Project",
         "ProjectVolume",
+        "ProviderReport",
         "load_project",
         "remove_stale_temps",
         "save_project",
@@ -196,6 +198,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     # uncertainty, ONNX models (onnxruntime) and the export child
     "ugpcl_engine.uncertainty": ("default_threshold", "rank_slices", "uncertain_regions"),
     "ugpcl_engine.inference.ort_segmenter": ("OrtSegmenter",),
+    "ugpcl_engine.inference.ort_providers": ("ProviderReport",),
     "ugpcl_engine.inference.model_metadata": ("ExportReport", "ParityError", "TrainingGrid"),
     "ugpcl_engine.inference.commands": ("export_in_subprocess",),
     # fill between slices (ITK in a child process) and the held-out slice's Dice
@@ -237,6 +240,7 @@ __all__ = [
     "Progress",
     "Project",
     "ProjectVolume",
+    "ProviderReport",
     "ReplayVolume",
     "RunFolder",
     "RunRequest",

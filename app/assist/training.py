@@ -11,6 +11,7 @@ refining* (``app.assist.refining``) start here too and are judged there.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ from app.state.training_runs import (
 from app.state.training_session import TrainingSession, holdout_slice
 from app.state.workspace import Workspace
 from ugpcl_engine import InputError, Started, claim_runs_root
+
+log = logging.getLogger(__name__)
 
 QUIT_WAIT_S = 2.0  # a quitting user waits at most this long for the child to stop
 
@@ -268,8 +271,12 @@ class TrainingController(QObject):
         try:
             self.supervisor.start(run_dir, [v.snapshot for v in pending.volumes], pending.request)
         except InputError as err:
+            log.warning("training run %d did not start: %s", pending.number, err)
             self.error.emit("Training", str(err))
             return False
+        log.info(
+            "training run %d started in %s (preset %s)", pending.number, run_dir, pending.preset
+        )
         self.pending, self._user_stopped = pending, False
         self.session.begin_run(tuple(v.volume for v in pending.volumes))
         self.busy.emit("Starting the training process…")
@@ -306,6 +313,12 @@ class TrainingController(QObject):
             tuple(v.volume for v in pending.volumes),
         )
         record_finished_run(doc.records, version, pending.volumes, pending.request)
+        log.info(
+            "training run %d finished: model v%d in %s",
+            pending.number,
+            version.number,
+            outcome.run_dir,
+        )
         doc.modified = True  # the run records are saved with the project
         self.session.end_run()
         if pending.round:
@@ -331,6 +344,7 @@ class TrainingController(QObject):
             self.refiner.begin(version, settings)
 
     def _failed(self, message: str) -> None:
+        log.warning("training run failed: %s", message)
         self._ended("Training failed. " + message)
         self.run_ended.emit("failed", message)  # before the (modal) error dialog
         self.refiner.round_lost()
@@ -338,6 +352,7 @@ class TrainingController(QObject):
         self.run_failed.emit(message)
 
     def _cancelled(self) -> None:
+        log.info("training run stopped and discarded")
         self._ended("Run discarded; the previous model stays.")
         self.refiner.round_lost()
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.error_dialog import error_box
 from app.ui.tool_table import TOOLS
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
@@ -54,9 +55,12 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def show_error(parent: QWidget | None, title: str, message: str) -> None:
-    """A modal error box with the message (what happened and what to do)."""
-    QMessageBox.critical(parent, title, message)
+def show_error(
+    parent: QWidget | None, title: str, message: str, details: str | None = None
+) -> None:
+    """A modal error box with the message (what happened and what to do), "Show details…"
+    (``details``: a traceback or technical detail) and the log file (``error_dialog``)."""
+    error_box(parent, title, message, details).exec()
 
 
 def ask_unsaved(parent: QWidget | None, title: str) -> QMessageBox.StandardButton:

@@ -8,7 +8,9 @@ the training panel (issue 5) plugs in.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.jobs.tasks import TaskRunner
 from app.state import files
+from app.state.app_log import configure_logging
 from app.state.view_geometry import voxel_to_mm
 from app.state.view_state import CT_PRESETS, VIEW_AXES
 from app.state.window_presets import preset_names, preset_window
@@ -40,12 +43,15 @@ from app.ui.label_actions import LabelActions
 from app.ui.label_panel import LabelPanel
 from app.ui.model_menu import install_model_menu
 from app.ui.slice_view import SliceView
+from app.ui.task_progress import install_task_progress
 from app.ui.tool_panel import ToolPanel
 from app.ui.view_controller import ViewController
 from app.ui.volume_menu import fill_volume_menu
 from ugpcl_engine import __version__, headless_commands
 
 APP_NAME = "ugpcl-studio"
+
+log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
@@ -79,6 +85,7 @@ class MainWindow(QMainWindow):
             "the sample (File › Open sample)."
         )
         self.statusBar().addWidget(self.readout, 1)
+        self.progress = install_task_progress(self, self.tasks)  # every task, with Cancel
         self._connect()
         self._fill_recent()
         self._fill_volumes()
@@ -309,7 +316,7 @@ class MainWindow(QMainWindow):
     # -- Qt events ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.files.confirm_discard():
-            self.tasks.cancel_all()  # model runs and exports stop; reads and saves finish
+            self.tasks.cancel_all()  # model runs, exports and reads stop; saves finish
             self.tasks.wait(10000)
             self.ws.keeper.close()  # an autosave without edits goes; the live-session lock too
             event.accept()
@@ -366,6 +373,7 @@ def parse_args(args: list[str]) -> argparse.Namespace:
 def main(args: list[str]) -> int:
     """Start the GUI; return the exit code."""
     options = parse_args(args)
+    configure_logging()  # rotating log file (or stderr when its folder cannot be written)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     window = MainWindow()
@@ -376,7 +384,9 @@ def main(args: list[str]) -> int:
     sys.excepthook = _unexpected_error_dialog(window)
     errors: list[str] = []
     if options.screenshot:  # unattended: report errors on stderr instead of modal dialogs
-        dialogs.show_error = lambda _parent, title, message: _print_error(errors, title, message)
+        dialogs.show_error = lambda _parent, title, message, details=None: _print_error(
+            errors, title, message
+        )
         dicom_browser.ask_series = dicom_browser.ask_series_unattended
     if options.sample:
         window.files.open_sample()
@@ -404,11 +414,13 @@ def _unexpected_error_dialog(window: MainWindow):
 
     def hook(kind, value, tb) -> None:
         previous(kind, value, tb)
+        log.error("unexpected error", exc_info=(kind, value, tb))
         dialogs.show_error(
             window,
             "Unexpected error",
             f"{kind.__name__}: {value}\n\nThe action was not completed. Save your "
             "project under a new name and report this error.",
+            details="".join(traceback.format_exception(kind, value, tb)),
         )
 
     return hook

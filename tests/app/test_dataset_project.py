@@ -73,7 +73,9 @@ def test_a_dataset_folder_opens_alone_and_refuses_too_many_cases(
     with pytest.raises(InputError, match="dataset folder on its own"):
         load_paths([root, root / "imagesTr" / "case_b_0000.nii.gz"])
     monkeypatch.setattr(
-        files, "read_dataset_cases", lambda r, labeled: read_dataset_cases(r, labeled, 3)
+        files,
+        "read_dataset_cases",
+        lambda r, labeled, **kw: read_dataset_cases(r, labeled, 3, **kw),
     )
     with pytest.raises(InputError, match="ugpcl-studio train-dataset"):
         load_paths([root])

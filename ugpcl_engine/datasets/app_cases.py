@@ -15,6 +15,7 @@ on the image; SSL4MIS volumes store no spacing (1 voxel = 1 unit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import psutil
 from ugpcl_engine.datasets.base import CaseRef, Dataset
 from ugpcl_engine.datasets.labeled import parse_labeled, select_labeled
 from ugpcl_engine.datasets.layout import detect_layout, open_dataset
-from ugpcl_engine.errors import InputError
+from ugpcl_engine.errors import CancelledError, InputError
 from ugpcl_engine.io.volume_files import read_label_map, read_volume
 from ugpcl_engine.volume import LabelMap, Volume, VolumeGeometry
 
@@ -108,6 +109,8 @@ def read_dataset_cases(
     labeled: str | None = None,
     max_cases: int = MAX_APP_CASES,
     memory_bytes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[DatasetCase]:
     """Read a dataset's training cases for the app, in the dataset's order.
 
@@ -118,6 +121,8 @@ def read_dataset_cases(
         max_cases: the most training cases accepted.
         memory_bytes: the memory the open cases may take (default: half of the memory
             available now).
+        progress: called with (cases read, cases) after each case.
+        cancelled: polled before each case; True stops with ``CancelledError``.
 
     Returns:
         One ``DatasetCase`` per training case (validation and test cases are left out).
@@ -126,13 +131,21 @@ def read_dataset_cases(
         InputError: not a dataset, no training case, more than ``max_cases`` cases or more
             voxels than ``memory_bytes`` holds (the message names ``ugpcl-studio
             train-dataset``), an unreadable case, a bad ``labeled``.
+        CancelledError: ``cancelled()`` became true.
     """
     dataset = open_dataset(root)
     cases = dataset.cases("train")
     _check_count(dataset, len(cases), max_cases)
     _check_memory(dataset, cases, memory_bytes)
     chosen = _labeled_units(dataset, cases, labeled)
-    return [_read(dataset, case, dataset.unit_of(case) in chosen) for case in cases]
+    read: list[DatasetCase] = []
+    for case in cases:
+        if cancelled is not None and cancelled():
+            raise CancelledError("dataset reading cancelled")
+        read.append(_read(dataset, case, dataset.unit_of(case) in chosen))
+        if progress is not None:
+            progress(len(read), len(cases))
+    return read
 
 
 def _check_count(dataset: Dataset, count: int, max_cases: int) -> None:
