@@ -159,12 +159,15 @@ class Volume:
         geometry: its physical grid; ``geometry.shape_zyx == image_zyx.shape``.
         name: display name (file stem).
         modality: ``"CT"``, ``"MR"`` or ``"unknown"``; chooses the default normalisation.
+        header_window: (centre, width) display window the file's header gives (DICOM
+            WindowCenter/WindowWidth, first value), or None.
     """
 
     image_zyx: np.ndarray
     geometry: VolumeGeometry
     name: str = "volume"
     modality: str = "unknown"
+    header_window: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.image_zyx.ndim != 3:

@@ -16,7 +16,7 @@ import numpy as np
 from app.state.document import Document, Region, region_of_slice_box, slice_of
 from app.state.observable import Signal
 from app.state.raster import disc_box, flood_mask, polygon_mask
-from app.state.undo import EditGroup, LabelDelta, TableEdit, UndoStack
+from app.state.undo import CompoundEdit, LabelDelta, TableEdit, UndoStack
 from app.state.view_state import PaintOver, ToolState
 from ugpcl_engine import (
     DEFAULT_COLORS,
@@ -269,6 +269,10 @@ class LabelEditor:
         (self.doc.locked.add if locked else self.doc.locked.discard)(value)
         self.doc.table_changed.emit(None)
 
+    def writable(self, values: np.ndarray, erase: bool = False) -> np.ndarray:
+        """Bool mask of ``values`` that a paint (or erase) may change: paint-over rule, locks."""
+        return self._writable(values, erase)
+
     # -- internals ---------------------------------------------------------------------------
     def set_code(self, value: int, code: SegmentCode | None) -> None:
         """Give a class its DICOM category/type (None: back to the default from its name)."""
@@ -377,22 +381,26 @@ class LabelEditor:
         Args:
             delta: before/after values of the box; its "after" is already in the labels.
         """
-        self.undo_stack.push(delta)
-        self.doc.modified = True
-        self._journal(delta, forward=True)
+        self.push_step(delta)
 
-    def push_group(self, group: EditGroup) -> None:
-        """Record steps already applied to the document as one undo step (``push_delta``)."""
-        self.undo_stack.push(group)
-        self.doc.modified = True
-        self._journal_steps(group, forward=True)
+    def push_step(self, entry: LabelDelta | TableEdit | CompoundEdit) -> None:
+        """Record any step already applied to the document: undo stack, modified, journal.
 
-    def _journal_steps(self, group: EditGroup, forward: bool) -> None:
-        for step in group.steps:
-            if isinstance(step, LabelDelta):
-                self._journal(step, forward)
-            else:
-                self._journal_table(step.volume_index)
+        Args:
+            entry: the step (a ``CompoundEdit`` is journaled part by part, in order).
+        """
+        self.undo_stack.push(entry)
+        self.doc.modified = True
+        self._journal_entry(entry, forward=True)
+
+    def _journal_entry(self, entry: object, forward: bool) -> None:
+        if isinstance(entry, LabelDelta):
+            self._journal(entry, forward)
+        elif isinstance(entry, TableEdit):
+            self._journal_table(entry.volume_index)
+        elif isinstance(entry, CompoundEdit):
+            for part in entry.parts if forward else reversed(entry.parts):
+                self._journal_entry(part, forward)
 
     def _journal(self, delta: LabelDelta, forward: bool) -> None:
         """Journal a label step as it is now (after it was done, undone or redone)."""
@@ -420,12 +428,7 @@ class LabelEditor:
         if entry is None:
             return
         self.doc.modified = True
-        if isinstance(entry, LabelDelta):
-            self._journal(entry, forward)
-        elif isinstance(entry, TableEdit):
-            self._journal_table(entry.volume_index)
-        elif isinstance(entry, EditGroup):
-            self._journal_steps(entry, forward)
+        self._journal_entry(entry, forward)
 
     def _spacing_rc(self, axis: str) -> tuple[float, float]:
         sp = self.doc.item.volume.geometry.spacing_zyx

@@ -3,7 +3,7 @@ as one undo step through the editor.
 
 ``read_segmentation`` is plain and blocking (``app.jobs`` runs it on a worker thread) and
 touches no document. ``replace_labels`` runs on the GUI thread: the new table and labels and
-the slice marks become one ``EditGroup`` pushed through the editor, so the change is undoable
+the slice marks become one ``CompoundEdit`` pushed through the editor, so the change is undoable
 and journaled for crash recovery like every other edit.
 
 Slice marks: as when a volume opens with its labels in the sample and in dataset folders, the
@@ -20,7 +20,7 @@ import numpy as np
 
 from app.state.document import AXIS_NAMES, Region
 from app.state.editor import LabelEditor
-from app.state.undo import EditGroup, LabelDelta, TableEdit
+from app.state.undo import CompoundEdit, LabelDelta, TableEdit
 from ugpcl_engine import (
     LabelMap,
     LabelTable,
@@ -58,7 +58,7 @@ def read_segmentation(
 
 def replace_labels(
     editor: LabelEditor, labels: LabelMap, description: str = "open segmentation"
-) -> EditGroup:
+) -> CompoundEdit:
     """Replace the shown volume's labels and table as one undo step.
 
     Args:
@@ -92,7 +92,7 @@ def replace_labels(
     if labels.table != item.labels.table:
         steps.append(TableEdit(doc.current, item.labels.table, labels.table, description))
     steps.append(delta)
-    group = EditGroup(steps, description)
-    group.apply(doc, forward=True)
-    editor.push_group(group)
-    return group
+    step = CompoundEdit(steps, description)
+    step.apply(doc, forward=True)
+    editor.push_step(step)
+    return step

@@ -114,27 +114,27 @@ class TableEdit:
 
 
 @dataclass
-class EditGroup:
-    """Several steps undone and redone as one (opening a segmentation: table and labels).
+class CompoundEdit:
+    """Several steps done and undone as one (delete or merge a label: voxels and table).
 
     Attributes:
-        steps: the steps in the order they were done (undone in reverse).
-        description: undo text.
+        parts: the steps in the order they were done (undone in reverse order).
+        description: what the user did.
     """
 
-    steps: list[LabelDelta | TableEdit]
-    description: str = "edit"
+    parts: list[LabelDelta | TableEdit]
+    description: str = "label edit"
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by all steps."""
-        return sum(step.nbytes for step in self.steps)
+        """Bytes held by the parts."""
+        return sum(part.nbytes for part in self.parts)
 
     def apply(self, doc: Document, forward: bool) -> Region | None:
-        """Redo the steps in order, or undo them in reverse; return the last label region."""
+        """Redo every part in order, or undo them in reverse order; return the last region."""
         region = None
-        for step in self.steps if forward else reversed(self.steps):
-            region = step.apply(doc, forward) or region
+        for part in self.parts if forward else reversed(self.parts):
+            region = part.apply(doc, forward) or region
         return region
 
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.error_dialog import error_box
 from app.ui.tool_table import TOOLS
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
@@ -28,6 +29,12 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     *((entry.key, entry.help) for entry in TOOLS),
     ("[ and ]", "Smaller / larger brush"),
     ("1 – 9", "Choose label 1 to 9"),
+    (", / .", "Previous / next label (ITK-SNAP's < / >)"),
+    (
+        "I",
+        "Fill between slices: interpolate the unlabeled slices between the labeled ones "
+        "(view under the mouse; one undo step)",
+    ),
     ("M / Shift+M", "Mark / unmark the slice under the mouse as labeled"),
     ("Up/Right, Down/Left arrows", "Next / previous slice in the view under the mouse"),
     ("Page Up / Page Down", "Ten slices forward / back"),
@@ -48,9 +55,12 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def show_error(parent: QWidget | None, title: str, message: str) -> None:
-    """A modal error box with the message (what happened and what to do)."""
-    QMessageBox.critical(parent, title, message)
+def show_error(
+    parent: QWidget | None, title: str, message: str, details: str | None = None
+) -> None:
+    """A modal error box with the message (what happened and what to do), "Show details…"
+    (``details``: a traceback or technical detail) and the log file (``error_dialog``)."""
+    error_box(parent, title, message, details).exec()
 
 
 def ask_unsaved(parent: QWidget | None, title: str) -> QMessageBox.StandardButton:

@@ -160,7 +160,8 @@ def test_dicom_code_from_the_label_panel_is_one_undo_step(
     ws = window.ws
     window.label_panel.renamed.emit(1, "Liver")
     shown = _answer_dialog(monkeypatch, {("type", "value"): "4147007", ("type", "meaning"): "Mass"})
-    window.label_panel.code_requested.emit(1)
+    menu = window.label_panel.row_menu(1)
+    next(a for a in menu.actions() if a.text() == "DICOM code…").trigger()
     assert shown[0][("type", "value")] == "10200004"  # the default the name suggests
     code = ws.doc.table.classes[1].code
     assert code is not None and code.type == Concept("SCT", "4147007", "Mass")

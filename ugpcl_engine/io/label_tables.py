@@ -11,7 +11,6 @@ classes (``label k``) so that the values in the label map keep their meaning unc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,19 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.io.label_table_text import MAX_LABEL_VALUE as MAX_LABEL_VALUE
+from ugpcl_engine.io.label_table_text import default_color, read_label_entries
 from ugpcl_engine.io.seg_nrrd import Segment, read_seg_nrrd_segments
 from ugpcl_engine.io.seg_nrrd import segment_extents as segment_extents  # re-exported
-from ugpcl_engine.volume import DEFAULT_COLORS, LabelClass, LabelTable
+from ugpcl_engine.volume import LabelClass, LabelTable
 
-MAX_LABEL_VALUE = 255
 TABLE_SUFFIXES = (".ctbl", ".txt", ".seg.nrrd")
-
-
-def default_color(value: int) -> tuple[int, int, int]:
-    """The colour a new class of this value gets (the default palette, then a hash)."""
-    if value < len(DEFAULT_COLORS):
-        return DEFAULT_COLORS[value]
-    return ((value * 67) % 256, (value * 131) % 256, (value * 193) % 256)
 
 
 def table_from_entries(entries: Mapping[int, tuple[str, tuple[int, int, int]]]) -> LabelTable:
@@ -147,47 +140,6 @@ def layer_overlaps(
 
 
 # ---------------------------------------------------------------- text tables
-_ITKSNAP_LINE = re.compile(
-    r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.eE+-]+)\s+(\d+)\s+(\d+)\s+\"(.*)\"\s*$"
-)
-
-
-def _parse_itksnap(lines: list[str], path: Path) -> dict[int, tuple[str, tuple[int, int, int]]]:
-    entries = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _ITKSNAP_LINE.match(line)
-        if match is None:
-            raise InputError(
-                f"{path.name} line {number} is not an ITK-SNAP label line "
-                '(IDX R G B A VIS MSH "NAME"); fix or remove it.'
-            )
-        value, r, g, b = (int(match.group(i)) for i in range(1, 5))
-        entries[value] = (match.group(8), (r, g, b))
-    return entries
-
-
-def _parse_ctbl(lines: list[str], path: Path) -> dict[int, tuple[str, tuple[int, int, int]]]:
-    entries = {}
-    for number, line in enumerate(lines, start=1):
-        parts = line.split()
-        if not parts or parts[0].startswith("#"):
-            continue
-        try:
-            if len(parts) < 6:
-                raise ValueError(line)
-            value = int(parts[0])
-            rgb = (int(parts[-4]), int(parts[-3]), int(parts[-2]))
-        except ValueError:
-            raise InputError(
-                f"{path.name} line {number} is not a colour-table line (value name r g b a); "
-                "fix or remove it."
-            ) from None
-        entries[value] = (" ".join(parts[1:-4]).replace("_", " "), rgb)
-    return entries
-
-
 def read_label_table(path: str | Path) -> LabelTable:
     """Read a label table file: ITK-SNAP label descriptions, Slicer ``.ctbl``, or ``.seg.nrrd``.
 
@@ -205,15 +157,7 @@ def read_label_table(path: str | Path) -> LabelTable:
         raise InputError(f"Label table {path} not found; check the path.")
     if path.name.lower().endswith(".seg.nrrd"):
         return table_from_segments(read_seg_nrrd_segments(path))
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        raise InputError(f"Cannot read {path.name} as a text label table.") from None
-    is_itksnap = any('"' in line and not line.lstrip().startswith("#") for line in lines)
-    entries = _parse_itksnap(lines, path) if is_itksnap else _parse_ctbl(lines, path)
-    if not entries:
-        raise InputError(f"{path.name} holds no label entries; is it a label table?")
-    return table_from_entries(entries)
+    return table_from_entries(read_label_entries(path))
 
 
 def _itksnap_text(table: LabelTable) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import label_tables
+from ugpcl_engine.io.label_table_text import default_color
 from ugpcl_engine.io.volume_files import read_label_map, read_seg_nrrd_labels
 from ugpcl_engine.volume import LabelClass, LabelMap, LabelTable, VolumeGeometry
 
@@ -105,8 +106,7 @@ def extend_table(table: LabelTable, top: int) -> LabelTable:
     if top > label_tables.MAX_LABEL_VALUE:
         raise InputError(f"Label value {top} is beyond 255; at most 255 labels are supported.")
     added = tuple(
-        LabelClass(v, f"label {v}", label_tables.default_color(v))
-        for v in range(table.num_classes, top + 1)
+        LabelClass(v, f"label {v}", default_color(v)) for v in range(table.num_classes, top + 1)
     )
     return LabelTable((*table.classes, *added))
 

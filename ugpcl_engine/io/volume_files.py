@@ -7,6 +7,7 @@ The xyz ↔ zyx conversion between ``sitk.Image`` and our ``Volume``/``LabelMap`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,12 +17,14 @@ import SimpleITK as sitk
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import label_tables, nifti_check
 from ugpcl_engine.io.declared_size import check_declared_size
-from ugpcl_engine.io.dicom_series import read_dicom_series
+from ugpcl_engine.io.dicom_series import WINDOW_TAGS, read_dicom_series, read_series_of_file
 from ugpcl_engine.io.itk_quiet import itk_reason, itk_warnings_off
 from ugpcl_engine.io.seg_nrrd import read_seg_nrrd, write_seg_nrrd
 from ugpcl_engine.io.sitk_images import geometry_from_sitk, sitk_from_array
 from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
+# marks an image read as the series of a slice file (named after its folder and description)
+_SERIES_OF_FILE = "ugpcl|series_of_file"
 WRITABLE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".seg.nrrd", ".mha", ".mhd")
 
 
@@ -37,6 +40,10 @@ def _open_image(path: Path, series_uid: str | None) -> sitk.Image:
         return read_dicom_series(path, series_uid)
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is an empty file (0 bytes); it holds no image.")
+    series = read_series_of_file(path)  # one slice of a series opens the whole series
+    if series is not None:
+        series.SetMetaData(_SERIES_OF_FILE, "1")
+        return series
     if path.name.lower().endswith((".nii", ".nii.gz")):
         layout = nifti_check.nifti_layout(path)
         if layout is not None:
@@ -93,7 +100,13 @@ def _to_3d(
     return image
 
 
-def _name_of(path: Path) -> str:
+def _name_of(path: Path, image: sitk.Image) -> str:
+    if image.HasMetaDataKey(_SERIES_OF_FILE):  # a series, not the slice file named
+        description = (
+            str(image.GetMetaData("0008|103e")) if image.HasMetaDataKey("0008|103e") else ""
+        )
+        words = [path.parent.name, re.sub(r"[^\w.-]+", "_", description.strip()).strip("_")]
+        return "_".join(w for w in words if w) or path.stem
     name = path.name
     for suffix in (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".dcm"):
         if name.lower().endswith(suffix):
@@ -112,14 +125,16 @@ def read_volume(
     """Read a 3-D grey image volume.
 
     Args:
-        path: a NIfTI, NRRD, MHA/MHD file, a DICOM file or a folder holding a DICOM series.
+        path: a NIfTI, NRRD, MHA/MHD file, a DICOM file (one slice of a series reads the
+            series' files in its folder) or a folder holding a DICOM series.
         component: for RGB/vector images, the component to read (refused without one).
         time_point: for 4-D images, the time point (or channel) to read (refused without one).
         series_uid: for a DICOM folder, the SeriesInstanceUID (default: the only/largest one).
         replace_nonfinite: value written over NaN/Inf voxels; ``None`` refuses such images.
 
     Returns:
-        The volume (``image_zyx`` as stored: integer or float dtype).
+        The volume (``image_zyx`` as stored: integer or float dtype; ``header_window`` from
+        the DICOM header's WindowCenter/WindowWidth when it has them).
 
     Raises:
         InputError: missing, empty, corrupt or non-image file; 4-D or vector image without a
@@ -137,7 +152,28 @@ def read_volume(
             )
         array[bad] = replace_nonfinite
     modality = _guess_modality(image, array)
-    return Volume(array, geometry_from_sitk(image), name=_name_of(path), modality=modality)
+    return Volume(
+        array,
+        geometry_from_sitk(image),
+        name=_name_of(path, image),
+        modality=modality,
+        header_window=_header_window(image),
+    )
+
+
+def _header_window(image: sitk.Image) -> tuple[float, float] | None:
+    """(centre, width) from DICOM WindowCenter/WindowWidth (the first of several), or None."""
+    values = []
+    for key in WINDOW_TAGS:
+        text = str(image.GetMetaData(key)) if image.HasMetaDataKey(key) else ""
+        try:
+            values.append(float(text.replace("\\", " ").split()[0]))
+        except (IndexError, ValueError):
+            return None
+    centre, width = values
+    if not (np.isfinite(centre) and np.isfinite(width)) or width <= 0:
+        return None
+    return (centre, width)
 
 
 def _nonfinite_mask(path: Path, array_zyx: np.ndarray) -> np.ndarray | None:
