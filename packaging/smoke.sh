@@ -8,7 +8,10 @@
 #    writes a non-empty PNG of the window, exit code 0;
 # 3. `ugpcl-studio --frozen-self-test` starts the training child's and the ONNX export's modules
 #    in spawned children of the frozen executable (torch, onnx, onnxruntime), as the GUI does;
-# 4. the headless pipeline on the bundled sample: train (2 steps, CPU), export ONNX (with its
+# 4. `ugpcl-studio --frozen-fill-test` runs Fill between slices as the GUI does: its ITK child is
+#    the frozen executable started with --mci-worker; two discs on slices 0 and 10 of a tiny
+#    volume must come back unchanged, with a disc filled in on slice 5;
+# 5. the headless pipeline on the bundled sample: train (2 steps, CPU), export ONNX (with its
 #    torch/onnxruntime parity check), predict with onnxruntime (SMOKE_QUICK=1 skips it).
 # Runs from an empty folder with a scratch HOME, so nothing of the checkout or the user leaks in.
 set -euo pipefail
@@ -42,6 +45,9 @@ echo "ok: --sample --screenshot wrote a $size-byte PNG"
 
 "$EXE" --frozen-self-test || { echo "FAIL: a spawned child did not start" >&2; exit 1; }
 echo "ok: spawned children start from the frozen executable"
+
+"$EXE" --frozen-fill-test || { echo "FAIL: Fill between slices (its ITK child)" >&2; exit 1; }
+echo "ok: Fill between slices runs its ITK child (--mci-worker) from the frozen executable"
 
 if [ -z "${SMOKE_QUICK:-}" ]; then
     DATA="$APP/_internal/slicerio/data"
