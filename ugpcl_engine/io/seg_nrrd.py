@@ -112,7 +112,7 @@ def _segment(index: int, info: dict[str, Any]) -> Segment:
 def _read(path: Path, skip_voxels: bool) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"File not found: {path}. Check the path and try again.")
-    import slicerio  # here, not at import: it loads requests and pynrrd, not needed at start
+    import slicerio  # here, not at import: the GUI start needs no .seg.nrrd reader
 
     try:
         return dict(slicerio.read_segmentation(str(path), skip_voxels=skip_voxels))
