@@ -199,3 +199,40 @@ def test_journal_table_records_keep_codes() -> None:
     payloads, damaged, legacy = scan(FILE_MAGIC + encode_table(3, 0, table))
     entry = decode(payloads[0], legacy, 0)
     assert damaged == 0 and entry.table == table  # type: ignore[union-attr]
+
+
+def test_overlapping_dicom_seg_segments_become_a_note(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    import highdicom as hd
+    import pydicom
+
+    from ugpcl_engine.io.dicom_seg import _descriptions
+
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros((3, 4, 4)), grid)
+    masks = np.zeros((3, 4, 4, 2), bool)
+    masks[1, 0:2, 0:2, 0] = True  # 'liver': 4 voxels
+    masks[1, 1:3, 1:3, 1] = True  # 'tumour': 4 voxels, 1 over the liver
+    seg = hd.seg.Segmentation(
+        source_images=[pydicom.dcmread(f) for f in files],
+        pixel_array=masks,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=_descriptions(LabelMap(np.zeros((3, 4, 4), np.uint8), grid, NAMED)),
+        series_instance_uid=hd.UID(),
+        series_number=1,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="0",
+        device_serial_number="0",
+    )
+    seg.save_as(str(tmp_path / "o.dcm"))
+    opened = open_segmentation(tmp_path / "o.dcm", grid, LabelTable.default(2))
+    assert opened.notes == (
+        "Segments 'liver' and 'tumour' overlap in 1 voxels; 'tumour' (the later segment) was "
+        "kept there.",
+    )
+    assert int((opened.labels.labels_zyx == 1).sum()) == 3
+    assert int((opened.labels.labels_zyx == 2).sum()) == 4

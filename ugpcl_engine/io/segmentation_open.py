@@ -133,7 +133,9 @@ def _frames_difference(frames: SegFrames, geometry: VolumeGeometry) -> str | Non
     return "; ".join(out) or None
 
 
-def _place_frames(path: Path, frames: SegFrames, geometry: VolumeGeometry) -> np.ndarray:
+def _place_frames(
+    path: Path, frames: SegFrames, geometry: VolumeGeometry
+) -> tuple[np.ndarray, list[str]]:
     """Put each frame at the image slice its position names (the frames of one segment may
     be fewer than the slices: a SEG usually leaves empty frames out)."""
     difference = _frames_difference(frames, geometry)
@@ -149,22 +151,39 @@ def _place_frames(path: Path, frames: SegFrames, geometry: VolumeGeometry) -> np
             "its frames lie between or beyond the image's slices (origin or slice spacing differ)",
         )
     out = np.zeros(geometry.shape_zyx, np.uint8)
+    lost: dict[tuple[int, int], int] = {}  # (covered, kept) segment numbers -> voxels
     for frame, k in zip(frames.frames, slices, strict=True):
-        out[k] = np.where(frame > 0, frame, out[k])  # later segments win where they overlap
-    return out
+        under = out[k][(frame > 0) & (out[k] > 0) & (out[k] != frame)]
+        for covered, count in zip(*np.unique(under, return_counts=True), strict=True):
+            key = (int(covered), int(frame.max()))
+            lost[key] = lost.get(key, 0) + int(count)
+        out[k] = np.where(frame > 0, frame, out[k])  # the later segment wins where they overlap
+    names = frames.table.names
+    notes = [
+        f"Segments '{names[a]}' and '{names[b]}' overlap in {n} voxels; '{names[b]}' (the later "
+        "segment) was kept there."
+        for (a, b), n in sorted(lost.items())
+    ]
+    return out, notes
 
 
 def _read_dicom_seg(
     path: Path, geometry: VolumeGeometry, source_dicom_files: Sequence[str | Path] | None
-) -> tuple[np.ndarray, VolumeGeometry, LabelTable]:
+) -> tuple[np.ndarray, LabelTable, list[str]]:
+    """Place a DICOM-SEG by its frames' positions; by the source images it references only
+    when its frames carry no position (and the sources are known)."""
     # here, not at import: highdicom is only needed for a DICOM-SEG (not at the app's start)
     from ugpcl_engine.io.dicom_seg import read_dicom_seg, read_dicom_seg_frames
 
-    if source_dicom_files:
+    try:
+        frames = read_dicom_seg_frames(path)
+    except InputError:
+        if not source_dicom_files:
+            raise
         labels = read_dicom_seg(path, source_dicom_files, geometry)
-        return labels.labels_zyx, geometry, labels.table
-    frames = read_dicom_seg_frames(path)
-    return _place_frames(path, frames, geometry), geometry, frames.table
+        return labels.labels_zyx, labels.table, []
+    placed, notes = _place_frames(path, frames, geometry)
+    return placed, frames.table, notes
 
 
 def _is_dicom(path: Path) -> bool:
@@ -209,7 +228,8 @@ def open_segmentation(
     if path.name.lower().endswith(".seg.nrrd"):
         array, found, own, notes = read_seg_nrrd_labels(path, flatten_layers=True)
     elif _is_dicom(path):
-        array, found, own = _read_dicom_seg(path, geometry, source_dicom_files)
+        array, own, notes = _read_dicom_seg(path, geometry, source_dicom_files)
+        found = geometry  # placed on it, or refused
     else:
         beside = label_tables.find_table_beside(path)
         read = read_label_map(path)
