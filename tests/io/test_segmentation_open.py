@@ -236,3 +236,25 @@ def test_overlapping_dicom_seg_segments_become_a_note(
     )
     assert int((opened.labels.labels_zyx == 1).sum()) == 3
     assert int((opened.labels.labels_zyx == 2).sum()) == 4
+
+
+def test_cropped_seg_nrrd_is_put_back_at_its_place(tmp_path: Path) -> None:
+    from ugpcl_engine.io.seg_nrrd import write_seg_nrrd
+
+    block = np.zeros((2, 3, 3), np.uint8)
+    block[1, 1, 1:] = 2
+    corner = (1.0 + 2 * 0.6, 2.0 + 1 * 0.8, -3.0 + 1 * 2.0)  # voxel (x 2, y 1, z 1) of GRID
+    write_seg_nrrd(
+        tmp_path / "c.seg.nrrd", block, VolumeGeometry((2, 3, 3), (2.0, 0.8, 0.6), corner), NAMED
+    )
+    opened = open_segmentation(tmp_path / "c.seg.nrrd", GRID, LabelTable.default(2))
+    expected = np.zeros(GRID.shape_zyx, np.uint8)
+    expected[1:3, 1:4, 2:5] = block
+    assert np.array_equal(opened.labels.labels_zyx, expected)
+    assert "cropped" in opened.notes[0]
+    half = (corner[0] + 0.3, corner[1], corner[2])  # half a voxel off: not a block of the grid
+    write_seg_nrrd(
+        tmp_path / "h.seg.nrrd", block, VolumeGeometry((2, 3, 3), (2.0, 0.8, 0.6), half), NAMED
+    )
+    with pytest.raises(InputError, match="size 3 × 3 × 2 voxels"):
+        open_segmentation(tmp_path / "h.seg.nrrd", GRID, NAMED)

@@ -6,6 +6,9 @@ volume's grid: nothing is resampled; a grid that differs is refused with a messa
 property (size, spacing, origin, direction) and what to do. A DICOM-SEG, which usually holds
 only the frames that have segments, is placed frame by frame at the slices its positions name.
 
+A ``.seg.nrrd`` that Slicer saved cropped to its segments (a block of the image grid: same
+spacing and direction, corner on a voxel) is put back at its place, voxel for voxel.
+
 The label table comes from the file where it has one (``.seg.nrrd`` segments, DICOM-SEG
 segments, a table file beside it); otherwise the volume's current table is kept, extended with
 placeholder classes for values beyond it.
@@ -167,6 +170,31 @@ def _place_frames(
     return out, notes
 
 
+def _place_block(
+    array: np.ndarray, found: VolumeGeometry, expected: VolumeGeometry
+) -> np.ndarray | None:
+    """Put a smaller grid's array into ``expected`` when it is a block of it (same spacing and
+    direction, first voxel on a voxel of ``expected``, inside it); None otherwise."""
+    if not (
+        np.allclose(found.spacing_zyx, expected.spacing_zyx, atol=GRID_TOLERANCE)
+        and np.allclose(found.direction_xyz, expected.direction_xyz, atol=GRID_TOLERANCE)
+    ):
+        return None
+    step = np.asarray(expected.direction_xyz).reshape(3, 3) * np.asarray(expected.spacing_zyx[::-1])
+    index_xyz = np.linalg.solve(step, np.subtract(found.origin_xyz, expected.origin_xyz))
+    start_xyz = np.round(index_xyz)
+    if np.abs(index_xyz - start_xyz).max() > 0.05:
+        return None
+    start = [int(v) for v in start_xyz[::-1]]
+    if min(start) < 0 or any(
+        s + n > m for s, n, m in zip(start, found.shape_zyx, expected.shape_zyx, strict=True)
+    ):
+        return None
+    out = np.zeros(expected.shape_zyx, np.uint8)
+    out[tuple(slice(s, s + n) for s, n in zip(start, found.shape_zyx, strict=True))] = array
+    return out
+
+
 def _read_dicom_seg(
     path: Path, geometry: VolumeGeometry, source_dicom_files: Sequence[str | Path] | None
 ) -> tuple[np.ndarray, LabelTable, list[str]]:
@@ -227,6 +255,13 @@ def open_segmentation(
     own: LabelTable | None
     if path.name.lower().endswith(".seg.nrrd"):
         array, found, own, notes = read_seg_nrrd_labels(path, flatten_layers=True)
+        block = _place_block(array, found, geometry) if grid_difference(found, geometry) else None
+        if block is not None:  # Slicer saved it cropped to its segments: put it back in place
+            array, found = block, geometry
+            notes.append(
+                f"{path.name} covers only part of the image (Slicer saved it cropped); it was "
+                "put at its place on the image grid, voxel for voxel."
+            )
     elif _is_dicom(path):
         array, own, notes = _read_dicom_seg(path, geometry, source_dicom_files)
         found = geometry  # placed on it, or refused
