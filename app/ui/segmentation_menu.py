@@ -96,6 +96,8 @@ class SegmentationOpener(QObject):
             )
             return
         replace_labels(editor, opened.labels, f"open segmentation {path.name}")
+        if self.ws.tools.label >= opened.labels.table.num_classes:  # no such class any more
+            self.ws.tools.update(label=1)
         self.status(
             f"Opened {path.name}: {opened.labels.table.num_classes - 1} classes. "
             "Edit › Undo brings the previous labels back."

@@ -87,6 +87,17 @@ def test_menu_opens_a_segmentation_as_one_undo_step(
     assert [i for i in range(12) if ws.doc.is_labeled("z", i)] == [8]
     window.redo()
     assert np.array_equal(ws.doc.labels_zyx, seg)
+    window.choose_label(2)
+    small = tmp_path / "small_seg.nrrd"  # values 0..1 only, no table beside: the table is kept
+    write_array(small, (seg > 0).astype(np.uint8), GRID)
+    _choose(monkeypatch, small)
+    _menu_action(window, "Open segmentation…").trigger()
+    qtbot.waitUntil(lambda: int(ws.doc.labels_zyx.max()) == 1, timeout=10000)
+    assert ws.doc.table.names == TABLE.names and ws.tools.label == 2
+    write_label_table(tmp_path / "small_seg_labels.txt", LabelTable.default(2))
+    _menu_action(window, "Open segmentation…").trigger()  # its own 2-class table now
+    qtbot.waitUntil(lambda: ws.doc.table.num_classes == 2, timeout=10000)
+    assert ws.tools.label == 1  # the active label 2 is gone: back to 1
 
 
 def test_other_grid_shows_the_message_and_changes_nothing(
