@@ -45,10 +45,7 @@ IMPORT_NAMES = {
     "itk-morphologicalcontourinterpolation": "itk",
 }
 # runtime dependencies nothing imports, each with the reason it is needed anyway
-NOT_IMPORTED = {
-    "slicerio": "data only: the bundled sample chest CT is read from its package folder "
-    "(ugpcl_engine.sample finds it with importlib.util.find_spec, never imports it)",
-}
+NOT_IMPORTED: dict[str, str] = {}
 # platforms a wheel exists for: (platform_system, platform_machine, sys_platform, os_name)
 PLATFORMS = [
     ("Linux", "x86_64", "linux", "posix"),
