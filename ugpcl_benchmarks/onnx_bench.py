@@ -31,7 +31,8 @@ from ugpcl_engine.checkpoint import Checkpoint
 from ugpcl_engine.config import preset
 from ugpcl_engine.data.normalisation import IntensityWindow, apply_window
 from ugpcl_engine.inference.onnx_export import export_onnx
-from ugpcl_engine.inference.ort_segmenter import CUDA, OrtSegmenter
+from ugpcl_engine.inference.ort_providers import CUDA
+from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.inference.volume_runner import segment_volume
 from ugpcl_engine.model import build_model
