@@ -25,3 +25,11 @@ def autosave_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     folder = tmp_path_factory.mktemp("autosave")
     monkeypatch.setenv("UGPCL_STUDIO_AUTOSAVE_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def settings_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test keeps the app's QSettings in a folder of its own, never the user's."""
+    folder = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("UGPCL_STUDIO_SETTINGS_DIR", str(folder))
+    return folder
