@@ -33,3 +33,11 @@ def settings_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     folder = tmp_path_factory.mktemp("settings")
     monkeypatch.setenv("UGPCL_STUDIO_SETTINGS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def log_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """The GUI started by a test (a subprocess too) logs into a folder of its own."""
+    folder = tmp_path_factory.mktemp("logs")
+    monkeypatch.setenv("UGPCL_STUDIO_LOG_DIR", str(folder))
+    return folder

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from ugpcl_benchmarks.baselines.interpolation import interpolate_labels
 from ugpcl_benchmarks.baselines.selection import select_slices
 from ugpcl_benchmarks.pool import run_tasks
 from ugpcl_benchmarks.runner import BenchmarkResult, format_table
@@ -39,6 +38,7 @@ from ugpcl_benchmarks.simulation import train_and_segment
 from ugpcl_benchmarks.volumes import cached_volume
 from ugpcl_engine.config import RunSpec, preset
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.interpolation import interpolate_labels
 from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.training.preparation import TrainingVolume
 from ugpcl_engine.volume import LabelTable

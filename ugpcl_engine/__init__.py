@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from ugpcl_engine.datasets.app_cases import (
         MAX_APP_CASES,
         DatasetCase,
+        DatasetSummary,
+        dataset_summary,
         is_dataset_folder,
         read_dataset_cases,
     )
@@ -29,7 +31,15 @@ if TYPE_CHECKING:
     from ugpcl_engine.headless import headless_commands, missing_benchmark_message, run_cli
     from ugpcl_engine.inference.commands import export_in_subprocess
     from ugpcl_engine.inference.model_metadata import ExportReport, ParityError, TrainingGrid
+    from ugpcl_engine.inference.ort_providers import ProviderReport
     from ugpcl_engine.inference.ort_segmenter import OrtSegmenter
+    from ugpcl_engine.interpolation import interpolate_labels
+    from ugpcl_engine.io.dicom_scan import (
+        DicomScan,
+        DicomSeriesEntry,
+        scan_dicom_folder,
+        series_files_of,
+    )
     from ugpcl_engine.io.dicom_series import list_dicom_series
     from ugpcl_engine.io.journal import (
         EditJournal,
@@ -41,6 +51,7 @@ if TYPE_CHECKING:
         read_journal,
         replay,
     )
+    from ugpcl_engine.io.label_table_text import read_label_entries, table_with_entries
     from ugpcl_engine.io.orientation import VIEW_EDGES, display_transform
     from ugpcl_engine.io.project_file import (
         Project,
@@ -50,13 +61,20 @@ if TYPE_CHECKING:
         save_project,
     )
     from ugpcl_engine.io.segmentation_export import export_segmentation
+    from ugpcl_engine.io.segmentation_open import (
+        SEGMENTATION_SUFFIXES,
+        OpenedSegmentation,
+        open_segmentation,
+    )
     from ugpcl_engine.io.volume_files import (
         read_label_map,
         read_volume,
         write_array,
         write_label_map,
     )
+    from ugpcl_engine.metrics import slice_dice
     from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, sample_paths
+    from ugpcl_engine.segment_codes import Concept, SegmentCode, code_for
     from ugpcl_engine.training.channel import (
         ChildTarget,
         EventReceiver,
@@ -115,13 +133,28 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "write_label_map",
     ),
     "ugpcl_engine.io.dicom_series": ("list_dicom_series",),
+    "ugpcl_engine.io.dicom_scan": (
+        "DicomScan",
+        "DicomSeriesEntry",
+        "scan_dicom_folder",
+        "series_files_of",
+    ),
+    "ugpcl_engine.io.label_table_text": ("read_label_entries", "table_with_entries"),
     "ugpcl_engine.io.orientation": ("VIEW_EDGES", "display_transform"),
     "ugpcl_engine.io.segmentation_export": ("export_segmentation",),
+    "ugpcl_engine.io.segmentation_open": (
+        "SEGMENTATION_SUFFIXES",
+        "OpenedSegmentation",
+        "open_segmentation",
+    ),
+    "ugpcl_engine.segment_codes": ("Concept", "SegmentCode", "code_for"),
     "ugpcl_engine.sample": ("SAMPLE_LABELED_SLICES", "sample_paths"),
     # dataset folders (MSD / nnU-Net, SSL4MIS) opened as a project
     "ugpcl_engine.datasets.app_cases": (
         "MAX_APP_CASES",
         "DatasetCase",
+        "DatasetSummary",
+        "dataset_summary",
         "is_dataset_folder",
         "read_dataset_cases",
     ),
@@ -129,6 +162,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "ugpcl_engine.io.project_file": (
         "Project",
         "ProjectVolume",
+        "ProviderReport",
         "load_project",
         "remove_stale_temps",
         "save_project",
@@ -176,8 +210,12 @@ _MODULES: dict[str, tuple[str, ...]] = {
     # uncertainty, ONNX models (onnxruntime) and the export child
     "ugpcl_engine.uncertainty": ("default_threshold", "rank_slices", "uncertain_regions"),
     "ugpcl_engine.inference.ort_segmenter": ("OrtSegmenter",),
+    "ugpcl_engine.inference.ort_providers": ("ProviderReport",),
     "ugpcl_engine.inference.model_metadata": ("ExportReport", "ParityError", "TrainingGrid"),
     "ugpcl_engine.inference.commands": ("export_in_subprocess",),
+    # fill between slices (ITK in a child process) and the held-out slice's Dice
+    "ugpcl_engine.interpolation": ("interpolate_labels",),
+    "ugpcl_engine.metrics": ("slice_dice",),
     # the headless commands (torch, in their own process)
     "ugpcl_engine.headless": ("headless_commands", "missing_benchmark_message", "run_cli"),
 }
@@ -189,10 +227,15 @@ __all__ = [
     "MAX_APP_CASES",
     "PRESETS",
     "SAMPLE_LABELED_SLICES",
+    "SEGMENTATION_SUFFIXES",
     "VIEW_EDGES",
     "CancelledError",
     "ChildTarget",
+    "Concept",
     "DatasetCase",
+    "DatasetSummary",
+    "DicomScan",
+    "DicomSeriesEntry",
     "EditJournal",
     "EventReceiver",
     "EventSender",
@@ -205,16 +248,19 @@ __all__ = [
     "LabelMap",
     "LabelTable",
     "Mark",
+    "OpenedSegmentation",
     "OrtSegmenter",
     "ParityError",
     "Preview",
     "Progress",
     "Project",
     "ProjectVolume",
+    "ProviderReport",
     "ReplayVolume",
     "RunFolder",
     "RunRequest",
     "RunSpec",
+    "SegmentCode",
     "SharedFlag",
     "SnapshotVolume",
     "Stage",
@@ -227,7 +273,9 @@ __all__ = [
     "axis_index",
     "child_main",
     "claim_runs_root",
+    "code_for",
     "combined_hash",
+    "dataset_summary",
     "default_threads",
     "default_threshold",
     "discard_run",
@@ -237,6 +285,7 @@ __all__ = [
     "export_segmentation",
     "file_sha256",
     "headless_commands",
+    "interpolate_labels",
     "is_dataset_folder",
     "journal_has_records",
     "journal_path_for",
@@ -245,10 +294,12 @@ __all__ = [
     "list_dicom_series",
     "load_project",
     "missing_benchmark_message",
+    "open_segmentation",
     "preset",
     "rank_slices",
     "read_dataset_cases",
     "read_journal",
+    "read_label_entries",
     "read_label_map",
     "read_volume",
     "remove_stale_temps",
@@ -256,7 +307,11 @@ __all__ = [
     "run_cli",
     "sample_paths",
     "save_project",
+    "scan_dicom_folder",
+    "series_files_of",
     "shared_index",
+    "slice_dice",
+    "table_with_entries",
     "uncertain_regions",
     "write_array",
     "write_label_map",

@@ -302,3 +302,43 @@ def evaluate_command(args: argparse.Namespace) -> int:
     json.dump(result, sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
     return 0
+
+
+def dice_2d(pred_hw: np.ndarray, ref_hw: np.ndarray) -> float:
+    """Mean Dice over the foreground classes present in either slice (1.0 when both empty).
+
+    Args:
+        pred_hw: predicted labels of one slice.
+        ref_hw: reference labels of the same slice (same shape).
+
+    Returns:
+        Dice in [0, 1].
+    """
+    classes = [int(c) for c in np.union1d(np.unique(pred_hw), np.unique(ref_hw)) if c != 0]
+    if not classes:
+        return 1.0
+    scores = []
+    for c in classes:
+        pa, pb = pred_hw == c, ref_hw == c
+        scores.append(2.0 * float((pa & pb).sum()) / float(pa.sum() + pb.sum()))
+    return float(np.mean(scores))
+
+
+def slice_dice(pred_zyx: np.ndarray, ref_zyx: np.ndarray, axis: str, index: int) -> float:
+    """``dice_2d`` of one slice along ``axis`` of two label volumes.
+
+    The held-out check of a training run (``training.holdout``, ``training.child``) and of fill
+    between slices (``app.state.holdout_comparison``).
+
+    Args:
+        pred_zyx: predicted labels (Z, Y, X).
+        ref_zyx: reference labels (Z, Y, X).
+        axis: slicing axis.
+        index: slice index along ``axis``.
+
+    Returns:
+        Dice in [0, 1].
+    """
+    a = np.take(pred_zyx, index, axis=axis_index(axis))
+    b = np.take(ref_zyx, index, axis=axis_index(axis))
+    return dice_2d(a, b)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.segment_codes import SegmentCode
 
 AXES = {"z": 0, "y": 1, "x": 2}
 
@@ -76,11 +77,14 @@ class LabelClass:
         value: the integer stored in the label map (0 is background).
         name: display name.
         color_rgb: colour, 0-255 per channel.
+        code: its DICOM category/type (``segment_codes``); None: guessed from the name when
+            exported.
     """
 
     value: int
     name: str
     color_rgb: tuple[int, int, int] = (255, 0, 0)
+    code: SegmentCode | None = None
 
 
 DEFAULT_COLORS: tuple[tuple[int, int, int], ...] = (
@@ -155,12 +159,15 @@ class Volume:
         geometry: its physical grid; ``geometry.shape_zyx == image_zyx.shape``.
         name: display name (file stem).
         modality: ``"CT"``, ``"MR"`` or ``"unknown"``; chooses the default normalisation.
+        header_window: (centre, width) display window the file's header gives (DICOM
+            WindowCenter/WindowWidth, first value), or None.
     """
 
     image_zyx: np.ndarray
     geometry: VolumeGeometry
     name: str = "volume"
     modality: str = "unknown"
+    header_window: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.image_zyx.ndim != 3:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 
+from app.assist.holdout_baseline import HoldoutBaseline
 from app.assist.review import ReviewController
-from app.assist.run_plan import AXIS
+from app.assist.run_plan import AXIS, default_axis
 from app.assist.training import TrainingController
 from app.assist.versions import VersionController
 from app.jobs.tasks import TaskRunner
@@ -40,6 +41,7 @@ class AssistLoop(QObject):
         session: the assist state (versions, the running job, suggestions).
         layers: what the overlays show.
         review, versions, training: the controllers.
+        holdout: fill between slices scored on each run's held-out slice.
     """
 
     def __init__(
@@ -59,8 +61,22 @@ class AssistLoop(QObject):
         self.training = TrainingController(
             workspace, self.session, supervisor, self.review, runs_root, self
         )
+        self.holdout = HoldoutBaseline(self.training, self.session, tasks, self)
         workspace.document_replaced.connect(lambda _: self.document_replaced())
         workspace.volume_changed.connect(lambda _: self.review.volume_changed())
+
+    def set_training_axis(self, axis: str) -> bool:
+        """Train and suggest along ``axis`` from the next run (refused while a run is going:
+        its snapshot, preview and held-out slice are along the old one). The shown version's
+        suggestions are ranked again along the new axis."""
+        if self.training.supervisor.running or axis == self.session.axis:
+            return False
+        self.training.refiner.end("The training axis changed: refining stopped.")
+        self.session.set_axis(axis)
+        version = self.session.shown_version
+        if version is not None:
+            self.review.rank(version)
+        return True
 
     def document_replaced(self) -> None:
         """Another document (or none): start over, with the versions a project brings."""
@@ -68,13 +84,14 @@ class AssistLoop(QObject):
         doc = self.ws.doc
         # version numbers go on after the runs the project recorded
         self.session.reset(1 if doc is None else next_run_number(doc.records))
+        self.session.set_axis(default_axis(doc))  # where the user painted most
         self.review.document_replaced()
         if doc is not None:
             doc.labels_changed.connect(self.review.labels_changed)
             # refining must not train on a stale snapshot: an edit of the labels ends it
             doc.labels_changed.connect(lambda _: self.training.labels_edited())
             doc.marks_changed.connect(
-                lambda axis: self.training.labels_edited() if axis == AXIS else None
+                lambda axis: self.training.labels_edited() if axis == self.session.axis else None
             )
             doc.predictions_changed.connect(self.review.predictions_changed)
             doc.saving.disconnect(self.versions.saving)  # recovery replaces the same document

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.assist.review import ReviewController
-from app.assist.run_plan import AXIS
 from app.jobs.training_supervisor import TrainingSupervisor
 from app.state.model_version import ModelVersion
 from app.state.refinement import Refinement, RefineSettings, Round
@@ -110,7 +109,7 @@ class Refiner(QObject):
         if max(settings.volumes) >= len(doc.items):
             self.end("The volumes changed: refining stopped.")
             return
-        volumes = run_volumes(doc, settings.volumes, AXIS)
+        volumes = run_volumes(doc, settings.volumes, self.session.axis)
         if run_hash(volumes) != settings.label_hash:  # belt and braces: edits also stop it
             self.end(LABELS_CHANGED)
             return

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.assist.run_plan import AXIS
 from app.jobs.tasks import TaskRunner
 from app.state.document import Region
 from app.state.model_version import ModelVersion
@@ -26,6 +25,7 @@ from app.state.prediction_edits import AcceptOptions, accept_prediction, label_c
 from app.state.suggestions import Suggestion, slice_scores, suggest_slices
 from app.state.training_session import Ranking, TrainingSession, max_entropy
 from app.state.workspace import Workspace
+from ugpcl_engine import axis_index
 
 CHECK_THRESHOLD = 0.1  # nats: "confidently" for the label check
 SCOPES = ("Current slice", "Slice range", "Whole volume")
@@ -167,8 +167,8 @@ class ReviewController(QObject):
         doc = self.ws.doc
         if doc is None or not self._suggestions_here():
             return
-        here = self.ws.view.slice_index(AXIS)
-        suggestion = self.session.next_suggestion(here, doc.item.labeled[AXIS])
+        here = self.ws.view.slice_index(self.session.axis)
+        suggestion = self.session.next_suggestion(here, doc.item.labeled[self.session.axis])
         if suggestion is None:
             self.status.emit("No suggestion left: train again to get new ones.")
             return
@@ -177,11 +177,15 @@ class ReviewController(QObject):
     def _jump(self, suggestion: Suggestion) -> None:
         doc = self.ws.doc
         assert doc is not None
-        _, y, x = self.ws.view.cursor_zyx
-        if suggestion.regions_rc:
-            y, x = suggestion.regions_rc[0]
+        axis = self.session.axis
+        cursor = list(self.ws.view.cursor_zyx)
+        cursor[axis_index(axis)] = suggestion.slice_index
+        if suggestion.regions_rc:  # (row, column) in the slice: the two other axes in order
+            in_plane = [d for d in range(3) if d != axis_index(axis)]
+            for d, value in zip(in_plane, suggestion.regions_rc[0], strict=True):
+                cursor[d] = value
         shape = doc.item.volume.geometry.shape_zyx
-        self.ws.view.set_cursor((suggestion.slice_index, y, x), shape)
+        self.ws.view.set_cursor((cursor[0], cursor[1], cursor[2]), shape)
         rows = [i for i, s in enumerate(self.session.suggestions) if s is suggestion]
         if rows:  # the list shows where N went
             self.jumped.emit(rows[0])
@@ -197,21 +201,25 @@ class ReviewController(QObject):
             return
         entropy, pred = version.uncertainty_zyx(), version.prediction_zyx()
         volume = version.volume_index
-        labeled = doc.items[volume].labeled[AXIS].copy()
+        axis = self.session.axis
+        labeled = doc.items[volume].labeled[axis].copy()
         self.tasks.submit(
             "rank",
-            lambda: (suggest_slices(entropy, pred, labeled, AXIS), _scores(entropy)),
-            lambda result: self._ranked(result, volume),
+            lambda: (suggest_slices(entropy, pred, labeled, axis), _scores(entropy)),
+            lambda result: self._ranked(result, volume, axis),
             self.status.emit,
         )
 
-    def _ranked(self, result: Any, volume_index: int) -> None:
+    def _ranked(self, result: Any, volume_index: int, axis: str) -> None:
+        if axis != self.session.axis:  # ranked along an axis given up meanwhile
+            return
         suggestions, scores = result
         self.session.set_suggestions(suggestions, Ranking(volume_index, scores, self.max_nats()))
 
     # -- accepting ---------------------------------------------------------------------------
     def accept(self, indices: list[int], options: AcceptOptions) -> int:
-        """Accept the shown prediction on axial ``indices`` as one undo step; voxels changed."""
+        """Accept the shown prediction on ``indices`` (slices along the training axis) as one
+        undo step; returns the voxels changed."""
         shown, editor = self.shown_result(), self.ws.editor
         if shown is None or editor is None:
             self.status.emit(
@@ -220,7 +228,7 @@ class ReviewController(QObject):
             )
             return 0
         result = accept_prediction(
-            editor, shown.prediction_zyx, shown.uncertainty_zyx, AXIS, indices, options
+            editor, shown.prediction_zyx, shown.uncertainty_zyx, self.session.axis, indices, options
         )
         if result is None:
             self.status.emit("Nothing to accept there with these settings.")
@@ -234,7 +242,7 @@ class ReviewController(QObject):
 
     def accept_current_slice(self, options: AcceptOptions) -> int:
         """Accept on the axial slice shown; voxels changed."""
-        return self.accept([self.ws.view.slice_index(AXIS)], options)
+        return self.accept([self.ws.view.slice_index(self.session.axis)], options)
 
     def accept_scope(self, scope: str, lo: int, hi: int, options: AcceptOptions) -> int:
         """Accept on the slice shown, slices ``lo``..``hi`` or the whole volume (``SCOPES``)."""
@@ -242,17 +250,17 @@ class ReviewController(QObject):
         if doc is None:
             return 0
         if scope == SCOPES[0]:
-            indices = [self.ws.view.slice_index(AXIS)]
+            indices = [self.ws.view.slice_index(self.session.axis)]
         elif scope == SCOPES[1]:
             indices = list(range(min(lo, hi), max(lo, hi) + 1))
         else:
-            indices = list(range(doc.slice_count(AXIS)))
+            indices = list(range(doc.slice_count(self.session.axis)))
         return self.accept(indices, options)
 
     def confirm_accepted(self) -> None:
         """Mark the accepted slices labeled (one undo step)."""
         if self.ws.editor is not None and self.session.accepted:
-            mark_labeled(self.ws.editor, AXIS, sorted(self.session.accepted))
+            mark_labeled(self.ws.editor, self.session.axis, sorted(self.session.accepted))
             self.session.clear_accepted()
 
     # -- layers and the label check --------------------------------------------------------
@@ -276,14 +284,15 @@ class ReviewController(QObject):
             return
         mask = label_check(
             doc.labels_zyx,
-            doc.item.labeled[AXIS],
+            doc.item.labeled[self.session.axis],
             shown.prediction_zyx,
             shown.uncertainty_zyx,
-            AXIS,
+            self.session.axis,
             CHECK_THRESHOLD,
         )
         self.layers.set_check(mask)
-        slices = np.flatnonzero(mask.any(axis=(1, 2)))
+        others = tuple(d for d in range(3) if d != axis_index(self.session.axis))
+        slices = np.flatnonzero(mask.any(axis=others))
         self.check_summary.emit(
             f"{int(mask.sum())} voxels on {len(slices)} slice(s) disagree confidently"
             + (f": {', '.join(str(i) for i in slices[:8])}" if len(slices) else "")
@@ -299,10 +308,10 @@ class ReviewController(QObject):
         box = region.slices()
         mask[box] = label_check(
             doc.labels_zyx[box],
-            doc.item.labeled[AXIS][box[0]],
+            doc.item.labeled[self.session.axis][box[axis_index(self.session.axis)]],
             shown.prediction_zyx[box],
             shown.uncertainty_zyx[box],
-            AXIS,
+            self.session.axis,
             CHECK_THRESHOLD,
         )
         met = tuple(a for a in ALL_AXES if region.meets(a, self.ws.view.slice_index(a)))

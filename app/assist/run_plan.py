@@ -19,7 +19,8 @@ from app.state.model_version import ModelVersion
 from app.state.training_runs import RunVolume
 from ugpcl_engine import RunRequest, RunSpec, Started, default_threads, preset
 
-AXIS = "z"  # training and suggestions run along the axial axis
+AXIS = "z"  # the default training axis: axial (training and suggestions follow the chosen one)
+AXIS_WORDS = {"z": "axial", "y": "coronal", "x": "sagittal"}
 PREVIEW_EVERY = {"quick": 10, "standard": 25, "paper": 100}
 
 
@@ -89,6 +90,7 @@ def run_request(
     preview: int | None,
     holdout: int | None,
     requested_at: float,
+    axis: str = AXIS,
 ) -> RunRequest:
     """The child's request for a run on ``volumes`` of ``doc``.
 
@@ -97,14 +99,15 @@ def run_request(
         spec: ``run_spec``'s result.
         volumes: the snapshot's volumes, the previewed one first.
         init: checkpoint to warm-start from, or None.
-        preview: axial slice to preview first (None: no live previews).
+        preview: slice (along ``axis``) to preview first (None: no live previews).
         holdout: labeled slice left out for the held-out check, or None.
         requested_at: time of the click (``time.time()``); the budget counts from it.
+        axis: the training axis (the marks, the preview and the held-out slice follow it).
     """
     return RunRequest(
         spec,
         doc.table,
-        AXIS,
+        axis,
         doc.item.volume.modality,
         None if init is None else str(init),
         preview,
@@ -158,6 +161,26 @@ def finished_text(version: ModelVersion, refine: bool) -> str:
     )
 
 
+def ended_notice(version: ModelVersion, refine: bool, stopped: bool) -> tuple[str, str]:
+    """How a run the user started ended and one line for a notification.
+
+    Args:
+        version: its model; refine: refining goes on; stopped: the user pressed Stop (a
+            budget that cut the run short is no stop).
+
+    Returns:
+        ``"finished"`` or ``"stopped"``, and the line: the model, its held-out Dice when there
+        is one, and what comes next.
+    """
+    outcome = "stopped" if stopped else "finished"
+    dice = version.metrics.get("holdout_dice")
+    held_out = f" Held-out Dice {dice:.2f}." if dice is not None else ""
+    more = " Refining goes on in the background." if refine else ""
+    how = "stopped, model kept" if stopped else "ready"
+    text = f"Model v{version.number} {how}: prediction and uncertainty shown."
+    return outcome, text + held_out + more
+
+
 def ready_text(labeled: Sequence[bool] | np.ndarray, axis_name: str = "axial") -> str:
     """What the panel says before the first run: what is labeled, and what to do next.
 
@@ -174,3 +197,14 @@ def ready_text(labeled: Sequence[bool] | np.ndarray, axis_name: str = "axial") -
         f"{len(marked)} {axis_name} {what} already labeled ({shown}): press Start training, "
         "or paint more slices first."
     )
+
+
+def default_axis(doc: Document | None) -> str:
+    """The training axis a document starts with: the one with the most slices marked labeled
+    over all its volumes (a user who painted coronal slices trains coronally), axial on a tie
+    or when nothing is marked."""
+    if doc is None:
+        return AXIS
+    counts = {a: sum(int(item.labeled[a].sum()) for item in doc.items) for a in ("z", "y", "x")}
+    best = max(counts.values())
+    return AXIS if counts[AXIS] == best else next(a for a in ("y", "x") if counts[a] == best)

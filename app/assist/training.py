@@ -11,6 +11,7 @@ refining* (``app.assist.refining``) start here too and are judged there.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from PySide6.QtCore import QObject, Signal
 from app.assist.refining import Refiner
 from app.assist.review import ReviewController
 from app.assist.run_plan import (
-    AXIS,
     PendingRun,
+    ended_notice,
     finished_text,
     free_run_dir,
     run_request,
@@ -43,6 +44,8 @@ from app.state.training_runs import (
 from app.state.training_session import TrainingSession, holdout_slice
 from app.state.workspace import Workspace
 from ugpcl_engine import InputError, Started, claim_runs_root
+
+log = logging.getLogger(__name__)
 
 QUIT_WAIT_S = 2.0  # a quitting user waits at most this long for the child to stop
 
@@ -76,6 +79,11 @@ class TrainingController(QObject):
         run_failed(str): a run failed (the message went out on ``error`` first).
         round_judged(object, bool): a refinement round's version, and whether it is shown.
         refine_ended(str): refining is over (why) and no round runs any more.
+        run_ended(str, str): a run ended: ``"finished"`` or ``"stopped"`` (a run the user
+            started shows its model) or ``"failed"`` (any run, said before the error dialog
+            opens), and one line saying what happened (for a notification while the window is
+            in the background).
+        run_started(object): the ``PendingRun`` of a run (or round) whose child was started.
     """
 
     status = Signal(str)
@@ -87,6 +95,8 @@ class TrainingController(QObject):
     run_failed = Signal(str)
     round_judged = Signal(object, bool)
     refine_ended = Signal(str)
+    run_ended = Signal(str, str)
+    run_started = Signal(object)
 
     def __init__(
         self,
@@ -152,13 +162,14 @@ class TrainingController(QObject):
             return False
         self.refiner.end("A new run was started; refining stopped.")
         choice = training_volumes(doc)
-        volumes = run_volumes(doc, choice.indices, AXIS)
+        axis = self.session.axis
+        volumes = run_volumes(doc, choice.indices, axis)
         number = self.session.next_number()
         init = self.session.warm_start(preset_name)
         spec = run_spec(preset_name, device, budget_s, doc.table.num_classes, self.overrides)
-        here = self.ws.view.slice_index(AXIS)
+        here = self.ws.view.slice_index(axis)
         holdout = holdout_slice(volumes[0].snapshot.labeled, number)
-        request = run_request(doc, spec, volumes, init, here, holdout, clicked)
+        request = run_request(doc, spec, volumes, init, here, holdout, clicked, axis)
         pending = PendingRun(
             number, preset_name, volumes, run_hash(volumes), request, device, refine
         )
@@ -225,7 +236,14 @@ class TrainingController(QObject):
             settings.preset, settings.device, budget, doc.table.num_classes, self.overrides
         )
         request = run_request(
-            doc, spec, volumes, round_.init, None, settings.holdout_slice, time.time()
+            doc,
+            spec,
+            volumes,
+            round_.init,
+            None,
+            settings.holdout_slice,
+            time.time(),
+            self.session.axis,
         )
         pending = PendingRun(
             number,
@@ -253,11 +271,16 @@ class TrainingController(QObject):
         try:
             self.supervisor.start(run_dir, [v.snapshot for v in pending.volumes], pending.request)
         except InputError as err:
+            log.warning("training run %d did not start: %s", pending.number, err)
             self.error.emit("Training", str(err))
             return False
+        log.info(
+            "training run %d started in %s (preset %s)", pending.number, run_dir, pending.preset
+        )
         self.pending, self._user_stopped = pending, False
         self.session.begin_run(tuple(v.volume for v in pending.volumes))
         self.busy.emit("Starting the training process…")
+        self.run_started.emit(pending)
         return True
 
     # -- following ---------------------------------------------------------------------------
@@ -268,7 +291,8 @@ class TrainingController(QObject):
             doc is not None and pending.volume_index == doc.current
         )
         if what == "cursor" and doc is not None and on_training_volume:
-            self.supervisor.set_preview_slice(self.ws.view.slice_index(AXIS))
+            axis = self.pending.request.axis if self.pending is not None else self.session.axis
+            self.supervisor.set_preview_slice(self.ws.view.slice_index(axis))
 
     def _started(self, event: Started) -> None:
         self.status.emit(started_text(self.pending, event))
@@ -289,6 +313,12 @@ class TrainingController(QObject):
             tuple(v.volume for v in pending.volumes),
         )
         record_finished_run(doc.records, version, pending.volumes, pending.request)
+        log.info(
+            "training run %d finished: model v%d in %s",
+            pending.number,
+            version.number,
+            outcome.run_dir,
+        )
         doc.modified = True  # the run records are saved with the project
         self.session.end_run()
         if pending.round:
@@ -299,6 +329,7 @@ class TrainingController(QObject):
         self.idle.emit(f"v{version.number} ready")
         refine = pending.refine and not self._user_stopped
         self.status.emit(finished_text(version, refine))
+        self.run_ended.emit(*ended_notice(version, refine, self._user_stopped))
         self.result_ready.emit(version)
         self.review.rank(version)
         if refine:
@@ -313,12 +344,15 @@ class TrainingController(QObject):
             self.refiner.begin(version, settings)
 
     def _failed(self, message: str) -> None:
+        log.warning("training run failed: %s", message)
         self._ended("Training failed. " + message)
+        self.run_ended.emit("failed", message)  # before the (modal) error dialog
         self.refiner.round_lost()
         self.error.emit("Training failed", message)
         self.run_failed.emit(message)
 
     def _cancelled(self) -> None:
+        log.info("training run stopped and discarded")
         self._ended("Run discarded; the previous model stays.")
         self.refiner.round_lost()
 

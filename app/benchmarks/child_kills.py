@@ -95,7 +95,9 @@ def open_window() -> tuple[Any, Any, Any]:
 
     app, window, controller = sample_window(document=preview_document())
     controller.errors = []
-    dialogs.show_error = lambda _parent, _title, message: controller.errors.append(message)
+    dialogs.show_error = lambda _parent, _title, message, details=None: controller.errors.append(
+        message
+    )
     controller.training.overrides.update(TINY_FAST)
     return app, window, controller
 

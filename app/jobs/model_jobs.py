@@ -23,6 +23,7 @@ from ugpcl_engine import (
     LabelTable,
     OrtSegmenter,
     ParityError,
+    ProviderReport,
     TrainingGrid,
     export_in_subprocess,
     file_sha256,
@@ -43,6 +44,7 @@ class ModelRunResult:
         model_version: id of the training run.
         provider: onnxruntime execution provider used.
         seconds: wall time.
+        provider_report: the providers used and why not CUDA (``ProviderReport``).
     """
 
     labels_zyx: np.ndarray
@@ -51,6 +53,7 @@ class ModelRunResult:
     model_version: str
     provider: str
     seconds: float
+    provider_report: ProviderReport | None = None
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,13 @@ class FileRunResult:
         out: the segmentation written (its uncertainty lies beside it, ``uncertainty_path``).
         provider: onnxruntime execution provider used.
         seconds: wall time of the segmentation.
+        provider_report: the providers used and why not CUDA (``ProviderReport``).
     """
 
     out: Path
     provider: str
     seconds: float
+    provider_report: ProviderReport | None = None
 
 
 def uncertainty_path(seg_path: Path) -> Path:
@@ -201,6 +206,7 @@ class RunModelTask(_ModelTask):
             seg.metadata.model_version,
             seg.provider,
             time.perf_counter() - start,
+            seg.provider_report,
         )
 
 
@@ -228,4 +234,4 @@ class RunOnFileTask(RunModelTask):
         result = self.segment(volume.image_zyx, geometry.spacing_zyx)
         write_label_map(self.out, LabelMap(result.labels_zyx, geometry, result.label_table))
         write_array(uncertainty_path(self.out), result.entropy_zyx, geometry)
-        return FileRunResult(self.out, result.provider, result.seconds)
+        return FileRunResult(self.out, result.provider, result.seconds, result.provider_report)

@@ -11,10 +11,18 @@ thread):
 
 Exactly one of ``finished``, ``failed`` or ``cancelled`` is emitted per task. ``TaskRunner``
 runs one task per kind from its owner's point of view: starting a task of a kind cancels the
-stale one of that kind (an interruptible task stops at its next check; file reads and writes
-cannot be interrupted safely and finish) and a stale task's result never reaches the callbacks
-given to ``submit``. Short blocking calls (open, save, ranking) go through ``submit``; model
-tasks (``app.jobs.model_jobs``) through ``start``.
+stale one of that kind (an interruptible task stops at its next check; a plain blocking call
+cannot be interrupted and finishes) and a stale task's result never reaches the callbacks given
+to ``submit``. Short blocking calls (ranking) go through ``submit``, opens through
+``submit_read``, saves and exports through ``submit_checked``; model tasks
+(``app.jobs.model_jobs``) through ``start``. ``started(task)`` announces every task before
+it runs (the status bar's progress widget, ``app.ui.task_progress``, follows it from there).
+
+Cancelling a blocking call: ``submit(..., cancellable=True)`` lets the call run to its end and
+drops its result, so nothing changes; ``submit_read`` does the same and hands the call its task
+(to poll ``is_cancelled`` between files and ``report_progress``); ``submit_checked`` (writes)
+hands the call its task too and keeps the result: the call polls the check until it commits (a
+save stops before it replaces the old file) and ignores it after.
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ class Task(QRunnable):
         reassurance: appended to the message of an unexpected error.
         user_errors: exceptions whose message goes to the user as it is.
         interruptible: ``cancel`` may stop it (False: it always runs to its end).
+        finish_on_close: ``cancel_all`` leaves it to finish (a save the user asked for).
         signals: see the module docstring.
     """
 
@@ -76,6 +85,7 @@ class Task(QRunnable):
     reassurance = "Your labels are unchanged; please report this."
     user_errors: tuple[type[Exception], ...] = (InputError,)
     interruptible = True
+    finish_on_close = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -126,17 +136,47 @@ class CallTask(Task):
     Args:
         kind: task kind.
         call: the blocking callable; raises ``InputError`` for user errors.
+        cancellable: ``cancel`` drops the result of the call (which still runs to its end):
+            the task reports ``cancelled`` instead of ``finished``.
     """
 
     reassurance = "Nothing was changed; please report this with the file that caused it."
     interruptible = False
 
-    def __init__(self, kind: str, call: Callable[[], Any]) -> None:
+    def __init__(self, kind: str, call: Callable[[], Any], cancellable: bool = False) -> None:
         super().__init__()
         self.kind, self._call = kind, call
+        self.interruptible = cancellable
 
     def work(self) -> Any:
-        return self._call()
+        result = self._call()
+        if self.is_cancelled():  # a read the user gave up on: its result must change nothing
+            raise CancelledError("cancelled while it ran")
+        return result
+
+
+class ControlledCallTask(Task):
+    """A blocking call given its task, to poll ``is_cancelled`` and ``report_progress``.
+
+    Args:
+        kind: task kind.
+        call: called with the task; raises ``CancelledError`` to stop.
+        keep_result: True (writes): a result returned is kept even when cancel came late (the
+            call committed); False (reads): it is dropped and the task reports ``cancelled``.
+    """
+
+    reassurance = "Nothing was changed; please report this with the file that caused it."
+
+    def __init__(self, kind: str, call: Callable[[Task], Any], keep_result: bool) -> None:
+        super().__init__()
+        self.kind, self._call, self._keep = kind, call, keep_result
+        self.finish_on_close = keep_result  # a write the user asked for completes on closing
+
+    def work(self) -> Any:
+        result = self._call(self)
+        if self.is_cancelled() and not self._keep:
+            raise CancelledError("cancelled while it ran")
+        return result
 
 
 class TaskRunner(QObject):
@@ -145,7 +185,13 @@ class TaskRunner(QObject):
     Args:
         parent: owning QObject.
         max_threads: pool size.
+
+    Signals:
+        started(Task): a task is about to run (emitted on the GUI thread before the pool gets
+            it, so a slot can still connect to its signals).
     """
+
+    started = Signal(object)
 
     def __init__(self, parent: QObject | None = None, max_threads: int = MAX_THREADS) -> None:
         super().__init__(parent)
@@ -165,6 +211,9 @@ class TaskRunner(QObject):
         work: Callable[[], Any],
         on_done: Callable[[Any], None],
         on_error: Callable[[str], None],
+        *,
+        cancellable: bool = False,
+        on_cancelled: Callable[[], None] | None = None,
     ) -> Task:
         """Run ``work()`` on a pool thread; a newer task of the same kind makes this one stale.
 
@@ -173,12 +222,45 @@ class TaskRunner(QObject):
             work: blocking callable; raises ``InputError`` for user errors.
             on_done: called on the GUI thread with the result (fresh tasks only).
             on_error: called on the GUI thread with a user-facing message (fresh tasks only).
+            cancellable: ``cancel()`` drops the result (for reads: nothing changes).
+            on_cancelled: called on the GUI thread when the task was cancelled (fresh only).
 
         Returns:
             The task started.
         """
-        task = CallTask(kind, work)
-        self._start(task, on_done, on_error)
+        task = CallTask(kind, work, cancellable)
+        self._start(task, on_done, on_error, on_cancelled)
+        return task
+
+    def submit_read(
+        self,
+        kind: str,
+        work: Callable[[Task], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None],
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> Task:
+        """Like ``submit``, for a read given its task: ``work(task)`` may poll
+        ``task.is_cancelled()`` (raising ``CancelledError``) and call ``task.report_progress``;
+        a result that comes back after a cancel is dropped, so nothing changes."""
+        task = ControlledCallTask(kind, work, keep_result=False)
+        self._start(task, on_done, on_error, on_cancelled)
+        return task
+
+    def submit_checked(
+        self,
+        kind: str,
+        work: Callable[[Task], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None],
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> Task:
+        """Like ``submit_read``, for a write that commits: ``work(task)`` polls
+        ``task.is_cancelled()`` until it commits and raises ``CancelledError`` to stop before
+        (a save stops before it replaces the old file, which stays as it was); once it has
+        committed its result is kept."""
+        task = ControlledCallTask(kind, work, keep_result=True)
+        self._start(task, on_done, on_error, on_cancelled)
         return task
 
     def _start(
@@ -186,6 +268,7 @@ class TaskRunner(QObject):
         task: Task,
         on_done: Callable[[Any], None] | None,
         on_error: Callable[[str], None] | None,
+        on_cancelled: Callable[[], None] | None = None,
     ) -> None:
         stale = self._current.get(task.kind)
         if stale is not None:
@@ -202,6 +285,9 @@ class TaskRunner(QObject):
             signals.finished.connect(lambda result: self._fresh(task) and on_done(result))
         if on_error is not None:
             signals.failed.connect(lambda message: self._fresh(task) and on_error(message))
+        if on_cancelled is not None:
+            signals.cancelled.connect(lambda: self._fresh(task) and on_cancelled())
+        self.started.emit(task)
         self._pool.start(task)
 
     def _fresh(self, task: Task) -> bool:
@@ -217,9 +303,11 @@ class TaskRunner(QObject):
         return any(kind is None or t.kind == kind for t in fresh)
 
     def cancel_all(self) -> None:
-        """Cancel every interruptible task (e.g. on closing the window)."""
+        """Cancel every interruptible task but the writes (``finish_on_close``), e.g. on
+        closing the window: model runs, exports and reads stop; saves finish."""
         for task in list(self._open):
-            task.cancel()
+            if not task.finish_on_close:
+                task.cancel()
 
     def wait(self, msecs: int = 30000) -> bool:
         """Block until all threads are done (tests, shutdown); True when they are."""

@@ -8,17 +8,25 @@ autosave journal, if one is attached.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import numpy as np
 
 from app.state.document import Document, Region, region_of_slice_box, slice_of
 from app.state.observable import Signal
 from app.state.raster import disc_box, flood_mask, polygon_mask
-from app.state.undo import LabelDelta, TableEdit, UndoStack
+from app.state.undo import CompoundEdit, LabelDelta, TableEdit, UndoStack
 from app.state.view_state import PaintOver, ToolState
-from ugpcl_engine import DEFAULT_COLORS, InputError, LabelClass, LabelTable, Mark, axis_index
+from ugpcl_engine import (
+    DEFAULT_COLORS,
+    InputError,
+    LabelClass,
+    LabelTable,
+    Mark,
+    SegmentCode,
+    axis_index,
+)
 
 
 class JournalSink(Protocol):
@@ -261,15 +269,21 @@ class LabelEditor:
         (self.doc.locked.add if locked else self.doc.locked.discard)(value)
         self.doc.table_changed.emit(None)
 
+    def writable(self, values: np.ndarray, erase: bool = False) -> np.ndarray:
+        """Bool mask of ``values`` that a paint (or erase) may change: paint-over rule, locks."""
+        return self._writable(values, erase)
+
     # -- internals ---------------------------------------------------------------------------
-    def _replace_class(
-        self, value: int, name: str | None = None, color_rgb: tuple[int, int, int] | None = None
-    ) -> None:
+    def set_code(self, value: int, code: SegmentCode | None) -> None:
+        """Give a class its DICOM category/type (None: back to the default from its name)."""
+        self._replace_class(value, code=code)
+
+    def _replace_class(self, value: int, **changes: Any) -> None:
         table = self.doc.table
         if not 0 < value < table.num_classes:
             raise InputError(f"There is no label {value}; pick one from the label table.")
         old = table.classes[value]
-        new = LabelClass(value, name or old.name, color_rgb or old.color_rgb)
+        new = replace(old, **{k: v for k, v in changes.items() if v is not None or k == "code"})
         classes = list(table.classes)
         classes[value] = new
         self._set_table(LabelTable(tuple(classes)), "edit label")
@@ -367,9 +381,26 @@ class LabelEditor:
         Args:
             delta: before/after values of the box; its "after" is already in the labels.
         """
-        self.undo_stack.push(delta)
+        self.push_step(delta)
+
+    def push_step(self, entry: LabelDelta | TableEdit | CompoundEdit) -> None:
+        """Record any step already applied to the document: undo stack, modified, journal.
+
+        Args:
+            entry: the step (a ``CompoundEdit`` is journaled part by part, in order).
+        """
+        self.undo_stack.push(entry)
         self.doc.modified = True
-        self._journal(delta, forward=True)
+        self._journal_entry(entry, forward=True)
+
+    def _journal_entry(self, entry: object, forward: bool) -> None:
+        if isinstance(entry, LabelDelta):
+            self._journal(entry, forward)
+        elif isinstance(entry, TableEdit):
+            self._journal_table(entry.volume_index)
+        elif isinstance(entry, CompoundEdit):
+            for part in entry.parts if forward else reversed(entry.parts):
+                self._journal_entry(part, forward)
 
     def _journal(self, delta: LabelDelta, forward: bool) -> None:
         """Journal a label step as it is now (after it was done, undone or redone)."""
@@ -397,10 +428,7 @@ class LabelEditor:
         if entry is None:
             return
         self.doc.modified = True
-        if isinstance(entry, LabelDelta):
-            self._journal(entry, forward)
-        elif isinstance(entry, TableEdit):
-            self._journal_table(entry.volume_index)
+        self._journal_entry(entry, forward)
 
     def _spacing_rc(self, axis: str) -> tuple[float, float]:
         sp = self.doc.item.volume.geometry.spacing_zyx

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import numpy as np
 from app.state.document import AXIS_NAMES, Document, DocumentOrigin, SavePlan, VolumeItem
 from ugpcl_engine import (
     SAMPLE_LABELED_SLICES,
+    CancelledError,
     InputError,
     LabelMap,
     LabelTable,
@@ -39,6 +40,7 @@ from ugpcl_engine import (
     remove_stale_temps,
     sample_paths,
     save_project,
+    series_files_of,
 )
 
 PROJECT_SUFFIX = ".ugpcl"
@@ -77,7 +79,11 @@ def _looks_like_labels(path: Path) -> bool:
     return name.endswith(".seg.nrrd") or any(hint in name for hint in _LABEL_HINTS)
 
 
-def load_paths(paths: Sequence[str | Path]) -> Document:
+def load_paths(
+    paths: Sequence[str | Path],
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Document:
     """Open files as one document.
 
     A ``.ugpcl`` path opens that project (alone), a dataset folder (MSD / nnU-Net or SSL4MIS
@@ -87,12 +93,16 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
 
     Args:
         paths: one project, or images optionally each followed by its labels.
+        progress: called with (files or dataset cases read, their number) after each one (a
+            single file reports nothing: its reader cannot say how far it is).
+        cancelled: polled before each file or case; True stops with ``CancelledError``.
 
     Returns:
         A new document.
 
     Raises:
         InputError: nothing given, an unreadable file, or labels on another grid.
+        CancelledError: ``cancelled()`` became true.
     """
     items: list[VolumeItem] = []
     resolved = [Path(p) for p in paths]
@@ -105,8 +115,12 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
     if any(p.is_dir() and is_dataset_folder(p) for p in resolved):
         if len(resolved) != 1:
             raise InputError("Open a dataset folder on its own, not together with other files.")
-        return load_dataset(resolved[0])
-    for path in resolved:
+        return load_dataset(resolved[0], progress=progress, cancelled=cancelled)
+    for done, path in enumerate(resolved):
+        if cancelled is not None and cancelled():
+            raise CancelledError("opening cancelled")
+        if progress is not None and len(resolved) > 1:
+            progress(done, len(resolved))
         if items and _looks_like_labels(path) and not items[-1].labels.labels_zyx.any():
             geometry = items[-1].volume.geometry
             items[-1] = VolumeItem.new(
@@ -119,7 +133,12 @@ def load_paths(paths: Sequence[str | Path]) -> Document:
     return doc
 
 
-def load_dataset(root: Path, labeled: str | None = None) -> Document:
+def load_dataset(
+    root: Path,
+    labeled: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Document:
     """Open a dataset folder's training cases as a document, one volume per case.
 
     The labeled cases carry their labels with every axial slice marked labeled; the others are
@@ -131,6 +150,8 @@ def load_dataset(root: Path, labeled: str | None = None) -> Document:
         root: the dataset folder.
         labeled: which cases are labeled, as ``train-dataset --labeled``; None: every case that
             has a label file.
+        progress: called with (cases read, cases) after each case.
+        cancelled: polled before each case; True stops with ``CancelledError``.
 
     Returns:
         A new document; its origin reads the dataset again (for the crash journal).
@@ -139,7 +160,7 @@ def load_dataset(root: Path, labeled: str | None = None) -> Document:
         InputError: not a dataset, too many cases, an unreadable case.
     """
     items = []
-    for case in read_dataset_cases(root, labeled):
+    for case in read_dataset_cases(root, labeled, progress=progress, cancelled=cancelled):
         item = VolumeItem.new(case.volume, case.labels, case.source_path)
         item.labeled["z"][:] = case.labeled
         items.append(item)
@@ -153,7 +174,12 @@ def load_dataset(root: Path, labeled: str | None = None) -> Document:
     return doc
 
 
-def load_added_volumes(paths: Sequence[str | Path], table: LabelTable) -> list[VolumeItem]:
+def load_added_volumes(
+    paths: Sequence[str | Path],
+    table: LabelTable,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> list[VolumeItem]:
     """Read images (or a project's volumes) to add to an open document.
 
     Reading follows ``load_paths`` (an image may be followed by its labels). A volume that
@@ -163,6 +189,7 @@ def load_added_volumes(paths: Sequence[str | Path], table: LabelTable) -> list[V
     Args:
         paths: images, each optionally followed by its labels, or one project.
         table: label table of the open document's shown volume.
+        progress, cancelled: as ``load_paths``.
 
     Returns:
         The new volumes (predictions of a project's volumes carried along).
@@ -170,7 +197,7 @@ def load_added_volumes(paths: Sequence[str | Path], table: LabelTable) -> list[V
     Raises:
         InputError: as ``load_paths``.
     """
-    items = load_paths(paths).items
+    items = load_paths(paths, progress, cancelled).items
     for item in items:
         if not item.labels.labels_zyx.any():
             item.labels = LabelMap(item.labels.labels_zyx, item.labels.geometry, table)
@@ -279,7 +306,11 @@ def snapshot(doc: Document, path: Path | None = None) -> Snapshot:
     for item in doc.items:
         labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)
         volume = Volume(
-            item.volume.image_zyx, item.volume.geometry, item.volume.name, item.volume.modality
+            item.volume.image_zyx,
+            item.volume.geometry,
+            item.volume.name,
+            item.volume.modality,
+            item.volume.header_window,
         )
         volumes.append(
             ProjectVolume(
@@ -298,10 +329,12 @@ def snapshot(doc: Document, path: Path | None = None) -> Snapshot:
     return Snapshot(Project(volumes, runs, models), copies)
 
 
-def save_snapshot(path: Path, snap: Snapshot) -> Path:
+def save_snapshot(path: Path, snap: Snapshot, cancelled: Callable[[], bool] | None = None) -> Path:
     """Copy the snapshot's files, then write it as a project file (atomic; see ``save_project``).
 
-    Uncertainty arrays are written as float16 (see the module docstring).
+    Uncertainty arrays are written as float16 (see the module docstring). ``cancelled`` is
+    polled between the steps until the new file replaces the old one (``CancelledError``:
+    the previous project file is left as it was).
 
     Returns:
         The path written (``.ugpcl`` appended when missing).
@@ -312,12 +345,14 @@ def save_snapshot(path: Path, snap: Snapshot) -> Path:
     """
     path = project_file(path)
     for source, destination in snap.copies:
+        if cancelled is not None and cancelled():
+            raise CancelledError("save cancelled; the previous file is unchanged")
         _copy_file(source, destination)
     volumes = [
         replace(pv, uncertainty={k: np.asarray(a, np.float16) for k, a in pv.uncertainty.items()})
         for pv in snap.project.volumes
     ]
-    save_project(path, replace(snap.project, volumes=volumes))
+    save_project(path, replace(snap.project, volumes=volumes), cancelled)
     return path
 
 
@@ -341,6 +376,7 @@ def export_labels(
     labels: LabelMap,
     source_path: Path | None = None,
     source_geometry: VolumeGeometry | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Path:
     """Export a label map on the source grid, with a label table beside it.
 
@@ -350,8 +386,9 @@ def export_labels(
     Args:
         path: destination file.
         labels: the labels (a snapshot).
-        source_path: the image's file or DICOM folder, for DICOM-SEG.
+        source_path: the image's DICOM folder or one file of its DICOM series, for DICOM-SEG.
         source_geometry: the image grid the labels must lie on.
+        cancelled: polled before writing starts (``CancelledError``: nothing written).
 
     Returns:
         The label file written.
@@ -363,6 +400,11 @@ def export_labels(
     if path.name.lower().endswith(".dcm") and source_path is not None and source_path.is_dir():
         series = list_dicom_series(source_path)
         dicom_files = list(series[0].files) if series else None
+    elif path.name.lower().endswith(".dcm") and source_path is not None and source_path.is_file():
+        files = series_files_of(source_path)  # a series opened through one of its files
+        dicom_files = list(files) if files else None
+    if cancelled is not None and cancelled():
+        raise CancelledError("export cancelled; nothing was written")
     written = export_segmentation(
         labels, path, source_geometry=source_geometry, source_dicom_files=dicom_files
     )

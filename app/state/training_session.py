@@ -73,6 +73,9 @@ class TrainingSession:
         running_volumes: document volumes of the running job, the previewed one first
             (empty when no job runs).
         losses: per loss name a list of (step, value) of the running job.
+        holdout_dice: (step, Dice) of the running job's held-out checks, oldest first: the
+            child reports the Dice on the labeled slice left out of training a few times
+            while it trains and once more on the final prediction.
         preview: latest live preview of the running job, or None.
         suggestions: ranked slices to annotate next.
         ranking: the scores the suggestions came with (which volume they belong to), or None.
@@ -84,10 +87,13 @@ class TrainingSession:
         losses_changed(None): new loss numbers (or none: a new job).
         progressed(Progress): the running job's step, total and time left.
         preview_changed(LivePreview | None): a new live preview, or it was dropped.
-        validated(Validation): the held-out check of the running job.
+        validated(Validation): a held-out check of the running job (already appended to
+            ``holdout_dice``).
         stage_changed(str): the running job entered a phase, e.g. ``"predicting"``.
         suggestions_changed(None): new suggestions and ranking.
         accepted_changed(int): the number of accepted, unconfirmed slices.
+        axis_changed(str): the training axis changed (suggestions and accepted slices of the
+            old axis were dropped).
     """
 
     def __init__(self, axis: str = "z", first_number: int = 1) -> None:
@@ -101,10 +107,11 @@ class TrainingSession:
         self.stage_changed: Signal[str] = Signal()
         self.suggestions_changed: Signal[None] = Signal()
         self.accepted_changed: Signal[int] = Signal()
+        self.axis_changed: Signal[str] = Signal()
         self._handlers: dict[type, Callable[[Any], None]] = {
             Progress: self._progress,
             Preview: self._preview,
-            Validation: self.validated.emit,
+            Validation: self._validation,
             Stage: lambda event: self.stage_changed.emit(event.name),
         }
         self._clear(first_number)
@@ -117,6 +124,7 @@ class TrainingSession:
         self.showing_compare = False
         self.running_volumes: tuple[int, ...] = ()
         self.losses: dict[str, list[tuple[int, float]]] = {k: [] for k in LOSS_KEYS}
+        self.holdout_dice: list[tuple[int, float]] = []
         self.preview: LivePreview | None = None
         self.suggestions: list[Suggestion] = []
         self.ranking: Ranking | None = None
@@ -130,6 +138,25 @@ class TrainingSession:
             topic.emit(None)
         self.preview_changed.emit(None)
         self.accepted_changed.emit(0)
+
+    def set_axis(self, axis: str) -> bool:
+        """Train and suggest along ``axis`` (``"z"``, ``"y"`` or ``"x"``) from now on.
+
+        The suggestions, their ranking and the accepted slices are indices along the old axis,
+        so they go; the versions stay (their predictions are volumes, ranked again along the new
+        axis by the review). Returns False when ``axis`` was already the training axis.
+        """
+        if axis not in ("z", "y", "x"):
+            raise ValueError(f"unknown axis {axis!r}")
+        if axis == self.axis:
+            return False
+        self.axis = axis
+        self.suggestions, self.ranking, self._last_jump = [], None, None
+        self.accepted.clear()
+        self.axis_changed.emit(axis)
+        self.suggestions_changed.emit(None)
+        self.accepted_changed.emit(0)
+        return True
 
     # -- versions ----------------------------------------------------------------------------
     @property
@@ -220,6 +247,7 @@ class TrainingSession:
         and preview."""
         self.running_volumes = tuple(volumes)
         self.losses = {k: [] for k in LOSS_KEYS}
+        self.holdout_dice = []
         self.preview = None
         self.losses_changed.emit(None)
         self.preview_changed.emit(None)
@@ -245,6 +273,21 @@ class TrainingSession:
     def _progress(self, event: Progress) -> None:
         self.record_losses(event.step, event.losses)
         self.progressed.emit(event)
+
+    def _validation(self, event: Validation) -> None:
+        self.record_holdout(event.step, event.dice)
+        self.validated.emit(event)
+
+    def record_holdout(self, step: int, dice: float) -> None:
+        """Append one held-out Dice (0–1) at ``step``; a value that is not a number between 0
+        and 1 is not kept. A check at the step of the previous one (the final prediction's
+        after the last check during training) replaces it: one point per step."""
+        if not (math.isfinite(dice) and 0.0 <= dice <= 1.0):
+            return
+        if self.holdout_dice and self.holdout_dice[-1][0] == step:
+            self.holdout_dice[-1] = (step, float(dice))
+        else:
+            self.holdout_dice.append((step, float(dice)))
 
     def _preview(self, event: Preview) -> None:
         self.preview = LivePreview(event.step, event.slice_index, event.labels_hw, event.entropy_hw)

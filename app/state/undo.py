@@ -113,6 +113,31 @@ class TableEdit:
         return None
 
 
+@dataclass
+class CompoundEdit:
+    """Several steps done and undone as one (delete or merge a label: voxels and table).
+
+    Attributes:
+        parts: the steps in the order they were done (undone in reverse order).
+        description: what the user did.
+    """
+
+    parts: list[LabelDelta | TableEdit]
+    description: str = "label edit"
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the parts."""
+        return sum(part.nbytes for part in self.parts)
+
+    def apply(self, doc: Document, forward: bool) -> Region | None:
+        """Redo every part in order, or undo them in reverse order; return the last region."""
+        region = None
+        for part in self.parts if forward else reversed(self.parts):
+            region = part.apply(doc, forward) or region
+        return region
+
+
 def _pack(array: np.ndarray) -> bytes:
     return zlib.compress(np.ascontiguousarray(array, dtype=np.uint8).tobytes(), 1)
 

@@ -61,6 +61,8 @@ class ToolState:
         mark_on_paint: painting a slice marks it labeled.
         intensity_range: paint only voxels whose image intensity lies in (low, high), both
             included (ITK-SNAP's and Slicer's threshold-limited painting); None: any intensity.
+        fill_active_label_only: Fill between slices fills the active label only (default:
+            every label on the labeled slices, as Slicer's).
         changed: emits None after any change.
     """
 
@@ -72,6 +74,7 @@ class ToolState:
     paint_over_label: int = 0
     mark_on_paint: bool = True
     intensity_range: tuple[float, float] | None = None
+    fill_active_label_only: bool = False
     changed: Signal[None] = field(default_factory=Signal, repr=False, compare=False)
 
     def radius_rc(self, spacing_rc: tuple[float, float]) -> tuple[float, float]:

@@ -22,7 +22,8 @@ from app.state.document import Document, DocumentOrigin, VolumeItem
 from app.state.editor import LabelEditor
 from app.state.observable import Signal
 from app.state.undo import DEFAULT_MAX_BYTES, UndoStack
-from app.state.view_state import ToolState, ViewState, default_window
+from app.state.view_state import ToolState, ViewState
+from app.state.window_presets import initial_window
 from ugpcl_engine import EditJournal, ReplayVolume, read_journal, replay
 
 
@@ -153,7 +154,7 @@ class Workspace:
         labeled = doc.item.labeled["z"].nonzero()[0]
         if labeled.size:
             self.view.cursor_zyx[0] = int(labeled[len(labeled) // 2])
-        self.view.window = default_window(volume.image_zyx, volume.modality)
+        self.view.window = initial_window(volume)  # the header's window when it has one
         self.tools.label = min(self.tools.label, doc.table.num_classes - 1) or 1
 
     @property

@@ -89,8 +89,9 @@ def build_menus(w: MenuWindow) -> dict[str, QMenu]:
 def _file_menu(w: MenuWindow, menu: QMenu) -> None:
     files = w.files
     _action(w, menu, "Open…", files.ask_open, ("Ctrl+O",))
-    _action(w, menu, "Open DICOM folder…", files.ask_open_folder)
+    _action(w, menu, "Open DICOM…", files.ask_open_folder)
     _action(w, menu, "Open dataset folder…", files.ask_open_dataset)
+    _action(w, menu, "Open segmentation…", files.segmentations.ask_open)
     _action(w, menu, "Open sample (chest CT)", files.open_sample)
     w.recent_menu = menu.addMenu("Open recent")
     _action(w, menu, "Add volume to project…", files.ask_add_volume)

@@ -18,11 +18,13 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from app.assist.loop import AssistLoop
-from app.assist.run_plan import AXIS, ready_text
+from app.assist.run_plan import AXIS_WORDS, ready_text
 from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import ChildTarget, TrainingSupervisor
 from app.state.prediction_edits import AcceptOptions
 from app.ui import dialogs
+from app.ui.fill_between import show_holdout
+from app.ui.run_notice import RunNotifier
 from app.ui.training_panel import TrainingPanel
 from app.ui.uncertainty_overlay import AssistOverlays
 
@@ -52,7 +54,8 @@ class AssistView(QObject):
     Attributes:
         loop: the assist loop; training, review, versions: its controllers; session, layers:
         its state; supervisor: the training child; tasks: the window's task runner;
-        panel: the dock's widget; overlays: the view layers; actions: Model menu entries.
+        panel: the dock's widget; overlays: the view layers; actions: Model menu entries;
+        notifier: says that a run ended while the window is in the background.
     """
 
     def __init__(
@@ -72,11 +75,14 @@ class AssistView(QObject):
         self.session, self.layers = self.loop.session, self.loop.layers
         self.panel = TrainingPanel()
         self.panel.loss_source = lambda: self.session.losses
+        self.panel.dice_source = lambda: self.session.holdout_dice
         self.dock = window.add_side_panel(self.panel, "Training")
         self._place_dock()
         self.overlays = AssistOverlays(window.views, self.layers, self.session, self.ws)
         self._forward_intent()
         self._render_state()
+        self.notifier = RunNotifier(window, self)  # a run ends while the window is behind
+        self.notifier.watch(self.training)
         self._build_menu()
         window.installEventFilter(self)
 
@@ -108,6 +114,7 @@ class AssistView(QObject):
         )
         p.compare_requested.connect(versions.compare)
         p.toggle_requested.connect(versions.toggle_compare)
+        p.axis_chosen.connect(self._choose_axis)
 
     def _render_state(self) -> None:
         """The controllers' messages and the session's topics go to the panel."""
@@ -126,14 +133,15 @@ class AssistView(QObject):
         s.shown_changed.connect(lambda _: self._list_versions())
         s.losses_changed.connect(lambda _: p.mark_losses_dirty())
         s.progressed.connect(lambda e: p.show_progress(e.step, e.total, e.eta))
-        s.validated.connect(
-            lambda v: p.holdout.setText(f"Held-out slice {v.slice_index}: Dice {v.dice:.2f}")
-        )
+        s.validated.connect(lambda _: p.mark_losses_dirty())  # the held-out Dice curve
+        comparison = self.loop.holdout.comparison  # the model's and fill between slices'
+        comparison.changed.connect(lambda _: show_holdout(p.holdout, comparison))
         s.stage_changed.connect(lambda _name: p.show_busy(self._predicting_text()))
         s.suggestions_changed.connect(
             lambda _: p.set_suggestions([g.describe() for g in s.suggestions])
         )
         s.accepted_changed.connect(p.set_accepted_count)
+        s.axis_changed.connect(lambda _: self._axis_changed())
         self.ws.document_replaced.connect(lambda _: self._document_replaced())
         self.ws.volume_changed.connect(lambda _: self._volume_changed())
 
@@ -174,14 +182,14 @@ class AssistView(QObject):
     def accept_current_slice(self) -> int:
         """Accept on the axial slice shown with the panel's options; voxels changed."""
         voxels = self.review.accept_current_slice(self._options())
-        self.window.views[AXIS].flush()
+        self.window.views[self.session.axis].flush()
         return voxels
 
     def _accept_from_panel(
         self, scope: str, lo: int, hi: int, confident: bool, threshold: float, overwrite: bool
     ) -> None:
         self.review.accept_scope(scope, lo, hi, AcceptOptions(confident, threshold, overwrite))
-        self.window.views[AXIS].flush()
+        self.window.views[self.session.axis].flush()
 
     def _toggle_check_box(self) -> None:
         box = self.panel.layer_boxes["check"][0]
@@ -209,17 +217,33 @@ class AssistView(QObject):
         self._volume_changed()
         doc.marks_changed.connect(lambda _: self.overlays.paint_strips())
         doc.marks_changed.connect(lambda _: self._update_can_start())
-        if not self.session.versions and not self.supervisor.running:
-            self.panel.set_status(ready_text(doc.item.labeled[AXIS]))
+        doc.marks_changed.connect(lambda _: self._say_ready())  # before the first run
+        self._say_ready()
+
+    def _say_ready(self) -> None:
+        doc, axis = self.ws.doc, self.session.axis
+        if doc is not None and not self.session.versions and not self.supervisor.running:
+            self.panel.set_status(ready_text(doc.item.labeled[axis], AXIS_WORDS[axis]))
+
+    def _choose_axis(self, axis: str) -> None:
+        if not self.loop.set_training_axis(axis):
+            self.panel.set_axis(self.session.axis)  # refused (a run is going): show the real one
+
+    def _axis_changed(self) -> None:
+        """Training and suggestions follow another axis: the panel, the strips, the texts."""
+        self.panel.set_axis(self.session.axis)
+        self._update_can_start()
+        self._volume_changed()
+        self._say_ready()
 
     def _update_can_start(self) -> None:
-        doc = self.ws.doc
+        doc, words = self.ws.doc, AXIS_WORDS[self.session.axis]
         if doc is None:
-            self.panel.set_can_start("Open an image, then paint at least one axial slice.")
-        elif not any(item.labeled[AXIS].any() for item in doc.items):
+            self.panel.set_can_start(f"Open an image, then paint at least one {words} slice.")
+        elif not any(item.labeled[self.session.axis].any() for item in doc.items):
             self.panel.set_can_start(
-                "Paint at least one axial slice (or mark one with M) first: training learns "
-                "from the labeled slices."
+                f"Paint at least one {words} slice (or mark one with M) first: training learns "
+                "from the slices labeled along the training axis (Train along)."
             )
         else:
             self.panel.set_can_start(None)
@@ -228,7 +252,7 @@ class AssistView(QObject):
         doc = self.ws.doc
         if doc is None:
             return
-        self.panel.set_slice_count(doc.slice_count(AXIS))
+        self.panel.set_slice_count(doc.slice_count(self.session.axis))
         self.panel.legend.set_range(self.review.max_nats())
         self.overlays.paint_strips()
 

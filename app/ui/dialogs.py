@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import shortcut_table
+from app.ui.error_dialog import error_box
 
 SHORTCUTS: tuple[tuple[str, str], ...] = tuple(
     (row.keys, row.action) for row in shortcut_table.SHORTCUTS
@@ -27,9 +28,12 @@ SHORTCUTS: tuple[tuple[str, str], ...] = tuple(
 ``shortcut_table.SHORTCUTS``."""
 
 
-def show_error(parent: QWidget | None, title: str, message: str) -> None:
-    """A modal error box with the message (what happened and what to do)."""
-    QMessageBox.critical(parent, title, message)
+def show_error(
+    parent: QWidget | None, title: str, message: str, details: str | None = None
+) -> None:
+    """A modal error box with the message (what happened and what to do), "Show details…"
+    (``details``: a traceback or technical detail) and the log file (``error_dialog``)."""
+    error_box(parent, title, message, details).exec()
 
 
 def ask_unsaved(parent: QWidget | None, title: str) -> QMessageBox.StandardButton:

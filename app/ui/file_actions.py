@@ -6,13 +6,14 @@ only when a task has fully succeeded, so a failed open or save leaves the docume
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.jobs.tasks import TaskRunner
+from app.jobs.tasks import Task, TaskRunner
 from app.state.autosave import (
     PendingRecovery,
     discard_pending,
@@ -24,6 +25,7 @@ from app.state.files import (
     PROJECT_SUFFIX,
     export_labels,
     load_added_volumes,
+    load_dataset,
     load_origin,
     load_paths,
     load_sample,
@@ -32,15 +34,19 @@ from app.state.files import (
 )
 from app.state.recent import RecentFiles
 from app.state.workspace import SavePoint, Workspace
-from app.ui import dialogs
+from app.ui import dataset_dialog, dialogs
+from app.ui.dicom_browser import DicomOpener
+from app.ui.segmentation_menu import SegmentationOpener
 from app.ui.settings import dialog_folder, remember_folder
-from ugpcl_engine import InputError, LabelMap
+from ugpcl_engine import InputError, LabelMap, dataset_summary
 
 IMAGE_FILTER = (
     "Images and projects (*.nii *.nii.gz *.nrrd *.mha *.mhd *.dcm *.ugpcl);;"
     "Projects (*.ugpcl);;All files (*)"
 )
 EXPORT_FILTER = "Segmentation (*.seg.nrrd *.nii.gz *.nii *.nrrd *.mha);;DICOM-SEG (*.dcm)"
+
+log = logging.getLogger(__name__)
 
 
 def recent_store() -> RecentFiles:
@@ -75,24 +81,37 @@ class FileActions(QObject):
         self.window = parent
         self.tasks = tasks
         self.recent = recent_store()
+        self.dicom = DicomOpener(parent, tasks, self.open_files, self.message.emit, self._failed)
+        self.segmentations = SegmentationOpener(workspace, parent, tasks, self.message.emit)
 
     # -- opening -----------------------------------------------------------------------------
     def open_paths(self, paths: Sequence[str | Path], remember: bool = True) -> None:
-        """Open files (or one project) in the background, replacing the document on success."""
+        """Open files (or one project) in the background, replacing the document on success.
+
+        One folder is scanned first (``DicomOpener``): a dataset opens as a dataset, a single
+        DICOM series opens, several offer the series browser.
+        """
+        if len(paths) == 1 and Path(paths[0]).is_dir():
+            self.dicom.open_folder(Path(paths[0]).absolute(), always_ask=False, remember=remember)
+            return
+        self.open_files(paths, remember)
+
+    def open_files(self, paths: Sequence[str | Path], remember: bool = True) -> None:
+        """Open files, a DICOM folder or one project in the background, as they are."""
         entry = [str(Path(p).absolute()) for p in paths]
         self._load(
-            lambda: load_paths(entry),
+            lambda task: load_paths(entry, task.report_progress, task.is_cancelled),
             entry if remember else None,
             f"Opening {Path(entry[0]).name if entry else ''}…",
         )
 
     def open_sample(self) -> None:
         """Open the bundled chest CT with labels on three axial slices."""
-        self._load(load_sample, None, "Opening the sample chest CT…")
+        self._load(lambda _task: load_sample(), None, "Opening the sample chest CT…")
 
     def _load(
         self,
-        work: Callable[[], Document],
+        work: Callable[[Task], Document],
         entry: list[str] | None,
         text: str,
         recovery: PendingRecovery | None = None,
@@ -100,12 +119,14 @@ class FileActions(QObject):
         if not self.confirm_discard():
             return
         self.message.emit(text)
+        log.info("%s%s", text, f" {entry}" if entry else "")
         kept = " The unsaved edits are kept for the next start." if recovery else ""
-        self.tasks.submit(
+        self.tasks.submit_read(  # Cancel stops between files or drops the result
             "open",
             work,
             lambda doc: self._opened(doc, entry, recovery),
             lambda msg: self._failed("Cannot open", msg + kept),
+            lambda: self._note("Opening cancelled; nothing was changed."),
         )
 
     def _opened(
@@ -124,6 +145,7 @@ class FileActions(QObject):
         elif self.ws.pending is not None:
             self._decide(dialogs.ask_recover(self.window, self.ws.pending.describe()))
         self.message.emit(f"Opened {doc.title}")
+        log.info("opened %s", doc.title)
         self.opened.emit()
 
     def reopen_crashed_project(self) -> bool:
@@ -138,7 +160,7 @@ class FileActions(QObject):
             choice = dialogs.ask_recover(self.window, pending.describe())
             if choice == dialogs.RECOVER:
                 self._load(
-                    lambda p=pending: load_origin(p.origin),
+                    lambda _task, p=pending: load_origin(p.origin),
                     None,
                     f"Recovering {pending.title}…",
                     pending,
@@ -175,8 +197,13 @@ class FileActions(QObject):
             self._failed("Cannot recover", f"{err} The journal was kept.")
 
     def _failed(self, title: str, message: str) -> None:
+        log.warning("%s: %s", title, message)
         self.message.emit(message)
         dialogs.show_error(self.window, title, message)
+
+    def _note(self, message: str) -> None:
+        log.info("%s", message)
+        self.message.emit(message)
 
     # -- adding volumes ----------------------------------------------------------------------
     def add_volume_paths(self, paths: Sequence[str | Path]) -> None:
@@ -192,11 +219,12 @@ class FileActions(QObject):
         entry = [str(Path(p).absolute()) for p in paths]
         table = doc.table
         self.message.emit(f"Adding {Path(entry[0]).name if entry else ''}…")
-        self.tasks.submit(
+        self.tasks.submit_read(
             "add",
-            lambda: load_added_volumes(entry, table),
+            lambda task: load_added_volumes(entry, table, task.report_progress, task.is_cancelled),
             lambda items: self._added(doc, items),
             lambda msg: self._failed("Cannot add volume", msg),
+            lambda: self._note("Adding cancelled; the project is unchanged."),
         )
 
     def _added(self, doc: Document, items: list[VolumeItem]) -> None:
@@ -226,11 +254,13 @@ class FileActions(QObject):
             self.open_paths(files)
 
     def ask_open_folder(self) -> None:
-        """File › Open DICOM folder."""
-        folder = QFileDialog.getExistingDirectory(self.window, "Open DICOM folder", dialog_folder())
+        """File › Open DICOM…: pick a folder, scan it, choose a series in the browser."""
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Open DICOM: choose a folder", dialog_folder()
+        )
         if folder:
             remember_folder(folder)
-            self.open_paths([folder])
+            self.dicom.open_folder(Path(folder), always_ask=True)
 
     def ask_open_dataset(self) -> None:
         """File › Open dataset folder…: an MSD / nnU-Net or SSL4MIS folder's training cases."""
@@ -239,7 +269,26 @@ class FileActions(QObject):
         )
         if folder:
             remember_folder(folder)
-            self.open_paths([folder])
+            self.open_dataset(Path(folder))
+
+    def open_dataset(self, root: Path) -> None:
+        """Ask which training cases are labeled, then open the dataset's cases."""
+        try:
+            summary = dataset_summary(root)
+        except InputError as err:
+            self._failed("Cannot open", str(err))
+            return
+        opened, labeled = dataset_dialog.ask_labeled(self.window, summary)
+        if not opened:
+            return
+        if labeled is None:  # the dataset's own labels: the folder alone reopens it so
+            self.open_files([root])
+            return
+        self._load(
+            lambda task: load_dataset(root, labeled, task.report_progress, task.is_cancelled),
+            None,  # the recent entry would reopen it with the label files' cases
+            f"Opening {root.name} with {labeled} labeled…",
+        )
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, path: Path | None = None, then: Callable[[], None] | None = None) -> None:
@@ -253,11 +302,13 @@ class FileActions(QObject):
         snap = snapshot(doc, path)
         point = self.ws.save_point()  # edits made while the file is written stay unsaved
         self.message.emit(f"Saving {path.name}…")
-        self.tasks.submit(
+        log.info("saving %s", path)
+        self.tasks.submit_checked(  # Cancel stops before the new file replaces the old one
             "save",
-            lambda: save_snapshot(path, snap),
+            lambda task: save_snapshot(path, snap, task.is_cancelled),
             lambda written: self._saved(doc, written, then, point),
             lambda msg: self._failed("Cannot save", msg),
+            lambda: self._note(f"Saving cancelled; {path.name} was not changed."),
         )
 
     def save_as(self) -> None:
@@ -285,6 +336,7 @@ class FileActions(QObject):
         self.recent.add([str(path.absolute())])
         self.recent_changed.emit()
         self.message.emit(f"Saved {path}")
+        log.info("saved %s", path)
         self.saved.emit(str(path))
         if then is not None:
             then()
@@ -308,11 +360,13 @@ class FileActions(QObject):
         item = doc.item
         labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)
         target, source, grid = path, item.source_path, item.volume.geometry
-        self.tasks.submit(
+        log.info("exporting the segmentation to %s", target)
+        self.tasks.submit_checked(  # Cancel stops it before it starts writing
             "export-labels",
-            lambda: export_labels(target, labels, source, grid),
-            lambda p: self.message.emit(f"Exported {p}"),
+            lambda task: export_labels(target, labels, source, grid, task.is_cancelled),
+            lambda p: self._note(f"Exported {p}"),
             lambda msg: self._failed("Cannot export", msg),
+            lambda: self._note("Export cancelled; nothing was written."),
         )
 
     # -- guard -------------------------------------------------------------------------------

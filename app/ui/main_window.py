@@ -8,7 +8,9 @@ the training panel (issue 5) plugs in.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -27,18 +29,24 @@ from PySide6.QtWidgets import (
 
 from app.jobs.tasks import TaskRunner
 from app.state import files
+from app.state.app_log import configure_logging
 from app.state.view_geometry import voxel_to_mm
-from app.state.view_state import AUTO_PRESET, CT_PRESETS, VIEW_AXES, auto_window
+from app.state.view_state import CT_PRESETS, VIEW_AXES
+from app.state.window_presets import preset_names, preset_window
 from app.state.workspace import Workspace
-from app.ui import dialogs
+from app.ui import dialogs, dicom_browser
 from app.ui.actions import build_menus
 from app.ui.assist import install_assist
+from app.ui.code_dialog import edit_code
 from app.ui.drop import install_file_drop
 from app.ui.file_actions import FileActions
+from app.ui.fill_between import install_fill_between
+from app.ui.label_actions import LabelActions
 from app.ui.label_panel import LabelPanel
 from app.ui.model_menu import install_model_menu
 from app.ui.settings import install_settings
 from app.ui.slice_view import SliceView
+from app.ui.task_progress import install_task_progress
 from app.ui.tool_panel import ToolPanel
 from app.ui.view_controller import ViewController
 from app.ui.volume_menu import fill_volume_menu
@@ -46,6 +54,8 @@ from app.ui.welcome import install_welcome
 from ugpcl_engine import __version__, headless_commands
 
 APP_NAME = "ugpcl-studio"
+
+log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +80,10 @@ class MainWindow(QMainWindow):
         self.add_side_panel(self.tool_panel, "Tools")
         self.add_side_panel(self.label_panel, "Labels")
         self.menus = build_menus(self)
+        self.label_actions = LabelActions(  # delete, merge, import, the , and . keys
+            self, self.ws, self.label_panel, self.menus["Edit"], self.statusBar().showMessage
+        )
+        self.fill_between = install_fill_between(self)  # Tools › Fill between slices (I)
         self.readout = QLabel(
             "Open an image, a DICOM folder or a project (File › Open), or "
             "the sample (File › Open sample)."
@@ -77,6 +91,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.readout, 1)
         self.centre = install_welcome(self, self.ws, self.files)  # before _connect: see there
         install_file_drop(self, self.files)
+        self.progress = install_task_progress(self, self.tasks)  # every task, with Cancel
         self._connect()
         self._fill_recent()
         self._fill_volumes()
@@ -124,6 +139,7 @@ class MainWindow(QMainWindow):
         panel.hidden_changed.connect(lambda v, on: self._edit(lambda e: e.set_hidden(v, on)))
         panel.locked_changed.connect(lambda v, on: self._edit(lambda e: e.set_locked(v, on)))
         panel.add_requested.connect(lambda: self._edit(lambda e: self.choose_label(e.add_label())))
+        panel.code_requested.connect(lambda v: self._edit(lambda e: edit_code(self, e, v)))
 
     # -- state -> widgets --------------------------------------------------------------------
     def _document_replaced(self) -> None:
@@ -164,6 +180,10 @@ class MainWindow(QMainWindow):
         self.tool_panel.sync(self.ws.tools, self.ws.view)
         doc = self.ws.doc
         if doc is not None:
+            volume = doc.item.volume  # the presets of its modality first
+            self.tool_panel.set_presets(
+                preset_names(volume.modality, volume.header_window is not None)
+            )
             self.label_panel.sync(doc.table, doc.hidden, doc.locked, self.ws.tools.label)
 
     def _view_changed(self, what: str) -> None:
@@ -217,11 +237,14 @@ class MainWindow(QMainWindow):
             ws.tools.update(**{key: value})
 
     def apply_preset(self, name: str) -> None:
-        """Set a window preset by name (``CT_PRESETS`` or automatic from percentiles)."""
+        """Set a window preset by name (``window_presets.preset_names``: CT, MR percentiles,
+        automatic, the file header's window)."""
         if name in CT_PRESETS:
             self.ws.view.set_window(*CT_PRESETS[name])
-        elif name == AUTO_PRESET and self.ws.doc is not None:
-            self.ws.view.set_window(*auto_window(self.ws.doc.item.volume.image_zyx))
+        elif self.ws.doc is not None:
+            window = preset_window(name, self.ws.doc.item.volume)
+            if window is not None:
+                self.ws.view.set_window(*window)
 
     def _edit(self, change: object) -> None:
         editor = self.ws.editor
@@ -300,7 +323,7 @@ class MainWindow(QMainWindow):
     # -- Qt events ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.files.confirm_discard():
-            self.tasks.cancel_all()  # model runs and exports stop; reads and saves finish
+            self.tasks.cancel_all()  # model runs, exports and reads stop; saves finish
             self.tasks.wait(10000)
             self.ws.keeper.close()  # an autosave without edits goes; the live-session lock too
             event.accept()
@@ -357,6 +380,7 @@ def parse_args(args: list[str]) -> argparse.Namespace:
 def main(args: list[str]) -> int:
     """Start the GUI; return the exit code."""
     options = parse_args(args)
+    configure_logging()  # rotating log file (or stderr when its folder cannot be written)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     window = MainWindow()
@@ -369,7 +393,10 @@ def main(args: list[str]) -> int:
     sys.excepthook = _unexpected_error_dialog(window)
     errors: list[str] = []
     if options.screenshot:  # unattended: report errors on stderr instead of modal dialogs
-        dialogs.show_error = lambda _parent, title, message: _print_error(errors, title, message)
+        dialogs.show_error = lambda _parent, title, message, details=None: _print_error(
+            errors, title, message
+        )
+        dicom_browser.ask_series = dicom_browser.ask_series_unattended
     if options.sample:
         window.files.open_sample()
     elif options.files:
@@ -396,11 +423,13 @@ def _unexpected_error_dialog(window: MainWindow):
 
     def hook(kind, value, tb) -> None:
         previous(kind, value, tb)
+        log.error("unexpected error", exc_info=(kind, value, tb))
         dialogs.show_error(
             window,
             "Unexpected error",
             f"{kind.__name__}: {value}\n\nThe action was not completed. Save your "
             "project under a new name and report this error.",
+            details="".join(traceback.format_exception(kind, value, tb)),
         )
 
     return hook

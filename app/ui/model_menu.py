@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 from app.jobs.model_jobs import (
     ExportTask,
@@ -32,7 +32,7 @@ from app.state.document import Document, VolumeItem
 from app.state.training_runs import record_export
 from app.ui import dialogs
 from app.ui.volume_menu import volume_names
-from ugpcl_engine import ExportReport, TrainingGrid
+from ugpcl_engine import ExportReport, ProviderReport, TrainingGrid
 
 ONNX_FILTER = "ONNX model (*.onnx)"
 IMAGE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.mha *.mhd *.dcm);;All files (*)"
@@ -75,6 +75,13 @@ class ModelMenu(QObject):
             action = QAction(text, window)
             action.triggered.connect(slot)
             menu.addAction(action)
+        # which onnxruntime provider the last run used (issue 16): menu line + status-bar label
+        self.device_action = QAction("Inference device: no model run yet", window)
+        self.device_action.triggered.connect(self._show_device)
+        menu.addAction(self.device_action)
+        self.device_label = QLabel("")
+        window.statusBar().addPermanentWidget(self.device_label)
+        self.last_device = ""
 
     # -- export ------------------------------------------------------------------------------
     def _ask_export(self) -> None:
@@ -149,7 +156,8 @@ class ModelMenu(QObject):
         return task
 
     def _written(self, result: FileRunResult) -> None:
-        self._status(f"Wrote {result.out.name} ({result.provider}, {result.seconds:.1f} s)")
+        ran_on = self._ran_on(result.provider, result.provider_report)
+        self._status(f"Wrote {result.out.name} ({ran_on}, {result.seconds:.1f} s)")
         self.ran.emit(result.out)
 
     # -- run on a project volume ---------------------------------------------------------------
@@ -218,11 +226,30 @@ class ModelMenu(QObject):
             return
         index = next(k for k, i in enumerate(doc.items) if i is item)
         doc.store_prediction(index, result.model_version, result.labels_zyx, result.entropy_zyx)
+        ran_on = self._ran_on(result.provider, result.provider_report)
         self._status(
             f"Stored the prediction of model {result.model_version} with {item.volume.name} "
-            f"({result.provider}, {result.seconds:.1f} s); save the project to keep it."
+            f"({ran_on}, {result.seconds:.1f} s); save the project to keep it."
         )
         self.ran_on_volume.emit(index)
+
+    # -- inference device --------------------------------------------------------------------
+    def _ran_on(self, provider: str, report: ProviderReport | None) -> str:
+        """Show the provider of the last run (status-bar label, Model menu); return its text."""
+        text = f"Ran on {provider}" if report is None or report.uses_cuda else report.summary()
+        self.last_device = text
+        self.device_label.setText("ONNX: GPU" if report and report.uses_cuda else "ONNX: CPU")
+        self.device_label.setToolTip(text)
+        short = "CUDA" if report is not None and report.uses_cuda else "CPU"
+        self.device_action.setText(f"Inference device: {short} (last run)…")
+        return text
+
+    def _show_device(self) -> None:
+        text = self.last_device or (
+            "No model has run in this session yet. The device a run uses is shown here and in "
+            "the status bar once it ran."
+        )
+        QMessageBox.information(self.window, "Inference device", text)
 
     # -- messages ----------------------------------------------------------------------------
     def _status(self, text: str) -> None:

@@ -97,6 +97,16 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         NONE,
         "napari's 1 – 7 choose its tools; ours choose labels (more frequent in annotation).",
     ),
+    Shortcut(", / .", "Previous / next label (ITK-SNAP's < / >)", NONE, "< / >", NONE),
+    Shortcut(
+        "I",
+        "Fill between slices: interpolate the unlabeled slices between the labeled ones "
+        "(view under the mouse; one undo step)",
+        "Fill between slices effect (Segment Editor)",
+        NONE,
+        NONE,
+        "Slicer's Segment Editor I toggles masking by intensity range; kept.",
+    ),
     Shortcut(
         "M / Shift+M",
         "Mark / unmark the slice under the mouse as labeled",

@@ -162,7 +162,7 @@ class ToolPanel(QWidget):
         form.addRow(self.outline)
         form.addRow("Opacity (A/D)", self.opacity)
         self.preset = QComboBox()
-        self.preset.addItems(["Window preset…", *CT_PRESETS, AUTO_PRESET])
+        self.set_presets([*CT_PRESETS, AUTO_PRESET])
         self.preset.activated.connect(
             lambda i: i > 0 and self.setting_changed.emit("preset", self.preset.itemText(i))
         )
@@ -174,6 +174,19 @@ class ToolPanel(QWidget):
         )
         form.addRow("Layout", self.layout_box)
         return box
+
+    def set_presets(self, names: list[str]) -> None:
+        """Offer these window presets (``window_presets.preset_names``), a line between the
+        CT ones and the others."""
+        current = [self.preset.itemText(i) for i in range(self.preset.count())]
+        if [c for c in current[1:] if c] == names:
+            return
+        self.preset.clear()
+        self.preset.addItem("Window preset…")
+        for k, name in enumerate(names):
+            if k and (name in CT_PRESETS) != (names[k - 1] in CT_PRESETS):
+                self.preset.insertSeparator(self.preset.count())
+            self.preset.addItem(name)
 
     def sync(self, tools: ToolState, view: ViewState) -> None:
         """Show the current settings without echoing them back as changes."""

@@ -1,18 +1,17 @@
 """The training dock: train, review the result, manage model versions.
 
 Three tabs: *Train* (preset, device, time budget, keep refining, Start/Stop, progress with
-ETA, live loss curves, held-out check), *Review* (overlay toggles and opacities with the
-entropy legend, ranked suggestions, accept prediction, label check) and *Versions* (each run,
-roll back, compare). The panel holds no state: it shows what it is given and emits what the
-user asks for. The loss plot is redrawn on a timer from ``loss_source`` when new numbers
-arrived, never once per event.
+ETA, live curves: one small plot per loss and the held-out Dice, see ``training_plots``),
+*Review* (overlay toggles and opacities with the entropy legend, ranked suggestions, accept
+prediction, label check) and *Versions* (each run, roll back, compare). The panel holds no
+state: it shows what it is given and emits what the user asks for. The plots are redrawn on a
+timer from ``loss_source`` and ``dice_source`` when new numbers arrived, never once per event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -34,24 +33,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.assist.review import SCOPES
+from app.assist.run_plan import AXIS_WORDS
 from app.state.refinement import MAX_ROUNDS, default_budget
+from app.ui.training_plots import TrainingPlots
 from app.ui.uncertainty_overlay import UncertaintyLegend
 from ugpcl_engine import PRESETS
 
-LOSS_PENS = {
-    "sup": (80, 170, 255),
-    "con": (255, 170, 60),
-    "contrast": (120, 220, 120),
-    "rot": (230, 90, 200),
-}
-LOSS_NAMES = {
-    "sup": "supervised",
-    "con": "consistency",
-    "contrast": "contrastive",
-    "rot": "rotation",
-}
 MAX_BUDGET_S = 3600
 LossSource = Callable[[], dict[str, list[tuple[int, float]]]]
+DiceSource = Callable[[], list[tuple[int, float]]]
 
 
 def _eta(seconds: float) -> str:
@@ -92,10 +82,12 @@ class TrainingPanel(QWidget):
     rollback_requested = Signal(int)
     compare_requested = Signal(int)
     toggle_requested = Signal()
+    axis_chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.loss_source: LossSource | None = None
+        self.dice_source: DiceSource | None = None
         self._losses_dirty = False
         self.tabs = QTabWidget()
         self.tabs.addTab(self._train_tab(), "Train")
@@ -120,8 +112,17 @@ class TrainingPanel(QWidget):
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.setToolTip("auto uses a CUDA GPU when there is one, else the CPU")
+        self.axis = QComboBox()
+        for axis, words in AXIS_WORDS.items():
+            self.axis.addItem(words.capitalize(), axis)
+        self.axis.setToolTip(
+            "The slices training learns from and suggestions rank: the labeled slices along this "
+            "axis are the examples, every other slice along it is unlabeled data."
+        )
+        self.axis.activated.connect(lambda row: self.axis_chosen.emit(self.axis.itemData(row)))
         form.addRow("Preset", self.preset)
         form.addRow("Device", self.device)
+        form.addRow("Train along", self.axis)
         self.budget = QSpinBox()
         self.budget.setRange(0, MAX_BUDGET_S)
         self.budget.setSingleStep(10)
@@ -158,22 +159,17 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Paint a few slices, then press Start.")
         self.status.setWordWrap(True)
         self.holdout = QLabel("")
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setMinimumHeight(180)
-        self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss")
-        self.plot.addLegend(offset=(-5, 5))
-        self.curves = {
-            key: self.plot.plot([], [], pen=pg.mkPen(pen, width=2), name=LOSS_NAMES[key])
-            for key, pen in LOSS_PENS.items()
-        }
+        self.holdout.setWordWrap(True)
+        self.plots = TrainingPlots()
+        self.curves = self.plots.curves
+        self.dice_curve = self.plots.dice_curve
         layout = QVBoxLayout(tab)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.holdout)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.plots, 1)
         return tab
 
     def _review_tab(self) -> QWidget:
@@ -320,6 +316,7 @@ class TrainingPanel(QWidget):
         self.discard_button.setEnabled(running)
         self.preset.setEnabled(not running)
         self.device.setEnabled(not running)
+        self.axis.setEnabled(not running)
         self.budget.setEnabled(not running)
 
     def set_status(self, text: str) -> None:
@@ -343,8 +340,12 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat(text)
 
+    def set_axis(self, axis: str) -> None:
+        """Show the training axis (``"z"``, ``"y"`` or ``"x"``)."""
+        self.axis.setCurrentIndex(self.axis.findData(axis))
+
     def set_slice_count(self, count: int) -> None:
-        """Bound the range spin boxes by the number of axial slices."""
+        """Bound the range spin boxes by the number of slices along the training axis."""
         for spin in (self.range_from, self.range_to):
             spin.setRange(0, max(count - 1, 0))
 
@@ -353,13 +354,12 @@ class TrainingPanel(QWidget):
         self._losses_dirty = True
 
     def redraw_losses(self) -> None:
-        """Redraw the curves from ``loss_source`` if anything changed."""
+        """Redraw the loss and held-out Dice plots from the sources if anything changed."""
         if not self._losses_dirty or self.loss_source is None:
             return
         self._losses_dirty = False
-        for key, points in self.loss_source().items():
-            if key in self.curves:
-                self.curves[key].setData([p[0] for p in points], [p[1] for p in points])
+        dice = self.dice_source() if self.dice_source is not None else []
+        self.plots.set_data(self.loss_source(), dice)
 
     def set_versions(self, lines: list[str], current: int | None, compare: int | None) -> None:
         """List the versions, marking the current and the compared one."""

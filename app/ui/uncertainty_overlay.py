@@ -163,7 +163,7 @@ class AssistOverlays:
         self.redraw(axes)
 
     def _preview_changed(self) -> None:
-        self.redraw(("z",))  # the live preview is drawn on the axial view only
+        self.redraw((self.session.axis,))  # the live preview: the training axis's view only
 
     def _view_changed(self, what: str) -> None:
         if what == "cursor":
@@ -201,11 +201,17 @@ class AssistOverlays:
             item.setImage(plane, autoLevels=False, levels=levels, lut=lut)
 
     def _live_preview(self, axis: str, index: int) -> LivePreview | None:
-        """The running job's preview when it shows this axial slice of the volume shown."""
+        """The running job's preview when it shows this slice (along the training axis) of the
+        volume shown."""
         preview, running = self.session.preview, self.session.running_volumes
         doc = self.ws.doc
         on_volume = doc is not None and (not running or running[0] == doc.current)
-        if preview is None or axis != "z" or preview.slice_index != index or not on_volume:
+        if (
+            preview is None
+            or axis != self.session.axis
+            or preview.slice_index != index
+            or not on_volume
+        ):
             return None
         return preview
 

@@ -32,7 +32,9 @@ def dialogs_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, li
     from app.ui import dialogs, file_actions
 
     log: dict[str, list] = {"errors": [], "recover": [], "recover_answers": [], "unsaved": []}
-    monkeypatch.setattr(dialogs, "show_error", lambda _p, title, msg: log["errors"].append(msg))
+    monkeypatch.setattr(
+        dialogs, "show_error", lambda _p, title, msg, details=None: log["errors"].append(msg)
+    )
 
     def recover(_parent: object, detail: str) -> str:
         log["recover"].append(detail)

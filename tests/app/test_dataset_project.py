@@ -73,7 +73,9 @@ def test_a_dataset_folder_opens_alone_and_refuses_too_many_cases(
     with pytest.raises(InputError, match="dataset folder on its own"):
         load_paths([root, root / "imagesTr" / "case_b_0000.nii.gz"])
     monkeypatch.setattr(
-        files, "read_dataset_cases", lambda r, labeled: read_dataset_cases(r, labeled, 3)
+        files,
+        "read_dataset_cases",
+        lambda r, labeled, **kw: read_dataset_cases(r, labeled, 3, **kw),
     )
     with pytest.raises(InputError, match="ugpcl-studio train-dataset"):
         load_paths([root])
@@ -85,10 +87,12 @@ def test_train_on_a_dataset_opened_from_the_file_menu(
     """File › Open dataset folder…, then the real training child on every case."""
     from PySide6.QtWidgets import QFileDialog
 
+    from app.ui import dataset_dialog
     from app.ui.assist import install_assist
 
     root = write_msd(tmp_path / "msd")
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: str(root))
+    monkeypatch.setattr(dataset_dialog, "ask_labeled", lambda *_a: (True, None))
     controller = install_assist(window, runs_root=tmp_path / "runs")
     try:
         snapshots = record_snapshots(controller.supervisor)
@@ -113,3 +117,40 @@ def test_train_on_a_dataset_opened_from_the_file_menu(
         doc.modified = False
     finally:
         controller.supervisor.shutdown(5)
+
+
+def test_the_open_dataset_dialog_chooses_the_labeled_cases(
+    qtbot, window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """File › Open dataset folder… asks which cases are labeled (as ``--labeled``): the first
+    two of the four with label files; Cancel opens nothing."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.ui import dataset_dialog
+    from ugpcl_engine import dataset_summary
+
+    root = write_msd(tmp_path / "msd")
+    summary = dataset_summary(root)
+    assert (summary.layout, summary.unit, summary.cases) == ("msd", "cases", 5)
+    assert len(summary.units) == 5 and len(summary.with_labels) == 4
+    dialog = dataset_dialog.LabeledCasesDialog(summary)
+    qtbot.addWidget(dialog)
+    assert dialog.choice() is None  # default: the cases with label files
+    assert dialog.count.maximum() == 4
+    dialog.count.setValue(2)  # choosing a count picks "the first N"
+    assert dialog.choice() == "2"
+    dialog.share.setValue(50)
+    assert dialog.choice() == "50%"
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: str(root))
+    actions = {a.text(): a for a in window.menuBar().actions()[0].menu().actions()}
+    monkeypatch.setattr(dataset_dialog, "ask_labeled", lambda *_a: (False, "2"))
+    actions["Open dataset folder…"].trigger()
+    assert not window.tasks.busy() and window.ws.doc is None
+    monkeypatch.setattr(dataset_dialog, "ask_labeled", lambda *_a: (True, "2"))
+    with qtbot.waitSignal(window.files.opened, timeout=30000):
+        actions["Open dataset folder…"].trigger()
+    doc = window.ws.doc
+    assert doc is not None and len(doc.items) == 5
+    assert [bool(item.labeled["z"].any()) for item in doc.items] == [True, True] + [False] * 3
+    assert not doc.items[2].labels.labels_zyx.any()  # its label file is left unread

@@ -48,10 +48,10 @@ def test_strokes_painted_during_a_background_save_are_kept(
     ws.editor.dab("z", 2, (10.0, 10.0))
     release, started = threading.Event(), threading.Event()
 
-    def slow_writer(path, snap):
+    def slow_writer(path, snap, cancelled=None):
         started.set()
         assert release.wait(10), "the test never let the writer go"
-        return files.save_snapshot(path, snap)
+        return files.save_snapshot(path, snap, cancelled)
 
     monkeypatch.setattr(file_actions, "save_snapshot", slow_writer)
     window.files.save(project)

@@ -86,6 +86,10 @@ def open_assist(
     # closing the window at teardown must never wait for an answer
     monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
     controller = install_assist(window, target=fake_child, runs_root=runs_root)
+    # the held-out comparison's fill between slices: a stand-in, not an ITK child per run
+    from fill_fakes import copy_below
+
+    controller.loop.holdout.interpolate = copy_below
     if not refine:
         controller.panel.refine.setChecked(False)
     runs_root.mkdir()
@@ -152,8 +156,10 @@ def fake_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) -
         queue.put(Progress(done, steps, done * 0.01, (steps - done) * 0.01, losses, 0.01))
         if done == 3:
             index = int(preview_index.value) if preview_index is not None else 0
-            pred, entropy = fake_result(image[index : index + 1])
-            queue.put(Preview(done, index, pred[0], entropy[0]))
+            pred, entropy = fake_result(image)  # previewed along the run's axis, as the child
+            dim = "zyx".index(request.axis)
+            plane = (np.take(pred, index, axis=dim), np.take(entropy, index, axis=dim))
+            queue.put(Preview(done, index, *plane))
         time.sleep(0.02 if script == "ok" else 0.05)
     queue.put(Stage("predicting"))
     folder = RunFolder(Path(run_dir))

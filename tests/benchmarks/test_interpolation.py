@@ -1,4 +1,4 @@
-"""The ``interpolation`` baseline (ITK contour interpolation) and slice selection."""
+"""The ``interpolation`` baseline (the engine's ITK contour interpolation) and slice selection."""
 
 from __future__ import annotations
 
@@ -6,48 +6,15 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from ugpcl_benchmarks.baselines import interpolate_labels, interpolation, select_slices
+from ugpcl_benchmarks.baselines import interpolate_labels, select_slices
+from ugpcl_engine import interpolation
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.metrics import dice_jaccard, evaluate_segmentation
+from ugpcl_engine.metrics import evaluate_segmentation
 from ugpcl_engine.sample import SAMPLE_LABELED_SLICES, SamplePaths
 
 
-def _growing_disc(radii: list[float], size: int = 48) -> np.ndarray:
-    """A cone: slice z holds a disc of radius ``radii[z]`` (label 1)."""
-    y, x = np.indices((size, size))
-    dist = np.hypot(y - size / 2, x - size / 2)
-    return np.stack([(dist <= r).astype(np.uint8) for r in radii])
-
-
-def test_growing_disc_middle_slice_is_close_to_truth() -> None:
-    truth = _growing_disc([6 + 1.2 * z for z in range(11)])
-    given = truth.copy()
-    given[1:10] = 7  # garbage on slices that are not labeled: must be ignored
-    filled = interpolate_labels(given, [0, 10])
-    assert filled.dtype == np.uint8 and filled.shape == truth.shape
-    assert np.array_equal(filled[[0, 10]], truth[[0, 10]])
-    assert set(np.unique(filled)) == {0, 1}
-    dice, _ = dice_jaccard(filled[5] == 1, truth[5] == 1)
-    assert dice > 0.88  # measured 0.909: morphological, not linear, interpolation of the radius
-    radius = np.sqrt((filled[5] == 1).sum() / np.pi)
-    assert radius == pytest.approx(12.0, abs=1.5)  # true radius 6 + 1.2 * 5 = 12 px
-    areas = (filled == 1).sum(axis=(1, 2))
-    assert np.all(np.diff(areas) > 0)  # grows monotonically between the two discs
-
-    along_x = interpolate_labels(np.moveaxis(given, 0, 2), [0, 10], axis="x")
-    assert np.array_equal(np.moveaxis(along_x, 2, 0), filled)
-
-
-def test_interpolation_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    labels = _growing_disc([5, 6, 7])
-    with pytest.raises(InputError, match="outside the volume"):
-        interpolate_labels(labels, [0, 3])
-    with pytest.raises(InputError, match="No labeled slice"):
-        interpolate_labels(labels, [])
-    assert not interpolate_labels(np.zeros_like(labels), [0, 2]).any()
-    monkeypatch.setattr(interpolation.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(InputError, match="pip install itk-morphologicalcontourinterpolation"):
-        interpolate_labels(labels, [0, 2])
+def test_the_baseline_is_the_engines_interpolation() -> None:
+    assert interpolate_labels is interpolation.interpolate_labels
 
 
 def test_select_slices_uniform_and_random() -> None:
@@ -69,6 +36,7 @@ def test_select_slices_uniform_and_random() -> None:
         select_slices(labels * 0, 2)
 
 
+@pytest.mark.slow  # two ITK runs on the chest CT (the default suite keeps ITK runs few)
 def test_interpolation_on_chest_ct(chest_ct: SamplePaths) -> None:
     image = sitk.ReadImage(str(chest_ct.labels))
     ref = sitk.GetArrayFromImage(image)

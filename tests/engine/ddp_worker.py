@@ -48,3 +48,39 @@ def worker(rank: int, world: int, data: str, tmp: str) -> None:
         torch.save(seen, Path(tmp) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
+
+
+def resume_worker(
+    rank: int, world: int, data: str, tmp: str, name: str, stop_after: int, resume: bool
+) -> None:
+    """Train ``2 * STEPS`` steps into ``tmp/name`` as ``rank`` (rank 0 cancels after
+    ``stop_after`` steps when it is not 0; ``resume`` continues from ``last.pt``); save the
+    losses each rank logged."""
+    from ugpcl_engine.training.cancel import CancelToken
+    from ugpcl_engine.training.events import Progress
+
+    torch.set_num_threads(1)
+    store = f"file://{tmp}/store-{name}-{int(resume)}"
+    dist.init_process_group("gloo", init_method=store, rank=rank, world_size=world)
+    try:
+        dataset = open_dataset(data)
+        spec = dataset_spec(
+            "quick", dataset, 32, steps=2 * STEPS, batch_labeled=2, batch_unlabeled=2,
+            log_every=1, device="cpu",
+        )  # fmt: skip
+        spec = replace(spec, model=replace(TINY_MODEL, num_classes=4))
+        out = Path(tmp) / name
+        ranks = Ranks(rank, world, torch.device("cpu"))
+        job = prepare_job(
+            dataset, ["patient003"], spec, out, ranks=ranks, checkpoint_every=1, resume=resume
+        )
+        cancel = CancelToken()
+        losses = []
+        for event in dataset_trainer.train_dataset(job, cancel):
+            if isinstance(event, Progress):
+                losses.append(event.losses)
+                if rank == 0 and stop_after and event.step == stop_after:
+                    cancel.cancel()
+        torch.save(losses, Path(tmp) / f"{name}-{int(resume)}-rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()

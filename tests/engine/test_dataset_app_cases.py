@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,8 @@ from ugpcl_engine import (
     is_dataset_folder,
     read_dataset_cases,
 )
+from ugpcl_engine.datasets import open_dataset
+from ugpcl_engine.datasets.app_cases import APP_BYTES_PER_VOXEL
 
 
 def test_msd_cases_keep_their_grid_and_the_labeled_ones_their_labels(tmp_path: Path) -> None:
@@ -49,6 +53,26 @@ def test_a_cohort_above_the_limit_is_refused_with_the_headless_command(tmp_path:
     assert MAX_APP_CASES >= 5
     with pytest.raises(InputError, match=r"has 5 training cases.*ugpcl-studio train-dataset"):
         read_dataset_cases(root, max_cases=4)
+
+
+@pytest.mark.parametrize("write", [write_msd, write_ssl4mis])
+def test_a_cohort_beyond_the_memory_is_refused_from_its_headers(
+    tmp_path: Path, write: Callable[[Path], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit is the memory the cases take (summed from their headers, before any pixel is
+    read), not a count: the cases fit in exactly their bytes and are refused one byte below."""
+    root = write(tmp_path / "data")
+    dataset = open_dataset(root)
+    cases = dataset.cases("train")
+    voxels = [dataset.case_voxels(c) for c in cases]
+    assert voxels == [math.prod(c.volume.geometry.shape_zyx) for c in read_dataset_cases(root)]
+    needed = sum(voxels) * APP_BYTES_PER_VOXEL
+    assert len(read_dataset_cases(root, memory_bytes=needed)) == len(cases)
+    reads: list[object] = []
+    monkeypatch.setattr(type(dataset), "read_case", lambda *a, **k: reads.append(a))
+    with pytest.raises(InputError, match=r"GB in the app.*ugpcl-studio train-dataset"):
+        read_dataset_cases(root, memory_bytes=needed - 1)
+    assert not reads  # refused before a case was read
 
 
 def test_dataset_folders_are_told_from_other_folders(tmp_path: Path) -> None:

@@ -194,7 +194,11 @@ def test_the_child_trains_on_both_volumes_and_predicts_each(tmp_path: Path) -> N
     # slice of both volumes is unlabeled data
     assert (started.labeled, started.unlabeled) == (3, 3 + 5)
     assert {e.slice_index for e in seen if isinstance(e, Preview)} == {2}
-    assert [e.slice_index for e in seen if isinstance(e, Validation)] == [3]
+    # one held-out check while training (every 2 of the 4 steps, not at the last one) and
+    # one on the final prediction
+    checks = [e for e in seen if isinstance(e, Validation)]
+    assert [(e.step, e.slice_index) for e in checks] == [(2, 3), (4, 3)]
+    assert all(0.0 <= e.dice <= 1.0 for e in checks)
     finished = seen[-1]
     assert isinstance(finished, Finished) and finished.metrics["volumes"] == 2.0
     folder = RunFolder(run)

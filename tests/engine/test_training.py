@@ -247,3 +247,23 @@ def test_a_budgeted_run_grows_back_when_its_steps_are_faster_than_measured(
     assert started.total_steps < 50  # the cold measurement planned fewer steps
     assert isinstance(finished, Finished) and finished.steps == 50  # the preset's, not more
     assert not finished.stopped_early
+
+
+@pytest.mark.parametrize("axis", ["y", "x"])
+def test_training_along_another_axis_on_an_anisotropic_volume(tmp_path: Path, axis: str) -> None:
+    """Coronal / sagittal runs: slices along y or x (another in-plane shape than axial) are
+    resized to the network and the prediction comes back on the volume's own grid."""
+    image, labels = phantom(n=12, size=32)
+    image, labels = image[:, :20, :24], labels[:, :20, :24]  # 12 × 20 × 24: three shapes
+    marked = [10, 14] if axis == "y" else [9, 20]
+    vol = TrainingVolume(image, labels, marked, "MR")
+    events = run_to_end(train([vol], LabelTable.default(3), spec(4), tmp_path, axis=axis))
+    started, finished = events[0], events[-1]
+    count = image.shape[1] if axis == "y" else image.shape[2]
+    assert isinstance(started, Started)
+    assert started.labeled == 2 and started.unlabeled == count - 2
+    assert isinstance(finished, Finished) and finished.steps == 4
+    ckpt = load_checkpoint(finished.checkpoint)
+    assert ckpt.axis == axis
+    pred, entropy = TorchSegmenter.from_checkpoint(ckpt).segment(image, ckpt)
+    assert pred.shape == entropy.shape == image.shape

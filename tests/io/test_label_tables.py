@@ -12,14 +12,15 @@ from ugpcl_engine.io.label_tables import (
     Segment,
     find_table_beside,
     flatten_layers,
+    layer_overlaps,
     read_label_table,
-    segment_header,
-    segments_from_header,
     table_from_entries,
     table_path_beside,
     write_label_table,
 )
+from ugpcl_engine.io.seg_nrrd import read_seg_nrrd, read_seg_nrrd_segments, write_seg_nrrd
 from ugpcl_engine.sample import SamplePaths
+from ugpcl_engine.volume import VolumeGeometry
 
 TABLE = table_from_entries(
     {
@@ -80,14 +81,25 @@ def test_broken_tables_are_refused(tmp_path: Path) -> None:
         read_label_table(tmp_path / "missing.txt")
 
 
-def test_segment_header_round_trip() -> None:
-    fields = segment_header(TABLE, {2: "1 2 3 4 5 6"})
-    segments = segments_from_header(fields)
+def test_seg_nrrd_segments_round_trip_through_slicerio(tmp_path: Path) -> None:
+    labels = np.zeros((3, 4, 5), np.uint8)
+    labels[1, 1:3, 2:4] = 2
+    grid = VolumeGeometry((3, 4, 5), (2.0, 0.5, 0.75), (1.0, -2.0, 3.0))
+    path = tmp_path / "t.seg.nrrd"
+    write_seg_nrrd(path, labels, grid, TABLE)
+    segments = read_seg_nrrd_segments(path)
     assert [s.name for s in segments] == ["right lung", "left lung", "ribs"]
     assert [s.label_value for s in segments] == [1, 2, 3]
     assert segments[1].color_rgb == (197, 25, 99)
-    assert fields["Segment1_Extent"] == "1 2 3 4 5 6"
-    assert fields["Segment0_Extent"] == "0 -1 0 -1 0 -1"
+    assert segments[0].code is None  # the name's default code is written, read back as default
+    array, geometry, _ = read_seg_nrrd(path)
+    assert np.array_equal(array, labels) and geometry.matches(grid)
+    import slicerio
+
+    back = slicerio.read_segmentation(str(path), skip_voxels=True)
+    assert back["segments"][1]["extent"] == [2, 3, 1, 2, 1, 1]
+    assert back["segments"][0]["extent"] == [0, -1, 0, -1, 0, -1]
+    assert back["segments"][0]["terminology"]["type"] == ["SCT", "39607008", "Lung"]
 
 
 def test_flatten_layers_counts_overlap() -> None:
@@ -106,3 +118,12 @@ def test_table_beside_names(tmp_path: Path) -> None:
     assert find_table_beside(tmp_path / "seg.nii.gz") is None
     write_label_table(tmp_path / "seg.ctbl", TABLE)
     assert find_table_beside(tmp_path / "seg.nii.gz") == tmp_path / "seg.ctbl"
+
+
+def test_layer_overlaps_name_the_kept_segment() -> None:
+    layers = np.zeros((1, 2, 3, 2), dtype=np.uint8)
+    layers[0, 0, :, 0] = 1
+    layers[0, :, 0, 1] = 1
+    segments = [Segment("a", (1, 1, 1), 1, 0), Segment("b", (2, 2, 2), 1, 1)]
+    labels, _, _ = flatten_layers(layers, segments)
+    assert layer_overlaps(layers, segments, labels) == [(0, 1, 1)]

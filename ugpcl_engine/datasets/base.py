@@ -112,6 +112,14 @@ class Dataset(ABC):
             InputError: unreadable or crafted file, label and image shapes that differ.
         """
 
+    @abstractmethod
+    def case_voxels(self, case: CaseRef) -> int:
+        """The voxels of one case's image, from its header (no pixels read).
+
+        Raises:
+            InputError: a missing, unreadable or crafted file.
+        """
+
     def unit_of(self, case: CaseRef | SliceRef) -> str:
         """The unit (patient or case) a case or slice belongs to."""
         return case.patient if self.unit == "patients" else case.case_id

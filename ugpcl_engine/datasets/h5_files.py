@@ -37,26 +37,42 @@ def read_pair(path: Path, ndim: int, labels: bool) -> tuple[np.ndarray, np.ndarr
             dataset, a wrong rank or type, shapes that differ, NaN/Inf intensities, label
             values that are not whole numbers in 0..255.
     """
+    with _open_checked(path) as handle:
+        image = _dataset(handle, "image", path, ndim)
+        label = _dataset(handle, "label", path, ndim) if labels else None
+        if label is not None:
+            check_pair(image.shape, label.shape, path.name)
+        return _image(image[()], path), None if label is None else _labels(label[()], path)
+
+
+def declared_shape(path: Path, ndim: int) -> tuple[int, ...]:
+    """The shape of ``image`` in an SSL4MIS h5 file, read from its header (no pixels).
+
+    Raises:
+        InputError: as ``read_pair`` for a missing, unreadable or crafted file.
+    """
+    with _open_checked(path) as handle:
+        return tuple(int(n) for n in _dataset(handle, "image", path, ndim).shape)
+
+
+def _open_checked(path: Path) -> h5py.File:
+    """Open ``path`` for reading once its structure passed the guard."""
     try:
         handle = h5py.File(path, "r")
     except FileNotFoundError:
         raise InputError(f"{path} is missing; the dataset's list names it.") from None
     except OSError:
         raise InputError(f"{path.name} is not a readable HDF5 file; {_REPLACE}.") from None
-    with handle:
-        try:
-            check_file_structure(handle, plain_types=True)  # SSL4MIS files hold plain numbers
-        except RefusedFileError as err:
-            clause = str(err).split("; ")[0]
-            raise InputError(
-                f"{path.name}: {clause}; a dataset file never holds that, so it was not "
-                f"read: {_REPLACE}."
-            ) from None
-        image = _dataset(handle, "image", path, ndim)
-        label = _dataset(handle, "label", path, ndim) if labels else None
-        if label is not None:
-            check_pair(image.shape, label.shape, path.name)
-        return _image(image[()], path), None if label is None else _labels(label[()], path)
+    try:
+        check_file_structure(handle, plain_types=True)  # SSL4MIS files hold plain numbers
+    except RefusedFileError as err:
+        handle.close()
+        clause = str(err).split("; ")[0]
+        raise InputError(
+            f"{path.name}: {clause}; a dataset file never holds that, so it was not "
+            f"read: {_REPLACE}."
+        ) from None
+    return handle
 
 
 def _dataset(f: h5py.File, name: str, path: Path, ndim: int) -> h5py.Dataset:

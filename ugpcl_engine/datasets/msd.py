@@ -17,10 +17,12 @@ single-channel); ``describe`` says so.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk
 
 from ugpcl_engine.datasets.base import (
     CaseData,
@@ -32,6 +34,7 @@ from ugpcl_engine.datasets.base import (
 )
 from ugpcl_engine.datasets.label_json import channels, label_table, modality, read_dataset_json
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.io.itk_quiet import itk_warnings_off
 from ugpcl_engine.io.volume_files import read_label_map, read_volume
 
 ENDINGS = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
@@ -136,6 +139,19 @@ class MSDDataset(Dataset):
             label = label_map.labels_zyx
         image = np.asarray(volume.image_zyx, dtype=np.float32)
         return CaseData(image, label, volume.geometry.spacing_zyx, True)
+
+    def case_voxels(self, case: CaseRef) -> int:
+        """The voxels of one channel of the case's image, from its header."""
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(case.image))
+        try:
+            with itk_warnings_off():
+                reader.ReadImageInformation()
+        except RuntimeError:
+            raise InputError(
+                f"{case.image.name} is not a readable image; replace it with the dataset's file."
+            ) from None
+        return math.prod(int(n) for n in reader.GetSize()[:3])
 
     def describe(self) -> str:
         """The base line, plus the channel note for multi-channel datasets."""

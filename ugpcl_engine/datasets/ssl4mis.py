@@ -16,6 +16,7 @@ patients. Images are stored min–max normalised to [0, 1] per volume, without v
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from ugpcl_engine.datasets.base import (
     check_split,
     read_list,
 )
-from ugpcl_engine.datasets.h5_files import read_pair
+from ugpcl_engine.datasets.h5_files import declared_shape, read_pair
 from ugpcl_engine.datasets.label_json import ACDC_TABLE, label_table, read_dataset_json
 from ugpcl_engine.errors import InputError
 
@@ -108,6 +109,10 @@ class SSL4MISDataset(Dataset):
         if label is not None:
             self.check_values(label, case.image.name)
         return CaseData(image, label, (1.0, 1.0, 1.0), False)
+
+    def case_voxels(self, case: CaseRef) -> int:
+        """D×H×W of ``data/<volume>.h5``'s image, from the file's header."""
+        return math.prod(declared_shape(case.image, 3))
 
     def read_slice(self, ref: SliceRef, labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Read one slice file: (H×W float32 image, H×W uint8 labels or None)."""

@@ -126,8 +126,9 @@ def predict_command(args: argparse.Namespace) -> int:
         write_label_map(staged["--out"], LabelMap(labels, volume.geometry, table))
         if args.uncertainty:
             write_array(staged["--uncertainty"], entropy.astype(np.float32), volume.geometry)
+    ran_on = segmenter.provider_report.summary()  # with why not CUDA, when not
     _log(
-        f"segmented {volume.image_zyx.shape[::-1]} (x,y,z) on {segmenter.provider} in "
+        f"segmented {volume.image_zyx.shape[::-1]} (x,y,z) on {ran_on} in "
         f"{time.perf_counter() - start:.1f} s; wrote {args.out}"
         + (f" and {args.uncertainty}" if args.uncertainty else "")
     )

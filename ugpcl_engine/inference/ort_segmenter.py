@@ -24,12 +24,16 @@ from ugpcl_engine.inference.model_metadata import (
     ModelMetadata,
     grid_problems,
 )
+from ugpcl_engine.inference.ort_providers import (
+    CPU,
+    CUDA,
+    preload_cuda_libraries,
+    provider_report,
+)
 from ugpcl_engine.inference.volume_runner import segment_volume
 
 log = logging.getLogger(__name__)
 
-CUDA = "CUDAExecutionProvider"
-CPU = "CPUExecutionProvider"
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -53,6 +57,10 @@ class OrtSegmenter:
         InputError: missing file, not an ONNX model, a model from another tool, missing or
             damaged metadata, or a graph whose channel or class count disagrees with it.
         ValueError: unknown ``device`` or a non-positive ``threads``/``batch_size``.
+
+    Attributes:
+        provider: the execution provider the session runs on.
+        provider_report: ``ProviderReport`` (providers used, and why not CUDA when not).
     """
 
     def __init__(
@@ -70,12 +78,15 @@ class OrtSegmenter:
         self.batch_size = batch_size
         self.threads = threads or default_threads()
         self.session = _open_session(self.path, device, self.threads)
-        self.provider: str = self.session.get_providers()[0]
+        self.provider_report = provider_report(self.session, device)
+        self.provider: str = self.provider_report.provider
         log.info("onnxruntime %s on %s (%d threads)", ort.__version__, self.provider, self.threads)
-        if device == "cuda" and self.provider != CUDA:
-            log.warning(
-                "CUDA was requested but onnxruntime could not use it (no GPU or no CUDA/cuDNN "
-                "libraries); running on the CPU instead."
+        if device != "cpu" and not self.provider_report.uses_cuda:
+            # "auto" on a machine without CUDA is normal (info); "cuda" asked for it (warning)
+            level = logging.WARNING if device == "cuda" else logging.INFO
+            asked = "CUDA was requested but " if device == "cuda" else ""
+            log.log(
+                level, "%sonnxruntime is running on the CPU: %s", asked, self.provider_report.reason
             )
         props = self.session.get_modelmeta().custom_metadata_map
         self.metadata = ModelMetadata.from_props(props, self.path.name)
@@ -174,6 +185,7 @@ def _open_session(path: Path, device: str, threads: int) -> ort.InferenceSession
     want_cuda = device != "cpu" and CUDA in ort.get_available_providers()
     providers = [CUDA, CPU] if want_cuda else [CPU]
     if want_cuda:
+        preload_cuda_libraries()  # the nvidia-* wheels' CUDA/cuDNN (onnxruntime >= 1.21)
         # a GPU build without usable CUDA libraries prints a loud error before falling back to
         # the CPU; we report the fallback ourselves, once, through logging
         ort.set_default_logger_severity(4)

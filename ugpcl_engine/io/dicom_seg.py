@@ -8,6 +8,7 @@ frames reference the right source instances and carry the source's FrameOfRefere
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import highdicom as hd
@@ -17,7 +18,8 @@ from pydicom.sr.codedict import codes
 
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import label_tables
-from ugpcl_engine.volume import LabelMap, VolumeGeometry
+from ugpcl_engine.segment_codes import Concept, SegmentCode, code_for
+from ugpcl_engine.volume import LabelMap, LabelTable, VolumeGeometry
 
 # how far (in voxels) a source slice may sit from a label-map grid point
 POSITION_TOLERANCE = 0.05
@@ -63,18 +65,54 @@ def _slice_indices(datasets: Sequence[pydicom.Dataset], geometry: VolumeGeometry
     return out
 
 
+def _hd_code(concept: Concept) -> hd.sr.CodedConcept:
+    return hd.sr.CodedConcept(concept.value, concept.scheme, concept.meaning)
+
+
+def _code_of(description: hd.seg.SegmentDescription) -> SegmentCode | None:
+    """The category and type a SEG segment carries (None when either is missing)."""
+    try:
+        parts = [
+            Concept(str(c.scheme_designator), str(c.value), str(c.meaning))
+            for c in (
+                description.segmented_property_category,
+                description.segmented_property_type,
+            )
+        ]
+    except (AttributeError, IndexError, InputError):
+        return None
+    return SegmentCode(parts[0], parts[1])
+
+
+def segment_entries(
+    seg: hd.seg.Segmentation,
+) -> dict[int, tuple[str, tuple[int, int, int], SegmentCode | None]]:
+    """``segment number -> (label, colour, code)`` of a DICOM-SEG's segments."""
+    entries = {}
+    for number in seg.get_segment_numbers():
+        description = seg.get_segment_description(number)
+        rgb: tuple[int, int, int] = (255, 0, 0)
+        if "RecommendedDisplayCIELabValue" in description:
+            lab = hd.color.CIELabColor.from_dicom_value(description.RecommendedDisplayCIELabValue)
+            r, g, b = lab.to_rgb()
+            rgb = (int(r), int(g), int(b))
+        entries[int(number)] = (str(description.segment_label), rgb, _code_of(description))
+    return entries
+
+
 def _descriptions(label_map: LabelMap) -> list[hd.seg.SegmentDescription]:
     algorithm = hd.AlgorithmIdentificationSequence(
         name="UGPCL", family=codes.cid7162.ArtificialIntelligence, version="1"
     )
     out = []
     for cls in label_map.table.classes[1:]:
+        code = code_for(cls.name, cls.code)
         out.append(
             hd.seg.SegmentDescription(
                 segment_number=cls.value,
                 segment_label=cls.name[:64],
-                segmented_property_category=codes.SCT.Tissue,
-                segmented_property_type=codes.SCT.Tissue,
+                segmented_property_category=_hd_code(code.category),
+                segmented_property_type=_hd_code(code.type),
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
                 algorithm_identification=algorithm,
                 display_color=hd.color.CIELabColor.from_rgb(*cls.color_rgb),
@@ -166,11 +204,90 @@ def read_dicom_seg(
     labels = np.zeros(geometry.shape_zyx, dtype=np.uint8)
     for frame, k in zip(frames, indices, strict=True):
         labels[k] = frame
-    entries = {}
-    for number in seg.get_segment_numbers():
-        description = seg.get_segment_description(number)
-        entries[int(number)] = (str(description.segment_label), (255, 0, 0))
-        if "RecommendedDisplayCIELabValue" in description:
-            lab = hd.color.CIELabColor.from_dicom_value(description.RecommendedDisplayCIELabValue)
-            entries[int(number)] = (str(description.segment_label), tuple(lab.to_rgb()))  # type: ignore[assignment]
-    return LabelMap(labels, geometry, label_tables.table_from_entries(entries))
+    return LabelMap(labels, geometry, table_of_segments(seg))
+
+
+def table_of_segments(seg: hd.seg.Segmentation) -> LabelTable:
+    """The label table of a DICOM-SEG: segment numbers as values, labels, colours, codes."""
+    entries = segment_entries(seg)
+    table = label_tables.table_from_entries({v: (n, rgb) for v, (n, rgb, _) in entries.items()})
+    return LabelTable(
+        tuple(
+            replace(c, code=entries[c.value][2]) if c.value in entries else c for c in table.classes
+        )
+    )
+
+
+def read_segmentation_file(seg_path: str | Path) -> hd.seg.Segmentation:
+    """Open a DICOM-SEG file.
+
+    Raises:
+        InputError: not a readable DICOM-SEG.
+    """
+    try:
+        return hd.seg.segread(str(seg_path))
+    except (OSError, ValueError, AttributeError, pydicom.errors.InvalidDicomError) as err:
+        raise InputError(
+            f"Cannot read {Path(seg_path).name} as a DICOM-SEG: {str(err)[:160]}."
+        ) from None
+
+
+@dataclass(frozen=True)
+class SegFrames:
+    """The frames of a DICOM-SEG with where they lie (read without its source images).
+
+    Attributes:
+        frames: uint8 (F, rows, columns); each frame's segment number where it is set, else 0.
+        positions_xyz: (F, 3) ImagePositionPatient of each frame (mm).
+        orientation: the six ImageOrientationPatient values (row then column direction).
+        pixel_spacing: (between rows, between columns) in mm.
+        table: the segments' label table.
+    """
+
+    frames: np.ndarray
+    positions_xyz: np.ndarray
+    orientation: tuple[float, ...]
+    pixel_spacing: tuple[float, float]
+    table: LabelTable
+
+
+def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
+    """Read a DICOM-SEG's frames and their positions, without its source images.
+
+    Args:
+        seg_path: the DICOM-SEG file.
+
+    Returns:
+        The frames with their segment numbers, positions and the plane's geometry.
+
+    Raises:
+        InputError: not a SEG, or frames without a position.
+    """
+    seg = read_segmentation_file(seg_path)
+    name = Path(seg_path).name
+    try:
+        shared = seg.SharedFunctionalGroupsSequence[0]
+        orientation = tuple(
+            float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient
+        )
+        spacing = shared.PixelMeasuresSequence[0].PixelSpacing
+        pixels = np.asarray(seg.pixel_array).reshape(-1, int(seg.Rows), int(seg.Columns))
+        positions, numbers = [], []
+        for group in seg.PerFrameFunctionalGroupsSequence:
+            positions.append(
+                [float(v) for v in group.PlanePositionSequence[0].ImagePositionPatient]
+            )
+            numbers.append(int(group.SegmentIdentificationSequence[0].ReferencedSegmentNumber))
+    except (AttributeError, IndexError, KeyError, ValueError) as err:
+        raise InputError(
+            f"{name} has frames without a plane position or orientation ({str(err)[:80]}); open "
+            "the image series it was made on from its DICOM folder and try again."
+        ) from None
+    frames = np.where(pixels > 0, np.asarray(numbers, np.uint8)[:, None, None], 0).astype(np.uint8)
+    return SegFrames(
+        frames,
+        np.asarray(positions, float).reshape(-1, 3),
+        orientation,
+        (float(spacing[0]), float(spacing[1])),
+        table_of_segments(seg),
+    )

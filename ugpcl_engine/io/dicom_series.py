@@ -19,10 +19,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.io.dicom_scan import series_files_of
 from ugpcl_engine.io.itk_quiet import itk_reason, itk_warnings_off
 from ugpcl_engine.io.sitk_images import sitk_from_array
 from ugpcl_engine.volume import VolumeGeometry
 
+# WindowCenter, WindowWidth: the display window the series was stored with
+WINDOW_TAGS = ("0028|1050", "0028|1051")
 # relative deviation of a slice gap from the median gap that counts as missing / uneven slices
 GAP_TOLERANCE = 0.05
 
@@ -200,7 +203,33 @@ def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> sitk
     Raises:
         InputError: see ``list_dicom_series`` and ``choose_series``; unreadable pixel data.
     """
-    info = choose_series(list_dicom_series(folder), series_uid)
+    return _read_series(choose_series(list_dicom_series(folder), series_uid))
+
+
+def read_series_of_file(path: str | Path) -> sitk.Image | None:
+    """Read the whole series a single DICOM slice file belongs to (its folder's files of the
+    same SeriesInstanceUID), as ``read_dicom_series`` reads a folder.
+
+    Args:
+        path: a file.
+
+    Returns:
+        The series as a 3-D image; None when ``path`` is not a single-frame DICOM image file
+        with other slices of its series beside it (read it as a file on its own then).
+
+    Raises:
+        InputError: the series cannot be read (see ``read_dicom_series``).
+    """
+    files = series_files_of(path)
+    if files is None or len(files) < 2:
+        return None
+    first = _header(files[0])
+    uid = _tag(first, "0020|000e")
+    return _read_series(DicomSeriesInfo(uid, _tag(first, "0008|103e"), "", files))
+
+
+def _read_series(info: DicomSeriesInfo) -> sitk.Image:
+    """Read a series' files, ordered by slice position, spacing checked, key tags kept."""
     reader, image = _read_files(info.files, info.uid)
     positions = _positions(reader, info.num_files)
     if positions is not None:
@@ -208,7 +237,7 @@ def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> sitk
         if np.any(order != np.arange(order.size)):  # GDCM fell back to another order
             reader, image = _read_files([info.files[int(i)] for i in order], info.uid)
         _check_spacing(positions[order], info.uid)
-    keys = ("0008|0060", "0020|000e", "0020|0052", "0008|103e")
+    keys = ("0008|0060", "0020|000e", "0020|0052", "0008|103e", *WINDOW_TAGS)
     tags = {k: reader.GetMetaData(0, k) for k in keys if reader.HasMetaDataKey(0, k)}
     del reader  # the reader shares the pixel buffer: drop it so tagging does not copy it
     for key, value in tags.items():
@@ -236,8 +265,16 @@ def _series_tags(geometry: VolumeGeometry, modality: str, description: str) -> d
         "0020|000e": _new_uid(),
         "0020|0037": "\\".join(f"{v:.10g}" for v in orientation),
         "0018|0050": f"{geometry.spacing_zyx[0]:.10g}",
-        "0028|1050": "40", "0028|1051": "400",
     }  # fmt: skip
+
+
+def _display_window(image_zyx: np.ndarray, modality: str) -> tuple[float, float]:
+    """The WindowCenter/WindowWidth written: soft tissue for CT (HU), the 1-99 % intensity
+    range otherwise (MR has no absolute unit; a CT window would show it black or white)."""
+    if modality.upper() == "CT" or image_zyx.size == 0:
+        return (40.0, 400.0)
+    low, high = np.percentile(image_zyx, [1.0, 99.0])
+    return (float(low + high) / 2.0, max(float(high - low), 1.0))
 
 
 def write_dicom_series(
@@ -270,6 +307,8 @@ def write_dicom_series(
     folder = Path(folder)
     image = sitk_from_array(np.asarray(image_zyx).astype(np.int16), geometry)
     common = _series_tags(geometry, modality, description)
+    centre, width = _display_window(np.asarray(image_zyx), modality)
+    common["0028|1050"], common["0028|1051"] = f"{centre:.6g}", f"{width:.6g}"
     common["0020|000d"] = study_uid or _new_uid()
     common["0020|0052"] = frame_of_reference_uid or _new_uid()
     try:

@@ -9,7 +9,7 @@ Format 2 (little-endian, written since the journal journals marks and label tabl
     kind 1   edit     u32 volume | 3 x u32 origin_zyx | 3 x u32 shape_zyx | u16 mark count
                       | per mark: u8 axis (0 z, 1 y, 2 x) | u32 slice | u8 labeled
                       | zlib of the uint8 values_zyx, C order
-    kind 2   table    u32 volume | UTF-8 JSON list of [value, name, [r, g, b]]
+    kind 2   table    u32 volume | UTF-8 JSON list of [value, name, [r, g, b](, code)]
 
 Format 1 (``b"UGPCLJ01"``, label boxes only) is still read: frame ``b"UGJR"`` | u32 length |
 u32 CRC-32 of the payload; payload u32 volume | 3 x i32 origin | 3 x u32 shape | zlib values;
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ugpcl_engine.errors import InputError
+from ugpcl_engine.segment_codes import SegmentCode
 from ugpcl_engine.volume import LabelClass, LabelTable
 
 FILE_MAGIC = b"UGPCLJ02"
@@ -150,7 +151,10 @@ def encode_edit(
 
 def encode_table(seq: int, volume_index: int, table: LabelTable) -> bytes:
     """Encode a label-table record."""
-    rows = [[c.value, c.name, list(c.color_rgb)] for c in table.classes]
+    rows: list[list[Any]] = [[c.value, c.name, list(c.color_rgb)] for c in table.classes]
+    for row, cls in zip(rows, table.classes, strict=True):
+        if cls.code is not None:  # a 4th element only where a class carries a DICOM code
+            row.append(cls.code.to_json())
     return frame(KIND_TABLE, seq, _TABLE.pack(volume_index) + json.dumps(rows).encode())
 
 
@@ -285,11 +289,16 @@ def _decode_table(payload: bytes, seq: int) -> TableEntry:
     rows = _json(payload[_HEAD.size + _TABLE.size :])
     try:
         classes = tuple(
-            LabelClass(int(v), str(name), (int(rgb[0]), int(rgb[1]), int(rgb[2])))
-            for v, name, rgb in rows
+            LabelClass(
+                int(row[0]),
+                str(row[1]),
+                (int(row[2][0]), int(row[2][1]), int(row[2][2])),
+                SegmentCode.from_json(row[3]) if len(row) > 3 else None,
+            )
+            for row in rows
         )
         table = LabelTable(classes)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, KeyError):
         raise _damaged("a label table that cannot be read") from None
     if not 2 <= table.num_classes <= 256:
         raise _damaged(f"a label table of {table.num_classes} classes")

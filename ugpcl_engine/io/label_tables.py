@@ -1,7 +1,6 @@
 """Label tables (names and colours) in the formats other tools use.
 
-- Slicer ``.seg.nrrd`` headers: ``Segment{i}_Name``, ``Segment{i}_Color`` (``r g b`` in 0..1),
-  ``Segment{i}_LabelValue``, ``Segment{i}_Layer`` ... one set of keys per segment.
+- Slicer ``.seg.nrrd`` segments (read and written by ``slicerio``, see ``seg_nrrd``).
 - ITK-SNAP label description files (text): ``IDX R G B A VIS MSH "LABEL"`` per line.
 - Slicer colour tables (``.ctbl`` / ``.txt``): ``value name r g b a`` per line, names without
   spaces (written with ``_``, read back as spaces).
@@ -12,44 +11,20 @@ classes (``label k``) so that the values in the label map keep their meaning unc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ugpcl_engine.errors import InputError
-from ugpcl_engine.io.sitk_images import read_header_fields
-from ugpcl_engine.volume import DEFAULT_COLORS, LabelClass, LabelTable
+from ugpcl_engine.io.label_table_text import MAX_LABEL_VALUE as MAX_LABEL_VALUE
+from ugpcl_engine.io.label_table_text import default_color, read_label_entries
+from ugpcl_engine.io.seg_nrrd import Segment, read_seg_nrrd_segments
+from ugpcl_engine.io.seg_nrrd import segment_extents as segment_extents  # re-exported
+from ugpcl_engine.volume import LabelClass, LabelTable
 
-MAX_LABEL_VALUE = 255
 TABLE_SUFFIXES = (".ctbl", ".txt", ".seg.nrrd")
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One segment of a Slicer ``.seg.nrrd`` file.
-
-    Attributes:
-        name: display name.
-        color_rgb: colour, 0-255 per channel.
-        label_value: voxel value of the segment inside its layer.
-        layer: index of the layer (component) holding the segment; 0 for 3-D files.
-        segment_id: Slicer's segment ID.
-    """
-
-    name: str
-    color_rgb: tuple[int, int, int]
-    label_value: int
-    layer: int = 0
-    segment_id: str = ""
-
-
-def _default_color(value: int) -> tuple[int, int, int]:
-    if value < len(DEFAULT_COLORS):
-        return DEFAULT_COLORS[value]
-    return ((value * 67) % 256, (value * 131) % 256, (value * 193) % 256)
 
 
 def table_from_entries(entries: Mapping[int, tuple[str, tuple[int, int, int]]]) -> LabelTable:
@@ -78,112 +53,31 @@ def table_from_entries(entries: Mapping[int, tuple[str, tuple[int, int, int]]]) 
         elif value == 0:
             name, color = "background", (0, 0, 0)
         else:
-            name, color = f"label {value}", _default_color(value)
+            name, color = f"label {value}", default_color(value)
         classes.append(LabelClass(value, name, color))
     return LabelTable(tuple(classes))
 
 
-# ---------------------------------------------------------------- Slicer .seg.nrrd headers
-def _color_from_unit(text: str) -> tuple[int, int, int]:
-    parts = [float(p) for p in text.split()]
-    if len(parts) < 3:
-        raise ValueError(text)
-    r, g, b = (round(min(max(p, 0.0), 1.0) * 255) for p in parts[:3])
-    return (r, g, b)
-
-
-def segments_from_header(header: Mapping[str, str]) -> list[Segment]:
-    """Read the segments described by a Slicer ``.seg.nrrd`` header.
-
-    Args:
-        header: NRRD key/value fields (SimpleITK metadata or pynrrd header, values as text).
-
-    Returns:
-        The segments in file order; empty when the header describes none.
-
-    Raises:
-        InputError: a segment with an unreadable colour or label value.
-    """
-    segments = []
-    index = 0
-    while f"Segment{index}_Name" in header or f"Segment{index}_ID" in header:
-        prefix = f"Segment{index}_"
-        try:
-            segments.append(
-                Segment(
-                    name=str(header.get(prefix + "Name", f"segment {index + 1}")).strip(),
-                    color_rgb=_color_from_unit(str(header.get(prefix + "Color", "1 0 0"))),
-                    label_value=int(str(header.get(prefix + "LabelValue", index + 1)).strip()),
-                    layer=int(str(header.get(prefix + "Layer", 0)).strip()),
-                    segment_id=str(header.get(prefix + "ID", f"Segment_{index + 1}")).strip(),
-                )
-            )
-        except ValueError:
-            raise InputError(
-                f"The .seg.nrrd header has an unreadable entry for segment {index}; re-save the "
-                "segmentation in Slicer."
-            ) from None
-        index += 1
-    return segments
-
-
+# ---------------------------------------------------------------- Slicer .seg.nrrd segments
 def table_from_segments(segments: Sequence[Segment]) -> LabelTable:
     """Build the label table of a single-layer segmentation (voxel value = label value)."""
     layers = {s.layer for s in segments}
     if len(layers) > 1:
         raise InputError("The segments lie on several layers; flatten them first.")
-    return table_from_entries({s.label_value: (s.name, s.color_rgb) for s in segments})
+    table = table_from_entries({s.label_value: (s.name, s.color_rgb) for s in segments})
+    return with_segment_codes(table, {s.label_value: s for s in segments})
 
 
-def segment_header(table: LabelTable, extents: Mapping[int, str] | None = None) -> dict[str, str]:
-    """Describe a label table as Slicer ``.seg.nrrd`` header fields (one layer).
-
-    Args:
-        table: names and colours; every class except background becomes a segment.
-        extents: optional ``value -> "i0 i1 j0 j1 k0 k1"`` voxel extents of each segment.
-
-    Returns:
-        Header fields, all values text.
-    """
-    fields: dict[str, str] = {}
-    for index, cls in enumerate(table.classes[1:]):
-        prefix = f"Segment{index}_"
-        r, g, b = (c / 255.0 for c in cls.color_rgb)
-        fields[prefix + "ID"] = f"Segment_{cls.value}"
-        fields[prefix + "Name"] = cls.name
-        fields[prefix + "NameAutoGenerated"] = "0"
-        fields[prefix + "Color"] = f"{r:.6g} {g:.6g} {b:.6g}"
-        fields[prefix + "ColorAutoGenerated"] = "0"
-        fields[prefix + "LabelValue"] = str(cls.value)
-        fields[prefix + "Layer"] = "0"
-        fields[prefix + "Extent"] = (extents or {}).get(cls.value, "0 -1 0 -1 0 -1")
-        fields[prefix + "Tags"] = "|"
-    fields["Segmentation_MasterRepresentation"] = "Binary labelmap"
-    fields["Segmentation_ContainedRepresentationNames"] = "Binary labelmap|"
-    fields["Segmentation_ReferenceImageExtentOffset"] = "0 0 0"
-    return fields
-
-
-def segment_extents(labels_zyx: np.ndarray, table: LabelTable) -> dict[int, str]:
-    """Voxel extent of each class as Slicer writes it: ``"i0 i1 j0 j1 k0 k1"`` (x, y, z order).
-
-    Args:
-        labels_zyx: label array (Z, Y, X).
-        table: its classes; absent classes get an empty extent ``"0 -1 0 -1 0 -1"``.
-    """
-    out = {}
-    present = np.bincount(labels_zyx.ravel(), minlength=table.num_classes)
-    for cls in table.classes[1:]:
-        if cls.value >= present.size or present[cls.value] == 0:
-            out[cls.value] = "0 -1 0 -1 0 -1"
-            continue
-        bounds = []
-        for axis in (2, 1, 0):
-            other = tuple(a for a in range(3) if a != axis)
-            hit = np.flatnonzero(np.any(labels_zyx == cls.value, axis=other))
-            bounds += [int(hit[0]), int(hit[-1])]
-        out[cls.value] = " ".join(str(b) for b in bounds)
-    return out
+def with_segment_codes(table: LabelTable, segments: Mapping[int, Segment]) -> LabelTable:
+    """Give the classes the DICOM codes of the segments at their values (others unchanged)."""
+    return LabelTable(
+        tuple(
+            replace(c, code=segments[c.value].code)
+            if c.value in segments and segments[c.value].code is not None
+            else c
+            for c in table.classes
+        )
+    )
 
 
 def flatten_layers(
@@ -216,51 +110,36 @@ def flatten_layers(
         labels[mask] = new_value
         hits += mask
     entries = {i: (s.name, s.color_rgb) for i, s in enumerate(segments, start=1)}
-    return labels, table_from_entries(entries), int(np.count_nonzero(hits > 1))
+    table = with_segment_codes(table_from_entries(entries), dict(enumerate(segments, start=1)))
+    return labels, table, int(np.count_nonzero(hits > 1))
+
+
+def layer_overlaps(
+    layers_zyxl: np.ndarray, segments: Sequence[Segment], labels_zyx: np.ndarray
+) -> list[tuple[int, int, int]]:
+    """Where ``flatten_layers`` let one segment cover another.
+
+    Args:
+        layers_zyxl: the layers given to ``flatten_layers``.
+        segments: its segments.
+        labels_zyx: its result (segment ``i`` in file order has value ``i + 1``).
+
+    Returns:
+        ``(lost, kept, voxels)``: segment index ``lost`` (file order) gave ``voxels`` voxels to
+        the later segment ``kept``; one entry per pair that overlaps, in file order.
+    """
+    out = []
+    for index, seg in enumerate(segments):
+        mask = layers_zyxl[..., seg.layer] == seg.label_value
+        lost = labels_zyx[mask & (labels_zyx != index + 1)]
+        counts = np.bincount(lost, minlength=len(segments) + 1)
+        for value in np.flatnonzero(counts):
+            if value > 0:
+                out.append((index, int(value) - 1, int(counts[value])))
+    return out
 
 
 # ---------------------------------------------------------------- text tables
-_ITKSNAP_LINE = re.compile(
-    r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.eE+-]+)\s+(\d+)\s+(\d+)\s+\"(.*)\"\s*$"
-)
-
-
-def _parse_itksnap(lines: list[str], path: Path) -> dict[int, tuple[str, tuple[int, int, int]]]:
-    entries = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _ITKSNAP_LINE.match(line)
-        if match is None:
-            raise InputError(
-                f"{path.name} line {number} is not an ITK-SNAP label line "
-                '(IDX R G B A VIS MSH "NAME"); fix or remove it.'
-            )
-        value, r, g, b = (int(match.group(i)) for i in range(1, 5))
-        entries[value] = (match.group(8), (r, g, b))
-    return entries
-
-
-def _parse_ctbl(lines: list[str], path: Path) -> dict[int, tuple[str, tuple[int, int, int]]]:
-    entries = {}
-    for number, line in enumerate(lines, start=1):
-        parts = line.split()
-        if not parts or parts[0].startswith("#"):
-            continue
-        try:
-            if len(parts) < 6:
-                raise ValueError(line)
-            value = int(parts[0])
-            rgb = (int(parts[-4]), int(parts[-3]), int(parts[-2]))
-        except ValueError:
-            raise InputError(
-                f"{path.name} line {number} is not a colour-table line (value name r g b a); "
-                "fix or remove it."
-            ) from None
-        entries[value] = (" ".join(parts[1:-4]).replace("_", " "), rgb)
-    return entries
-
-
 def read_label_table(path: str | Path) -> LabelTable:
     """Read a label table file: ITK-SNAP label descriptions, Slicer ``.ctbl``, or ``.seg.nrrd``.
 
@@ -277,16 +156,8 @@ def read_label_table(path: str | Path) -> LabelTable:
     if not path.is_file():
         raise InputError(f"Label table {path} not found; check the path.")
     if path.name.lower().endswith(".seg.nrrd"):
-        return table_from_segments(segments_from_header(read_header_fields(path)))
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        raise InputError(f"Cannot read {path.name} as a text label table.") from None
-    is_itksnap = any('"' in line and not line.lstrip().startswith("#") for line in lines)
-    entries = _parse_itksnap(lines, path) if is_itksnap else _parse_ctbl(lines, path)
-    if not entries:
-        raise InputError(f"{path.name} holds no label entries; is it a label table?")
-    return table_from_entries(entries)
+        return table_from_segments(read_seg_nrrd_segments(path))
+    return table_from_entries(read_label_entries(path))
 
 
 def _itksnap_text(table: LabelTable) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from ugpcl_engine.segment_codes import codes_from_json, codes_of, codes_to_json
 from ugpcl_engine.volume import LabelClass, LabelMap, LabelTable, Volume
 
 SCHEMA_VERSION = 2
@@ -62,3 +63,23 @@ def table_from_json(text: str) -> LabelTable:
     return LabelTable(
         tuple(LabelClass(int(v), str(n), (int(c[0]), int(c[1]), int(c[2]))) for v, n, c in rows)
     )
+
+
+def table_codes_json(table: LabelTable) -> str | None:
+    """The DICOM codes the table's classes carry, as JSON (``segment_codes.codes_to_json``);
+    None when no class carries one (kept apart from ``table_to_json`` so that projects written
+    before codes existed, and readers that predate them, read the table unchanged)."""
+    codes = codes_of(table.classes)
+    return codes_to_json(codes) if codes else None
+
+
+def table_with_codes(table: LabelTable, text: str | None) -> LabelTable:
+    """Put ``table_codes_json``'s codes back on a table (``text`` None: the table unchanged).
+
+    Raises:
+        InputError: unreadable codes.
+    """
+    if not text:
+        return table
+    codes = codes_from_json(text)
+    return LabelTable(tuple(replace(c, code=codes.get(c.value, c.code)) for c in table.classes))

@@ -8,6 +8,7 @@ Layout, schema version 2::
     /runs_json                 scalar UTF-8 string: JSON list of run records
     /models_json               scalar UTF-8 string: JSON list of {"version", "path", "sha256"}
     /volumes/<i>               i = 0000, 0001, ...; attrs: name, modality, source_path ("" = none),
+                               header_window (optional: the DICOM header's centre, width),
                                shape_zyx, spacing_zyx, origin_xyz, direction_xyz,
                                label_table_json (JSON list of [value, name, [r, g, b]])
         image_zyx              (Z, Y, X) source dtype; a cached copy even when source_path is set
@@ -49,14 +50,14 @@ from __future__ import annotations
 import errno
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from ugpcl_engine.errors import InputError
+from ugpcl_engine.errors import CancelledError, InputError
 from ugpcl_engine.io.project_checksums import (
     array_crcs,
     reseal_slices,
@@ -69,6 +70,7 @@ from ugpcl_engine.io.project_data import (
     SCHEMA_VERSION,
     Project,
     ProjectVolume,
+    table_codes_json,
     table_to_json,
 )
 from ugpcl_engine.io.project_readers import read_project
@@ -95,14 +97,24 @@ __all__ = [
 # ----------------------------------------------------------------------------- saving
 
 
-def save_project(path: str | Path, project: Project) -> None:
+def _stop_if(cancelled: Callable[[], bool] | None) -> None:
+    if cancelled is not None and cancelled():
+        raise CancelledError("save cancelled; the previous file is unchanged")
+
+
+def save_project(
+    path: str | Path, project: Project, cancelled: Callable[[], bool] | None = None
+) -> None:
     """Write a project file atomically (temp file in the same folder, fsync, ``os.replace``).
 
     Args:
         path: destination ``.ugpcl`` file; an existing file is replaced only on success.
         project: what to save; arrays must match their volume's grid.
+        cancelled: polled before each volume and before the temp file replaces ``path``;
+            True stops the save with ``CancelledError`` and the previous file stays.
 
     Raises:
+        CancelledError: ``cancelled()`` became true before the file was replaced.
         InputError: the folder is missing or read-only, or the disk is full; the previous
             file is left as it was.
         ValueError: the project is inconsistent (wrong shapes or dtypes, records not JSON-able).
@@ -122,9 +134,11 @@ def save_project(path: str | Path, project: Project) -> None:
             _write_root(f, runs_json, models_json)
             volumes = f.create_group("volumes")
             for index, pv in enumerate(project.volumes):
+                _stop_if(cancelled)
                 _write_volume(volumes.create_group(f"{index:04d}"), pv)
             _seal_all_attrs(f)
         _fsync_path(tmp)
+        _stop_if(cancelled)  # the last moment the old file can stay
         os.replace(tmp, path)
         _fsync_dir(folder)
     except OSError as err:
@@ -227,11 +241,16 @@ def _write_volume(group: h5py.Group, pv: ProjectVolume) -> None:
     group.attrs["name"] = _fixed_text(pv.volume.name)
     group.attrs["modality"] = _fixed_text(pv.volume.modality)
     group.attrs["source_path"] = _fixed_text(pv.source_path or "")
+    if pv.volume.header_window is not None:  # (centre, width); optional, absent = none
+        group.attrs["header_window"] = np.asarray(pv.volume.header_window, dtype=np.float64)
     group.attrs["shape_zyx"] = np.asarray(geometry.shape_zyx, dtype=np.int64)
     group.attrs["spacing_zyx"] = np.asarray(geometry.spacing_zyx, dtype=np.float64)
     group.attrs["origin_xyz"] = np.asarray(geometry.origin_xyz, dtype=np.float64)
     group.attrs["direction_xyz"] = np.asarray(geometry.direction_xyz, dtype=np.float64)
     group.attrs["label_table_json"] = _fixed_text(table_to_json(pv.labels.table))
+    codes = table_codes_json(pv.labels.table)
+    if codes is not None:  # absent in projects without codes (and in those written before)
+        group.attrs["label_codes_json"] = _fixed_text(codes)
     _write_array(group, "image_zyx", pv.volume.image_zyx)
     _write_array(group, "labels_zyx", pv.labels.labels_zyx)
     marks = group.create_group("labeled_slices")

@@ -24,6 +24,7 @@ from ugpcl_engine.io.project_data import (
     Project,
     ProjectVolume,
     table_from_json,
+    table_with_codes,
 )
 from ugpcl_engine.io.project_safety import (
     as_labels,
@@ -157,6 +158,20 @@ def _check_volume(group: h5py.Group, where: str, required: bool) -> _Checked:
     return _Checked(group, where, geometry, required)
 
 
+def _header_window(value: object) -> tuple[float, float] | None:
+    """The optional ``header_window`` attribute: (centre, width) when it is two finite numbers
+    with a positive width, else None (a damaged value only loses the window, not the volume)."""
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        return None
+    if array.size != 2 or not np.all(np.isfinite(array)) or array[1] <= 0:
+        return None
+    return (float(array[0]), float(array[1]))
+
+
 def _read_volume(c: _Checked) -> ProjectVolume:
     group, where, required, a = c.group, c.where, c.required, c.group.attrs
     image = _read_array(group["image_zyx"], f"{where}/image_zyx", required)
@@ -166,11 +181,20 @@ def _read_volume(c: _Checked) -> ProjectVolume:
         for axis in AXES
     }
     return ProjectVolume(
-        volume=Volume(image, c.geometry, name=_text(a["name"]), modality=_text(a["modality"])),
+        volume=Volume(
+            image,
+            c.geometry,
+            name=_text(a["name"]),
+            modality=_text(a["modality"]),
+            header_window=_header_window(a.get("header_window")),
+        ),
         labels=LabelMap(
             as_labels(labels, f"the labels of {where}"),
             c.geometry,
-            table_from_json(_text(a["label_table_json"])),
+            table_with_codes(
+                table_from_json(_text(a["label_table_json"])),
+                _text(a["label_codes_json"]) if "label_codes_json" in a else None,
+            ),
         ),
         labeled_slices={axis: mark.astype(bool) for axis, mark in marks.items()},
         source_path=_text(a["source_path"]) or None,

@@ -7,6 +7,7 @@ The xyz ↔ zyx conversion between ``sitk.Image`` and our ``Volume``/``LabelMap`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,11 +17,14 @@ import SimpleITK as sitk
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.io import label_tables, nifti_check
 from ugpcl_engine.io.declared_size import check_declared_size
-from ugpcl_engine.io.dicom_series import read_dicom_series
+from ugpcl_engine.io.dicom_series import WINDOW_TAGS, read_dicom_series, read_series_of_file
 from ugpcl_engine.io.itk_quiet import itk_reason, itk_warnings_off
+from ugpcl_engine.io.seg_nrrd import read_seg_nrrd, write_seg_nrrd
 from ugpcl_engine.io.sitk_images import geometry_from_sitk, sitk_from_array
 from ugpcl_engine.volume import LabelMap, LabelTable, Volume, VolumeGeometry
 
+# marks an image read as the series of a slice file (named after its folder and description)
+_SERIES_OF_FILE = "ugpcl|series_of_file"
 WRITABLE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".seg.nrrd", ".mha", ".mhd")
 
 
@@ -36,6 +40,10 @@ def _open_image(path: Path, series_uid: str | None) -> sitk.Image:
         return read_dicom_series(path, series_uid)
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is an empty file (0 bytes); it holds no image.")
+    series = read_series_of_file(path)  # one slice of a series opens the whole series
+    if series is not None:
+        series.SetMetaData(_SERIES_OF_FILE, "1")
+        return series
     if path.name.lower().endswith((".nii", ".nii.gz")):
         layout = nifti_check.nifti_layout(path)
         if layout is not None:
@@ -92,7 +100,13 @@ def _to_3d(
     return image
 
 
-def _name_of(path: Path) -> str:
+def _name_of(path: Path, image: sitk.Image) -> str:
+    if image.HasMetaDataKey(_SERIES_OF_FILE):  # a series, not the slice file named
+        description = (
+            str(image.GetMetaData("0008|103e")) if image.HasMetaDataKey("0008|103e") else ""
+        )
+        words = [path.parent.name, re.sub(r"[^\w.-]+", "_", description.strip()).strip("_")]
+        return "_".join(w for w in words if w) or path.stem
     name = path.name
     for suffix in (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".dcm"):
         if name.lower().endswith(suffix):
@@ -111,14 +125,16 @@ def read_volume(
     """Read a 3-D grey image volume.
 
     Args:
-        path: a NIfTI, NRRD, MHA/MHD file, a DICOM file or a folder holding a DICOM series.
+        path: a NIfTI, NRRD, MHA/MHD file, a DICOM file (one slice of a series reads the
+            series' files in its folder) or a folder holding a DICOM series.
         component: for RGB/vector images, the component to read (refused without one).
         time_point: for 4-D images, the time point (or channel) to read (refused without one).
         series_uid: for a DICOM folder, the SeriesInstanceUID (default: the only/largest one).
         replace_nonfinite: value written over NaN/Inf voxels; ``None`` refuses such images.
 
     Returns:
-        The volume (``image_zyx`` as stored: integer or float dtype).
+        The volume (``image_zyx`` as stored: integer or float dtype; ``header_window`` from
+        the DICOM header's WindowCenter/WindowWidth when it has them).
 
     Raises:
         InputError: missing, empty, corrupt or non-image file; 4-D or vector image without a
@@ -136,7 +152,28 @@ def read_volume(
             )
         array[bad] = replace_nonfinite
     modality = _guess_modality(image, array)
-    return Volume(array, geometry_from_sitk(image), name=_name_of(path), modality=modality)
+    return Volume(
+        array,
+        geometry_from_sitk(image),
+        name=_name_of(path, image),
+        modality=modality,
+        header_window=_header_window(image),
+    )
+
+
+def _header_window(image: sitk.Image) -> tuple[float, float] | None:
+    """(centre, width) from DICOM WindowCenter/WindowWidth (the first of several), or None."""
+    values = []
+    for key in WINDOW_TAGS:
+        text = str(image.GetMetaData(key)) if image.HasMetaDataKey(key) else ""
+        try:
+            values.append(float(text.replace("\\", " ").split()[0]))
+        except (IndexError, ValueError):
+            return None
+    centre, width = values
+    if not (np.isfinite(centre) and np.isfinite(width)) or width <= 0:
+        return None
+    return (centre, width)
 
 
 def _nonfinite_mask(path: Path, array_zyx: np.ndarray) -> np.ndarray | None:
@@ -166,28 +203,46 @@ def _guess_modality(image: sitk.Image, array: np.ndarray) -> str:
     return "unknown"
 
 
-def _label_array(
-    image: sitk.Image, path: Path, flatten_layers: bool
-) -> tuple[np.ndarray, LabelTable | None, sitk.Image]:
-    """Return the label values (Z, Y, X), the table the file's own header describes and the
-    3-D image they came from (a 2-D label image becomes one slice, as in ``read_volume``)."""
-    fields = {k: image.GetMetaData(k) for k in image.GetMetaDataKeys()}
-    segments = label_tables.segments_from_header(fields)
-    layers = image.GetNumberOfComponentsPerPixel()
-    if layers == 1:
-        image = _to_3d(image, path)  # 2-D: one slice; 4-D: refused with the generic message
-        array = sitk.GetArrayFromImage(image)
-        return array, label_tables.table_from_segments(segments) if segments else None, image
-    if not segments or image.GetDimension() != 3:
-        _to_3d(image, path)  # refuses vector / 4-D images with the generic message
+def _label_array(image: sitk.Image, path: Path) -> tuple[np.ndarray, sitk.Image]:
+    """Return the label values (Z, Y, X) and the 3-D image they came from (a 2-D label image
+    becomes one slice, as in ``read_volume``; vector and 4-D images are refused)."""
+    image = _to_3d(image, path)
+    return sitk.GetArrayFromImage(image), image
+
+
+def read_seg_nrrd_labels(
+    path: Path, flatten_layers: bool
+) -> tuple[np.ndarray, VolumeGeometry, LabelTable | None, list[str]]:
+    """Read a Slicer ``.seg.nrrd`` (through ``slicerio``) as one label map.
+
+    Returns:
+        ``(labels_zyx, geometry, table, notes)``: ``notes`` tells, for a multi-layer file, which
+        segments overlapped, which one was kept and on how many voxels.
+
+    Raises:
+        InputError: unreadable file, or overlapping layers without ``flatten_layers``.
+    """
+    array, geometry, segments = read_seg_nrrd(path)
+    if array.ndim == 3:
+        return array, geometry, label_tables.table_from_segments(segments) if segments else None, []
+    layers = array.shape[3]
     if not flatten_layers:
         raise InputError(
             f"{path.name} holds {len(segments)} segments on {layers} overlapping layers; "
             "flatten them into one label map (where segments overlap, the later one is kept) "
             "or save the segmentation without overlaps in Slicer."
         )
-    labels, table, _overlap = label_tables.flatten_layers(sitk.GetArrayFromImage(image), segments)
-    return labels, table, image
+    labels, table, _overlap = label_tables.flatten_layers(array, segments)
+    notes = [
+        f"{path.name}: its {len(segments)} segments lie on {layers} overlapping layers; each "
+        "segment became a class of its own."
+    ]
+    for lost, kept, voxels in label_tables.layer_overlaps(array, segments, labels):
+        notes.append(
+            f"'{segments[lost].name}' and '{segments[kept].name}' overlap in {voxels} voxels; "
+            f"'{segments[kept].name}' (later in the file) was kept there."
+        )
+    return labels, geometry, table, notes
 
 
 def read_label_map(
@@ -220,8 +275,11 @@ def read_label_map(
             or negative values, values beyond the table, or a grid that differs from ``geometry``.
     """
     path = Path(path)
-    array, own_table, image = _label_array(_read_sitk(path, series_uid), path, flatten_layers)
-    label_geometry = geometry_from_sitk(image)
+    if path.name.lower().endswith(".seg.nrrd") and path.is_file():
+        array, label_geometry, own_table, _notes = read_seg_nrrd_labels(path, flatten_layers)
+    else:
+        array, image = _label_array(_read_sitk(path, series_uid), path)
+        label_geometry, own_table = geometry_from_sitk(image), None
     if geometry is not None and not label_geometry.matches(geometry):
         raise InputError(
             f"Labels {path.name} lie on another grid than the image (labels "
@@ -342,12 +400,12 @@ def write_array(
 def write_label_map(path: str | Path, label_map: LabelMap) -> None:
     """Write a label map as uint8 on its grid (see ``write_array``).
 
-    A ``.seg.nrrd`` destination gets Slicer's segment header (names, colours, extents) so that
-    Slicer and ``slicerio`` show the classes by name.
+    A ``.seg.nrrd`` destination is written by ``slicerio`` with Slicer's segment header (names,
+    colours, extents, DICOM codes) so that Slicer shows the classes by name.
     """
     labels = label_map.labels_zyx.astype(np.uint8)
-    fields = None
     if str(path).lower().endswith(".seg.nrrd"):
-        extents = label_tables.segment_extents(labels, label_map.table)
-        fields = label_tables.segment_header(label_map.table, extents)
-    write_array(path, labels, label_map.geometry, header_fields=fields)
+        _check_writable(Path(path))
+        write_seg_nrrd(path, labels, label_map.geometry, label_map.table)
+        return
+    write_array(path, labels, label_map.geometry)

@@ -25,6 +25,7 @@ from ugpcl_engine.checkpoint import load_checkpoint
 from ugpcl_engine.device import prediction_device
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
+from ugpcl_engine.metrics import slice_dice
 from ugpcl_engine.training.cancel import CancelToken
 from ugpcl_engine.training.events import Failed, Finished, Preview, Stage, Validation
 from ugpcl_engine.training.preparation import TrainingVolume
@@ -66,9 +67,10 @@ def run_child(run_dir: str, queue: Any, flag: Any, preview_index: Any = None) ->
 
     Args:
         run_dir: run folder with the snapshot (see ``run_folder``).
-        queue: receives (``put``) ``Started``, ``Progress``, ``Preview``, ``Stage``,
-            ``Validation``, then one final ``Finished`` (after the prediction is written) or
-            ``Failed``; a ``channel.EventSender`` when started by the GUI.
+        queue: receives (``put``) ``Started``, ``Progress``, ``Preview``, ``Validation`` (a
+            few while training, see ``holdout``), ``Stage``, the final ``Validation``, then
+            one final ``Finished`` (after the prediction is written) or ``Failed``; a
+            ``channel.EventSender`` when started by the GUI.
         flag: stop flag (``is_set()``); once set, training stops and keeps the model.
         preview_index: shared int (``.value``) with the slice to preview, or None.
     """
@@ -125,6 +127,7 @@ def _run(run_dir: Path, flag: Any, preview_index: Any) -> Any:
         CancelToken(flag),
         request.init,
         preview,
+        request.holdout_slice,
     )
     for event in events:
         if isinstance(event, Preview):
@@ -178,27 +181,3 @@ def _predict(
     }
     folder.result.write_text(json.dumps(record, indent=1), encoding="utf-8")
     yield replace(done, metrics=metrics)
-
-
-def slice_dice(pred_zyx: np.ndarray, ref_zyx: np.ndarray, axis: str, index: int) -> float:
-    """Mean Dice over the foreground classes present in either slice (1.0 when both empty).
-
-    Args:
-        pred_zyx: predicted labels (Z, Y, X).
-        ref_zyx: reference labels (Z, Y, X).
-        axis: slicing axis.
-        index: slice index along ``axis``.
-
-    Returns:
-        Dice in [0, 1].
-    """
-    a = np.take(pred_zyx, index, axis=axis_index(axis))
-    b = np.take(ref_zyx, index, axis=axis_index(axis))
-    classes = [int(c) for c in np.union1d(np.unique(a), np.unique(b)) if c != 0]
-    if not classes:
-        return 1.0
-    scores = []
-    for c in classes:
-        pa, pb = a == c, b == c
-        scores.append(2.0 * float((pa & pb).sum()) / float(pa.sum() + pb.sum()))
-    return float(np.mean(scores))

@@ -32,7 +32,16 @@ from ugpcl_engine.inference.torch_segmenter import TorchSegmenter
 from ugpcl_engine.training.budget import MARGIN as BUDGET_MARGIN
 from ugpcl_engine.training.budget import BudgetPlan, plan_budget
 from ugpcl_engine.training.cancel import CancelToken
-from ugpcl_engine.training.events import Event, Failed, Finished, Preview, Progress, Started
+from ugpcl_engine.training.events import (
+    Event,
+    Failed,
+    Finished,
+    Preview,
+    Progress,
+    Started,
+    Validation,
+)
+from ugpcl_engine.training.holdout import dice_2d, holdout_due, holdout_every
 from ugpcl_engine.training.loop import LossMeter, Run, build_run, train_step
 from ugpcl_engine.training.preparation import TrainingVolume, prepare_slices, training_boxes
 from ugpcl_engine.training.run_folder import MODEL_FILE
@@ -55,6 +64,7 @@ def train(
     cancel: CancelToken | None = None,
     init: str | Path | None = None,
     preview_slice: int | None = None,
+    holdout_slice: int | None = None,
 ) -> Iterator[Event]:
     """Train UGPCL on the labeled slices plus every unlabeled slice; yield events.
 
@@ -67,10 +77,13 @@ def train(
         cancel: polled between steps; a cancel keeps the model trained so far.
         init: checkpoint to warm-start from.
         preview_slice: slice of the first volume to preview every ``preview_every`` steps.
+        holdout_slice: labeled slice of the first volume left out of training (not among
+            its ``labeled_slices``): its Dice is measured every ``holdout.holdout_every``
+            steps, or None.
 
     Yields:
-        ``Started``, ``Progress`` (every ``log_every`` steps), ``Preview``, then ``Finished`` or
-        ``Failed``.
+        ``Started``, ``Progress`` (every ``log_every`` steps), ``Preview``, ``Validation``
+        (held-out checks), then ``Finished`` or ``Failed``.
 
     Raises:
         InputError: bad data or configuration (before any event).
@@ -128,6 +141,11 @@ def train(
             yield Progress(steps_done, total, elapsed, eta, means, poly_lr(step, total, cfg))
         if preview_slice is not None and _preview_due(steps_done, total, cfg.preview_every):
             yield _preview(prep, volumes[0], axis, preview_slice, steps_done)
+            run.net.train()
+        if holdout_slice is not None and holdout_due(
+            steps_done, total, holdout_every(total, cfg.log_every)
+        ):
+            yield _holdout(prep, volumes[0], axis, holdout_slice, steps_done)
             run.net.train()
         step += 1
     path = Path(out_dir) / MODEL_FILE
@@ -310,3 +328,13 @@ def _preview(prep: _Prepared, volume: TrainingVolume, axis: str, index: int, ste
     image = apply_window(take_slices(volume.image_zyx, axis)[index], prep.windows[0])
     labels, entropy = seg.run_batch(image[None, None])
     return Preview(step, index, labels[0], entropy[0])
+
+
+def _holdout(
+    prep: _Prepared, volume: TrainingVolume, axis: str, index: int, step: int
+) -> Validation:
+    """Dice of the current weights on the held-out slice (its labels were never trained on)."""
+    seg = prep.segmenter()
+    image = apply_window(take_slices(volume.image_zyx, axis)[index], prep.windows[0])
+    labels, _entropy = seg.run_batch(image[None, None])
+    return Validation(step, index, dice_2d(labels[0], take_slices(volume.labels_zyx, axis)[index]))
