@@ -46,3 +46,14 @@ def test_every_menu_shortcut_is_in_the_list(window) -> None:
             if names.get(key, key) not in listed:
                 unlisted.append(key)
     assert not unlisted, unlisted
+
+
+def test_no_two_actions_share_a_key(window) -> None:
+    """An ambiguous shortcut fires neither action: each key is bound once (W included)."""
+    keys = [
+        seq.toString()
+        for action in window.findChildren(type(window.undo_action))
+        for seq in action.shortcuts()
+    ]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    assert "W" in keys
