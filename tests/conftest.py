@@ -28,6 +28,14 @@ def autosave_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 @pytest.fixture(autouse=True)
+def settings_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test keeps the app's QSettings in a folder of its own, never the user's."""
+    folder = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("UGPCL_STUDIO_SETTINGS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def log_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """The GUI started by a test (a subprocess too) logs into a folder of its own."""
     folder = tmp_path_factory.mktemp("logs")

@@ -36,6 +36,7 @@ class Tool(Enum):
     FILL = "fill"
     POLYGON = "polygon"
     PICKER = "picker"
+    WINDOW = "window"  # left drag changes the grey window (width) and level (centre)
 
 
 class PaintOver(Enum):

@@ -1,7 +1,8 @@
 """Small dialogs: errors, the unsaved-changes and recovery questions, Help › Shortcuts.
 
-``SHORTCUTS`` is the single list the menus, the dialog and ``docs/SHORTCUTS.md`` follow; its
-tool lines come from the tool table (``tool_table.TOOLS``).
+The shortcut list is ``shortcut_table.SHORTCUTS`` (our bindings next to 3D Slicer's, ITK-SNAP's
+and napari's); the dialog and ``docs/SHORTCUTS.md`` both show it; its tool lines come from the
+tool table (``tool_table.TOOLS``).
 """
 
 from __future__ import annotations
@@ -17,42 +18,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui import shortcut_table
 from app.ui.error_dialog import error_box
-from app.ui.tool_table import TOOLS
 
-SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Ctrl+O", "Open image, DICOM file or project"),
-    ("Ctrl+S / Ctrl+Shift+S", "Save project / save as"),
-    ("Ctrl+E", "Export segmentation"),
-    ("Ctrl+Z", "Undo"),
-    ("Ctrl+Shift+Z, Ctrl+Y", "Redo"),
-    *((entry.key, entry.help) for entry in TOOLS),
-    ("[ and ]", "Smaller / larger brush"),
-    ("1 – 9", "Choose label 1 to 9"),
-    (", / .", "Previous / next label (ITK-SNAP's < / >)"),
-    (
-        "I",
-        "Fill between slices: interpolate the unlabeled slices between the labeled ones "
-        "(view under the mouse; one undo step)",
-    ),
-    ("M / Shift+M", "Mark / unmark the slice under the mouse as labeled"),
-    ("Up/Right, Down/Left arrows", "Next / previous slice in the view under the mouse"),
-    ("Page Up / Page Down", "Ten slices forward / back"),
-    ("Mouse wheel", "Scroll slices; Ctrl+wheel zooms"),
-    ("S", "Show / hide labels"),
-    ("A / D", "Label opacity down / up"),
-    ("O", "Outline mode on / off"),
-    ("Space (hold) + drag, middle drag", "Pan"),
-    ("Right drag", "Window / level (left-right: width, up-down: level)"),
-    ("R", "Reset zoom"),
-    ("L", "Toggle 1×3 / single-view layout"),
-    ("Ctrl+T / Ctrl+Shift+T", "Start training / stop and keep the model"),
-    ("N", "Jump to the next suggested slice (most useful to annotate)"),
-    ("Ctrl+Return", "Accept the prediction on this slice (one undo step)"),
-    ("Ctrl+L", "Label check: show where the model confidently disagrees with your paint"),
-    ("V", "Toggle between the current and the compared model version"),
-    ("F1", "This list"),
+SHORTCUTS: tuple[tuple[str, str], ...] = tuple(
+    (row.keys, row.action) for row in shortcut_table.SHORTCUTS
 )
+"""(keys, action) of every binding; the full rows, with the other programs' bindings, are
+``shortcut_table.SHORTCUTS``."""
 
 
 def show_error(
@@ -125,28 +98,32 @@ def ask_volume(parent: QWidget | None, title: str, names: list[str], current: in
 
 
 class ShortcutsDialog(QDialog):
-    """Help › Shortcuts: a two-column table of ``SHORTCUTS``."""
+    """Help › Shortcuts: the table of ``shortcut_table.SHORTCUTS``, one column per program."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard and mouse shortcuts")
-        table = QTableWidget(len(SHORTCUTS), 2)
-        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        rows = shortcut_table.SHORTCUTS
+        self.table = table = QTableWidget(len(rows), len(shortcut_table.HEADERS))
+        table.setHorizontalHeaderLabels(list(shortcut_table.HEADERS))
         table.verticalHeader().setVisible(False)
-        for row, (keys, action) in enumerate(SHORTCUTS):
-            table.setItem(row, 0, QTableWidgetItem(keys))
-            table.setItem(row, 1, QTableWidgetItem(action))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(shortcut_table.row_cells(row)):
+                table.setItem(r, c, QTableWidgetItem(text))
         table.resizeColumnsToContents()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(table)
         layout.addWidget(buttons)
-        self.resize(620, 640)
+        self.resize(1100, 700)
 
 
 def shortcuts_markdown() -> str:
-    """``SHORTCUTS`` as a Markdown table (``docs/SHORTCUTS.md``)."""
-    lines = ["| Keys | Action |", "| --- | --- |"]
-    lines += [f"| {keys} | {action} |" for keys, action in SHORTCUTS]
+    """``shortcut_table.SHORTCUTS`` as a Markdown table (``docs/SHORTCUTS.md``)."""
+    headers = shortcut_table.HEADERS
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    for row in shortcut_table.SHORTCUTS:
+        cells = [cell.replace("|", "\\|") for cell in shortcut_table.row_cells(row)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

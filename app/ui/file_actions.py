@@ -37,6 +37,7 @@ from app.state.workspace import SavePoint, Workspace
 from app.ui import dataset_dialog, dialogs
 from app.ui.dicom_browser import DicomOpener
 from app.ui.segmentation_menu import SegmentationOpener
+from app.ui.settings import dialog_folder, remember_folder
 from ugpcl_engine import InputError, LabelMap, dataset_summary
 
 IMAGE_FILTER = (
@@ -239,27 +240,35 @@ class FileActions(QObject):
     def ask_add_volume(self) -> None:
         """File › Add volume to project…: images (each optionally with labels) or a project."""
         files, _ = QFileDialog.getOpenFileNames(
-            self.window, "Add volume to project", "", IMAGE_FILTER
+            self.window, "Add volume to project", dialog_folder(), IMAGE_FILTER
         )
         if files:
+            remember_folder(files[0])
             self.add_volume_paths(files)
 
     def ask_open(self) -> None:
         """File › Open: images, a DICOM file or a project."""
-        files, _ = QFileDialog.getOpenFileNames(self.window, "Open", "", IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Open", dialog_folder(), IMAGE_FILTER)
         if files:
+            remember_folder(files[0])
             self.open_paths(files)
 
     def ask_open_folder(self) -> None:
         """File › Open DICOM…: pick a folder, scan it, choose a series in the browser."""
-        folder = QFileDialog.getExistingDirectory(self.window, "Open DICOM: choose a folder")
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Open DICOM: choose a folder", dialog_folder()
+        )
         if folder:
+            remember_folder(folder)
             self.dicom.open_folder(Path(folder), always_ask=True)
 
     def ask_open_dataset(self) -> None:
         """File › Open dataset folder…: an MSD / nnU-Net or SSL4MIS folder's training cases."""
-        folder = QFileDialog.getExistingDirectory(self.window, "Open dataset folder")
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Open dataset folder", dialog_folder()
+        )
         if folder:
+            remember_folder(folder)
             self.open_dataset(Path(folder))
 
     def open_dataset(self, root: Path) -> None:
@@ -310,8 +319,10 @@ class FileActions(QObject):
 
     def _ask_path(self) -> Path | None:
         name, _ = QFileDialog.getSaveFileName(
-            self.window, "Save project", "", f"Projects (*{PROJECT_SUFFIX})"
+            self.window, "Save project", dialog_folder(), f"Projects (*{PROJECT_SUFFIX})"
         )
+        if name:
+            remember_folder(name)
         return Path(name) if name else None
 
     def _saved(
@@ -339,11 +350,12 @@ class FileActions(QObject):
             name, _ = QFileDialog.getSaveFileName(
                 self.window,
                 "Export segmentation",
-                f"{doc.item.volume.name}.seg.nrrd",
+                str(Path(dialog_folder()) / f"{doc.item.volume.name}.seg.nrrd"),
                 EXPORT_FILTER,
             )
             if not name:
                 return
+            remember_folder(name)
             path = Path(name)
         item = doc.item
         labels = LabelMap(item.labels.labels_zyx.copy(), item.labels.geometry, item.labels.table)

@@ -38,16 +38,19 @@ from app.ui import dialogs, dicom_browser
 from app.ui.actions import build_menus
 from app.ui.assist import install_assist
 from app.ui.code_dialog import edit_code
+from app.ui.drop import install_file_drop
 from app.ui.file_actions import FileActions
 from app.ui.fill_between import install_fill_between
 from app.ui.label_actions import LabelActions
 from app.ui.label_panel import LabelPanel
 from app.ui.model_menu import install_model_menu
+from app.ui.settings import install_settings
 from app.ui.slice_view import SliceView
 from app.ui.task_progress import install_task_progress
 from app.ui.tool_panel import ToolPanel
 from app.ui.view_controller import ViewController
 from app.ui.volume_menu import fill_volume_menu
+from app.ui.welcome import install_welcome
 from ugpcl_engine import __version__, headless_commands
 
 APP_NAME = "ugpcl-studio"
@@ -86,6 +89,8 @@ class MainWindow(QMainWindow):
             "the sample (File › Open sample)."
         )
         self.statusBar().addWidget(self.readout, 1)
+        self.centre = install_welcome(self, self.ws, self.files)  # before _connect: see there
+        install_file_drop(self, self.files)
         self.progress = install_task_progress(self, self.tasks)  # every task, with Cancel
         self._connect()
         self._fill_recent()
@@ -381,6 +386,8 @@ def main(args: list[str]) -> int:
     window = MainWindow()
     install_assist(window)  # training dock, Model menu, overlays (issue 5)
     install_model_menu(window)  # Export ONNX…, Run model on a file… (issue 6)
+    if not options.screenshot:  # a screenshot shows the defaults and remembers nothing
+        install_settings(window, window.ws)  # after every dock is added
     app.installEventFilter(SpacePan(window))
     window.show()
     sys.excepthook = _unexpected_error_dialog(window)

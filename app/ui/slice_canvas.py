@@ -1,8 +1,10 @@
 """The ViewBox of one slice view: turns mouse gestures into intent signals.
 
 Coordinates in signals are pixel coordinates of the image item, (col, row) floats where voxel
-(r, c) covers ``[c, c+1) x [r, r+1)``. Left drag paints (or pans while Space is held), middle
-drag pans, right drag changes window/level, the wheel scrolls slices (Ctrl+wheel zooms).
+(r, c) covers ``[c, c+1) x [r, r+1)``. As in 3D Slicer and ITK-SNAP, right drag zooms about the
+press point (up: in) and middle drag pans. Left drag paints with the tool in hand, pans while
+Space is held, and changes the grey window with Ctrl held or with the window/level tool. The
+wheel scrolls slices (Ctrl+wheel zooms).
 """
 
 from __future__ import annotations
@@ -12,19 +14,27 @@ from collections.abc import Callable
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 
+ZOOM_PER_PIXEL = 1.01  # view range factor per screen pixel of a right drag (down = out)
+PAINT, PAN, ZOOM, WINDOW = "paint", "pan", "zoom", "window"
+
 
 class SliceCanvas(pg.ViewBox):
-    """A ViewBox with painting, windowing and slice-scrolling gestures.
+    """A ViewBox with painting, windowing, zooming and slice-scrolling gestures.
 
     Args:
         pan_held: returns True while the user holds the pan key (Space).
+
+    Attributes:
+        left_drag_windows: a plain left drag changes the window instead of painting (the
+            window/level tool; set by the view controller).
 
     Signals:
         drag_started(float, float), drag_moved(float, float), drag_finished():
             left-button drag in image pixel coordinates.
         clicked(float, float): left click without drag.
         double_clicked(float, float): left double click.
-        window_dragged(float, float): right-drag step in screen pixels (dx, dy).
+        window_dragged(float, float): window/level drag step in screen pixels (dx, dy): a
+            Ctrl+left drag, or a left drag while ``left_drag_windows`` is set.
         scrolled(int): wheel steps (positive = towards higher slices).
         hovered(float, float): mouse position in image pixel coordinates.
     """
@@ -42,7 +52,8 @@ class SliceCanvas(pg.ViewBox):
         super().__init__(invertY=True, lockAspect=True, enableMenu=False)
         self._pan_held = pan_held
         self.image_target: pg.ImageItem | None = None
-        self._painting = False
+        self.left_drag_windows = False  # the window/level tool is in hand
+        self._gesture = PAN
 
     def _pixel(self, scene_pos: QPointF) -> tuple[float, float]:
         assert self.image_target is not None
@@ -50,26 +61,48 @@ class SliceCanvas(pg.ViewBox):
         return float(p.x()), float(p.y())
 
     def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802 - pyqtgraph override
-        button = ev.button()
-        if button == Qt.MouseButton.RightButton:
-            ev.accept()
-            delta = ev.screenPos() - ev.lastScreenPos()
-            self.window_dragged.emit(float(delta.x()), float(delta.y()))
-            return
-        if (
-            button != Qt.MouseButton.LeftButton
-            or self.image_target is None
-            or (self._pan_held() and not self._painting)
-        ):
-            super().mouseDragEvent(ev, axis)
+        if ev.isStart():
+            self._gesture = self._gesture_for(ev)
+        gesture = self._gesture
+        if ev.isFinish():
+            self._gesture = PAN
+        if gesture == PAN:
+            super().mouseDragEvent(ev, axis)  # pyqtgraph pans with the left or middle button
             return
         ev.accept()
+        if gesture == ZOOM:
+            self._zoom_step(ev)
+        elif gesture == WINDOW:
+            delta = ev.screenPos() - ev.lastScreenPos()
+            self.window_dragged.emit(float(delta.x()), float(delta.y()))
+        else:
+            self._paint_step(ev)
+
+    def _gesture_for(self, ev) -> str:
+        """What a drag does, decided once at its start (a key pressed mid-drag changes
+        nothing): right zooms, middle pans, left pans with Space held, changes the window
+        with Ctrl or the window/level tool, and paints otherwise."""
+        button = ev.button()
+        if button == Qt.MouseButton.RightButton:
+            return ZOOM
+        if button != Qt.MouseButton.LeftButton or self.image_target is None or self._pan_held():
+            return PAN
+        if self.left_drag_windows or ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            return WINDOW
+        return PAINT
+
+    def _zoom_step(self, ev) -> None:
+        """Zoom about the press point: up zooms in, down zooms out (Slicer, ITK-SNAP)."""
+        dy = float((ev.screenPos() - ev.lastScreenPos()).y())
+        centre = self.mapToView(ev.buttonDownPos(Qt.MouseButton.RightButton))
+        factor = ZOOM_PER_PIXEL**dy
+        self.scaleBy((factor, factor), center=centre)
+
+    def _paint_step(self, ev) -> None:
         if ev.isStart():
-            self._painting = True
             self.drag_started.emit(*self._pixel(ev.buttonDownScenePos()))
         self.drag_moved.emit(*self._pixel(ev.scenePos()))
         if ev.isFinish():
-            self._painting = False
             self.drag_finished.emit()
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph override

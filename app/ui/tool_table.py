@@ -42,4 +42,11 @@ TOOLS: tuple[ToolEntry, ...] = (
     ToolEntry(
         Tool.NAVIGATE, "Navigate", "Navigate", "Q", "Navigate (click or drag moves the crosshair)"
     ),
+    ToolEntry(
+        Tool.WINDOW,
+        "Window / level",
+        "Window/level",
+        "W",
+        "Window / level tool (left drag: left-right width, up-down level)",
+    ),
 )

@@ -42,7 +42,7 @@ class ViewController(QObject):
         for axis, view in views.items():
             self._connect_view(axis, view)
         workspace.view.changed.connect(self._view_changed)
-        workspace.tools.changed.connect(lambda _: self._cancel_polygon())
+        workspace.tools.changed.connect(lambda _: self._tool_changed())
 
     # -- wiring ------------------------------------------------------------------------------
     def _connect_view(self, axis: str, view: SliceView) -> None:
@@ -56,6 +56,12 @@ class ViewController(QObject):
         canvas.scrolled.connect(lambda step, a=axis: self.scroll(a, step))
         canvas.hovered.connect(lambda x, y, a=axis: self._hovered(a, x, y))
         view.slice_requested.connect(self._slice_requested)
+
+    def _tool_changed(self) -> None:
+        self._cancel_polygon()
+        windowing = self.ws.tools.tool is Tool.WINDOW
+        for view in self.views.values():
+            view.canvas.left_drag_windows = windowing
 
     def document_replaced(self) -> None:
         """Follow the new document's changes and load its volume into every view."""
@@ -227,6 +233,8 @@ class ViewController(QObject):
         elif tool is Tool.PICKER and self._voxel(axis, x, y) is not None:
             label = editor.pick(axis, index, (int(np.floor(y)), int(np.floor(x))))
             self.status.emit(f"Active label: {editor.doc.table.classes[label].name}")
+        elif tool is Tool.WINDOW:
+            return  # the window/level tool only drags
         elif tool is Tool.POLYGON:
             if self._polygon and axis != self._polygon_axis:
                 self._cancel_polygon()

@@ -1,0 +1,137 @@
+"""Mouse conventions of the slice views (3D Slicer / ITK-SNAP): right drag zooms about the press
+point, middle drag pans, Ctrl+left drag and the window/level tool change the grey window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app.state.view_state import Tool
+
+NO = Qt.MouseButton.NoButton
+
+
+def open_small(qtbot, window, path: Path) -> None:
+    window.files.open_paths([path])
+    qtbot.waitUntil(lambda: window.ws.doc is not None, timeout=10000)
+    qtbot.wait(50)  # the views finish their layout and zoom
+
+
+def send(widget, kind, pos: QPoint, buttons, button=NO, modifiers=Qt.KeyboardModifier.NoModifier):
+    event = QMouseEvent(
+        kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons, modifiers
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def mouse_drag(view, button, offsets, modifiers=Qt.KeyboardModifier.NoModifier) -> QPoint:
+    """Press ``button`` at the view's centre, move by each (dx, dy) screen offset, release.
+
+    Returns:
+        The press position (viewport pixels).
+    """
+    port = view.graphics.viewport()
+    start = QPoint(port.width() // 2, port.height() // 2)
+    send(port, QEvent.Type.MouseMove, start, NO, modifiers=modifiers)
+    send(port, QEvent.Type.MouseButtonPress, start, button, button, modifiers)
+    pos = start
+    for dx, dy in offsets:
+        QTest.qWait(20)  # pyqtgraph drops mouse moves closer than its rate limit (60 Hz)
+        pos = start + QPoint(dx, dy)
+        send(port, QEvent.Type.MouseMove, pos, button, modifiers=modifiers)
+    send(port, QEvent.Type.MouseButtonRelease, pos, NO, button, modifiers)
+    QApplication.processEvents()
+    return start
+
+
+def view_width(view) -> float:
+    (x0, x1), _ = view.canvas.viewRange()
+    return x1 - x0
+
+
+def scene_point_under(view, pos: QPoint) -> np.ndarray:
+    p = view.canvas.mapSceneToView(view.graphics.mapToScene(pos))
+    return np.array([p.x(), p.y()])
+
+
+def test_right_drag_up_zooms_in_about_the_press_point_and_down_zooms_out(
+    qtbot, window, small_image: Path
+) -> None:
+    open_small(qtbot, window, small_image)
+    view = window.views["z"]
+    labels_before = window.ws.doc.labels_zyx.copy()
+    width = view_width(view)
+    right = Qt.MouseButton.RightButton
+    press = mouse_drag(view, right, [(0, -10), (0, -30), (0, -60)])
+    under_press = scene_point_under(view, press)
+    zoomed = view_width(view)
+    assert zoomed < 0.8 * width  # up zooms in
+    mouse_drag(view, right, [(0, 10), (0, 40), (0, 80)])
+    assert view_width(view) > 1.2 * zoomed  # down zooms out
+    # the point under the press stays put while zooming
+    mouse_drag(view, right, [(0, -20), (0, -40)])
+    np.testing.assert_allclose(scene_point_under(view, press), under_press, atol=0.5)
+    np.testing.assert_array_equal(window.ws.doc.labels_zyx, labels_before)  # nothing painted
+    assert window.ws.view.window == (40.0, 400.0)  # and the grey window is unchanged
+
+
+def test_middle_drag_pans_without_zooming_or_painting(qtbot, window, small_image: Path) -> None:
+    open_small(qtbot, window, small_image)
+    view = window.views["z"]
+    (x0, _), _ = view.canvas.viewRange()
+    width = view_width(view)
+    mouse_drag(view, Qt.MouseButton.MiddleButton, [(10, 0), (30, 0), (60, 0)])
+    (x1, _), _ = view.canvas.viewRange()
+    assert x1 < x0 - 1.0  # the image follows the mouse to the right: the range moves left
+    assert abs(view_width(view) - width) < 1e-6 * width
+    assert not window.ws.doc.labels_zyx.any()
+    assert window.ws.view.window == (40.0, 400.0)
+
+
+def test_ctrl_left_drag_changes_the_window_and_does_not_paint(
+    qtbot, window, small_image: Path
+) -> None:
+    open_small(qtbot, window, small_image)
+    assert window.ws.tools.tool is Tool.BRUSH
+    view = window.views["z"]
+    centre, width = window.ws.view.window
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    mouse_drag(view, Qt.MouseButton.LeftButton, [(10, 0), (30, 0), (50, 0)], ctrl)
+    assert window.ws.view.window[1] > width  # right widens the window
+    assert window.ws.view.window[0] == centre
+    mouse_drag(view, Qt.MouseButton.LeftButton, [(0, -10), (0, -30)], ctrl)
+    assert window.ws.view.window[0] > centre  # up raises the level
+    assert not window.ws.doc.labels_zyx.any()
+    assert view.image_item.levels is not None
+    low, high = window.ws.view.levels()
+    np.testing.assert_allclose(view.image_item.levels, (low, high))
+
+
+def test_right_drag_no_longer_changes_the_window(qtbot, window, small_image: Path) -> None:
+    open_small(qtbot, window, small_image)
+    mouse_drag(window.views["z"], Qt.MouseButton.RightButton, [(20, 0), (60, 0), (60, -20)])
+    assert window.ws.view.window == (40.0, 400.0)
+
+
+def test_window_level_tool_left_drag_changes_window_and_level(
+    qtbot, window, small_image: Path
+) -> None:
+    open_small(qtbot, window, small_image)
+    QTest.keyClick(window, Qt.Key.Key_W)
+    assert window.ws.tools.tool is Tool.WINDOW
+    assert window.tool_panel.tool_buttons[Tool.WINDOW].isChecked()
+    view = window.views["y"]
+    centre, width = window.ws.view.window
+    mouse_drag(view, Qt.MouseButton.LeftButton, [(-10, 0), (-40, 0)])
+    assert window.ws.view.window[1] < width  # left narrows the window
+    mouse_drag(view, Qt.MouseButton.LeftButton, [(0, 10), (0, 40)])
+    assert window.ws.view.window[0] < centre  # down lowers the level
+    assert not window.ws.doc.labels_zyx.any()  # nothing painted, by drag or by click
+    QTest.keyClick(window, Qt.Key.Key_B)  # back to the brush: a left drag paints again
+    mouse_drag(view, Qt.MouseButton.LeftButton, [(5, 0), (15, 0)])
+    assert window.ws.doc.labels_zyx.any()
