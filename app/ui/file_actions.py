@@ -116,22 +116,32 @@ class FileActions(QObject):
         text: str,
         recovery: PendingRecovery | None = None,
     ) -> None:
-        if not self.confirm_discard():
+        answer = self._answer_unsaved()
+        if answer is None:
             return
+        # Discard drops the edits only once the new document replaces them: a failed or
+        # cancelled open leaves the old one on screen, still modified and still journaled
+        discard = answer == "discard"
         self.message.emit(text)
         log.info("%s%s", text, f" {entry}" if entry else "")
         kept = " The unsaved edits are kept for the next start." if recovery else ""
         self.tasks.submit_read(  # Cancel stops between files or drops the result
             "open",
             work,
-            lambda doc: self._opened(doc, entry, recovery),
+            lambda doc: self._opened(doc, entry, recovery, discard),
             lambda msg: self._failed("Cannot open", msg + kept),
             lambda: self._note("Opening cancelled; nothing was changed."),
         )
 
     def _opened(
-        self, doc: Document, entry: list[str] | None, recovery: PendingRecovery | None
+        self,
+        doc: Document,
+        entry: list[str] | None,
+        recovery: PendingRecovery | None,
+        discard: bool = False,
     ) -> None:
+        if discard:  # the user's answer before the read: the old edits go now
+            self._drop_edits()
         try:
             self.ws.set_document(doc, recovery)
         except InputError as err:  # e.g. the journal beside the project cannot be created
@@ -376,24 +386,32 @@ class FileActions(QObject):
         Returns:
             True when it is fine to go on (saved synchronously, discarded or not modified).
         """
+        answer = self._answer_unsaved()
+        if answer == "discard":
+            self._drop_edits()
+        return answer is not None
+
+    def _answer_unsaved(self) -> str | None:
+        """Ask Save, Discard or Cancel about a modified document (saving synchronously on
+        Save). Returns None to stop, ``"discard"`` when the user drops the edits (the caller
+        drops them), ``"go"`` otherwise (saved, or nothing to save)."""
         doc = self.ws.doc
         if doc is None or not doc.modified:
-            return True
+            return "go"
         answer = dialogs.ask_unsaved(self.window, doc.title)
         if answer == QMessageBox.StandardButton.Cancel:
-            return False
+            return None
         if answer == QMessageBox.StandardButton.Save:
             path = doc.project_path or self._ask_path()
             if path is None:
-                return False
+                return None
             try:
                 self.ws.saved(save_snapshot(path, snapshot(doc, path)))
             except InputError as err:
                 self._failed("Cannot save", str(err))
-                return False
-        elif answer == QMessageBox.StandardButton.Discard:
-            self._drop_edits()
-        return True
+                return None
+            return "go"
+        return "discard" if answer == QMessageBox.StandardButton.Discard else "go"
 
     def _drop_edits(self) -> None:
         try:

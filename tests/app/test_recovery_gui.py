@@ -180,3 +180,31 @@ def test_closing_the_window_deletes_its_autosave_once_a_save_holds_every_edit(
     assert second.close()
     assert not own.exists(), "an empty autosave outlived its window"
     assert second.ws.keeper.journal is None
+
+
+def test_discard_then_a_failed_open_keeps_the_edits_journaled(
+    qtbot, window, small_image: Path, dialogs_log, tmp_path: Path
+) -> None:
+    """Discard answers "drop my edits for the file I am opening": when that file cannot be
+    opened (or the open is cancelled), the document stays on screen with its edits, so its
+    crash journal must stay too, and go on recording (it was deleted at the answer)."""
+    from ugpcl_engine import journal_has_records
+
+    open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
+    window.ws.editor.dab("z", 3, (12.0, 12.0))
+    journal = window.ws.journal.path
+    bad = tmp_path / "broken.nii.gz"
+    bad.write_bytes(b"not an image")
+    window.files.open_paths([bad])
+    qtbot.waitUntil(lambda: bool(dialogs_log["errors"]), timeout=10000)
+    assert dialogs_log["unsaved"] and dialogs_log["errors"]  # asked, then could not open
+    assert window.ws.doc is not None and window.ws.doc.modified
+    assert journal.exists() and journal_has_records(journal)
+    size = journal.stat().st_size
+    window.ws.editor.dab("z", 4, (12.0, 12.0))  # later strokes are still journaled
+    assert journal.stat().st_size > size
+
+    # a successful open after Discard drops the old edits, as asked
+    open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
+    assert len(dialogs_log["unsaved"]) == 2
+    assert not journal.exists() or not journal_has_records(journal)
