@@ -42,6 +42,11 @@ def is_free(table: LabelTable, value: int) -> bool:
     return 0 < value < table.num_classes and table.classes[value].name == FREE_NAME
 
 
+def free_values(table: LabelTable) -> list[int]:
+    """The freed entries of ``table`` (deleted or merged away), in order."""
+    return [c.value for c in table.classes[1:] if c.name == FREE_NAME]
+
+
 def labels_in_use(table: LabelTable) -> list[int]:
     """The label values (background and free entries left out), in order."""
     return [c.value for c in table.classes[1:] if c.name != FREE_NAME]

@@ -16,6 +16,7 @@ import numpy as np
 
 from app.state.document import Region
 from app.state.editor import LabelEditor
+from app.state.label_ops import free_values
 from app.state.undo import LabelDelta
 from ugpcl_engine import axis_index
 
@@ -106,6 +107,8 @@ def accept_prediction(
         write &= ~_along(doc.item.labeled[axis][lo:hi], a)
     for value in doc.locked:
         write &= current != value
+        write &= proposed != value
+    for value in free_values(doc.table):  # a model trained before a label was deleted
         write &= proposed != value
     if not write.any():
         return None

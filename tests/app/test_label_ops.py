@@ -248,3 +248,23 @@ def test_step_label_cycles_through_labels_in_use() -> None:
     assert step_label(table, 9, 1) == 1 and step_label(table, 9, -1) == 3
     only_background = LabelTable((*TABLE.classes[:1], LabelClass(1, FREE_NAME)))
     assert step_label(only_background, 1, 1) == 1
+
+
+def test_accepting_an_older_models_prediction_never_writes_a_deleted_label(
+    tmp_path: Path,
+) -> None:
+    """A model trained before a label was deleted still predicts its class: accepting the
+    prediction leaves those voxels alone instead of painting the "(deleted)" value back."""
+    from app.state.prediction_edits import AcceptOptions, accept_prediction
+
+    ws, _path = workspace(tmp_path)
+    assert ws.editor is not None and ws.doc is not None
+    doc = ws.doc
+    pred = doc.labels_zyx.copy()  # the model learned spleen (2) before it was deleted
+    pred[4, 2:6, 2:6] = 1  # and finds liver on the unlabeled slice 4
+    pred[4, 8:12, 3:9] = 2  # and spleen there too
+    delete_label(ws.editor, 2)
+    entropy = np.zeros(pred.shape, np.float32)
+    accept_prediction(ws.editor, pred, entropy, "z", [4], AcceptOptions(False, 0.1, False))
+    assert (doc.labels_zyx[4, 2:6, 2:6] == 1).all()
+    assert not (doc.labels_zyx == 2).any()
