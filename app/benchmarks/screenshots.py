@@ -4,7 +4,7 @@ Fill between slices and the assist loop (real training on the sample).
 ``python -m app.benchmarks.screenshots [OUT_DIR] [--steps N] [--threads N]`` (default
 ``docs/``; run it under ``xvfb-run -a -s "-screen 0 1920x1080x24"`` for a real X window, or
 offscreen without a display) opens the sample like ``--sample`` does, trains the quick preset
-through the assist loop (the real spawned child, on the CPU, twice), waits for the model and
+through the assist loop (the real spawned child, on the CPU), waits for the model and
 writes:
 
 - ``welcome.png``: the whole window at an empty start (the welcome panel);
@@ -16,10 +16,9 @@ writes:
   sample (``app.benchmarks.dicom_demo``);
 - ``fill_between.png``: the whole window after Fill between slices along z (undone before
   training);
-- ``assist_loss_plot.png``: the training panel, *Train* tab, with the second run's loss
-  curves, held-out Dice and its comparison with Fill between slices (a fourth axial slice is
-  labeled from the reference first, so that runs hold one out; run 1 holds out the lowest,
-  which has nothing below it to fill from, run 2 the next one up);
+- ``assist_loss_plot.png``: the training panel, *Train* tab, with the run's loss curves,
+  held-out Dice and its comparison with Fill between slices (a fourth axial slice is labeled
+  from the reference first: a run holds out an inner labeled slice only with four or more);
 - ``assist_uncertainty.png``: the whole 1900 × 1050 window at the most uncertain slice, with the
   prediction and uncertainty overlays;
 - ``assist_ranking.png``: the training panel, *Review* tab, with the ranked slices.
@@ -221,10 +220,7 @@ def capture(
             )
         written.append(_fill_between(qt_app, window, out_dir / NAMES[4]))
         _label_one_more(window)
-        # run 1 holds out the lowest labeled slice (5: nothing below it to fill from); run 2
-        # holds out slice 11, between 5 and 17, where Fill between slices has a score too
-        for _run in range(2):
-            _train(qt_app, controller, limit_s)
+        _train(qt_app, controller, limit_s)  # holds out slice 11, between 5 and 17
         panel = controller.panel
         panel.mark_losses_dirty()
         panel.redraw_losses()

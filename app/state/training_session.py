@@ -347,6 +347,10 @@ class TrainingSession:
 def holdout_slice(labeled: np.ndarray, run_number: int) -> int | None:
     """The labeled slice left out for the held-out check, rotating with the run number.
 
+    Only inner labeled slices are held out (never the first or the last): the run still sees
+    the whole labeled span, the check measures the model between labeled slices, where it is
+    used, and fill between slices can be scored on the same slice from the first run on.
+
     Args:
         labeled: bool (N,) marks along the axis.
         run_number: 1-based number of the coming run.
@@ -357,7 +361,8 @@ def holdout_slice(labeled: np.ndarray, run_number: int) -> int | None:
     marked = np.flatnonzero(labeled)
     if len(marked) < HOLDOUT_MIN_LABELED:
         return None
-    return int(marked[(run_number - 1) % len(marked)])
+    inner = marked[1:-1]
+    return int(inner[(run_number - 1) % len(inner)])
 
 
 def max_entropy(num_classes: int) -> float:

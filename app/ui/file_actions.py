@@ -7,6 +7,7 @@ only when a task has fully succeeded, so a failed open or save leaves the docume
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from app.state.workspace import SavePoint, Workspace
 from app.ui import dataset_dialog, dialogs
 from app.ui.dicom_browser import DicomOpener
 from app.ui.segmentation_menu import SegmentationOpener
-from app.ui.settings import dialog_folder, remember_folder
+from app.ui.settings import SETTINGS_DIR_ENV, dialog_folder, remember_folder
 from ugpcl_engine import InputError, LabelMap, dataset_summary
 
 IMAGE_FILTER = (
@@ -50,7 +51,11 @@ log = logging.getLogger(__name__)
 
 
 def recent_store() -> RecentFiles:
-    """The recent-files list in the user's settings folder."""
+    """The recent-files list in the user's settings folder (``UGPCL_STUDIO_SETTINGS_DIR``
+    when set, as the settings file: tests and screenshot runs never touch the user's)."""
+    chosen = os.environ.get(SETTINGS_DIR_ENV)
+    if chosen:
+        return RecentFiles(Path(chosen) / "recent.json")
     folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
     return RecentFiles(Path(folder or Path.home() / ".config" / "ugpcl-studio") / "recent.json")
 

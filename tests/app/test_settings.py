@@ -123,3 +123,18 @@ def test_a_corrupt_settings_file_does_not_stop_the_start(
     w = new_window(qtbot)
     assert w.ws.tools.radius == 5.0
     w.close()
+
+
+def test_the_recent_files_list_follows_the_settings_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``UGPCL_STUDIO_SETTINGS_DIR`` moves the recent-files list with the settings, so test and
+    screenshot runs never write into the user's own list."""
+    from app.ui.file_actions import recent_store
+    from app.ui.settings import SETTINGS_DIR_ENV
+
+    monkeypatch.setenv(SETTINGS_DIR_ENV, str(tmp_path / "elsewhere"))
+    store = recent_store()
+    assert store.store == tmp_path / "elsewhere" / "recent.json"
+    store.add([str(tmp_path / "a.nii.gz")])
+    assert recent_store().paths() == [[str(tmp_path / "a.nii.gz")]]

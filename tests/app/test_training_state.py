@@ -67,13 +67,13 @@ def test_losses_skip_non_finite_values() -> None:
     assert session.losses["sup"] == [(10, 0.5)] and session.losses["con"] == []
 
 
-def test_holdout_rotates_only_with_enough_labeled_slices() -> None:
+def test_holdout_rotates_over_the_inner_labeled_slices_only_with_enough_of_them() -> None:
     few = np.zeros(10, bool)
     few[[1, 2, 3]] = True
     assert holdout_slice(few, 1) is None
     many = few.copy()
-    many[7] = True
-    assert [holdout_slice(many, n) for n in (1, 2, 5)] == [1, 2, 1]
+    many[7] = True  # labeled 1, 2, 3, 7: the ends 1 and 7 are never left out
+    assert [holdout_slice(many, n) for n in (1, 2, 3, 5)] == [2, 3, 2, 2]
 
 
 def test_suggestions_skip_labeled_slices_and_locate_regions() -> None:
