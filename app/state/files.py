@@ -89,7 +89,8 @@ def load_paths(
     A ``.ugpcl`` path opens that project (alone), a dataset folder (MSD / nnU-Net or SSL4MIS
     layout) opens its training cases (alone, see ``load_dataset``). Otherwise each image (file
     or DICOM folder) becomes a volume; a following file whose name says label/seg/mask (or
-    ``.seg.nrrd``) and that lies on the same grid becomes that volume's labels.
+    ``.seg.nrrd``) and that lies on the same grid becomes that volume's labels, and the axial
+    slices that hold a label are marked labeled.
 
     Args:
         paths: one project, or images optionally each followed by its labels.
@@ -126,11 +127,20 @@ def load_paths(
             items[-1] = VolumeItem.new(
                 items[-1].volume, read_label_map(path, geometry=geometry), items[-1].source_path
             )
+            mark_slices_holding_labels(items[-1])
             continue
         items.append(VolumeItem.new(read_volume(path), source_path=path))
     doc = Document(items)
     doc.origin = DocumentOrigin("paths", tuple(str(p.absolute()) for p in resolved))
     return doc
+
+
+def mark_slices_holding_labels(item: VolumeItem) -> None:
+    """Mark the axial slices that hold a label as labeled, as the sample, dataset folders and
+    File › Open segmentation do: labels opened from a file are the user's annotation (a slice
+    without any label stays unlabeled data, never background)."""
+    labels = item.labels.labels_zyx
+    item.labeled["z"][:] = labels.reshape(labels.shape[0], -1).any(axis=1)
 
 
 def load_dataset(

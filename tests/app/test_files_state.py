@@ -29,7 +29,10 @@ def test_image_followed_by_labels_and_project_round_trip(tmp_path: Path) -> None
     image, labels = write_pair(tmp_path)
     doc = load_paths([image, labels])
     assert len(doc.items) == 1 and doc.labels_zyx[2, 3, 3] == 2 and doc.table.num_classes == 3
-    doc.item.labeled["z"][2] = True
+    held = [z for z in range(doc.labels_zyx.shape[0]) if doc.labels_zyx[z].any()]
+    # the axial slices holding a label are marked labeled, as Open segmentation marks them
+    assert [z for z in range(len(doc.item.labeled["z"])) if doc.is_labeled("z", z)] == held
+    assert not doc.item.labeled["y"].any() and not doc.item.labeled["x"].any()
     snap = snapshot(doc)
     doc.labels_zyx[:] = 0  # later edits do not reach the snapshot
     path = save_snapshot(tmp_path / "proj", snap)
