@@ -91,6 +91,20 @@ class Workspace:
         self._reset_view()
         self.document_replaced.emit(None)
 
+    def close_document(self) -> None:
+        """Show no document (File › Close): its journal is let go of (an autosave with edits
+        is kept for the next start, as when the window closes; the caller asked first), its
+        history cleared; ``document_replaced`` tells the views, which go back to the start."""
+        if self.doc is None:
+            return
+        if self.editor is not None:
+            self.editor.end_stroke()
+        self.keeper.close()
+        self.doc, self.editor, self.pending = None, None, None
+        self.undo.clear()
+        self._histories = [self.undo]
+        self.document_replaced.emit(None)
+
     def set_current(self, index: int) -> None:
         """Show volume ``index`` of the document, with its own undo history.
 

@@ -36,7 +36,7 @@ from app.state.window_presets import preset_names, preset_window
 from app.state.workspace import Workspace
 from app.ui import dialogs, dicom_browser
 from app.ui.actions import build_menus
-from app.ui.assist import install_assist
+from app.ui.assist import ask_stop_training, install_assist
 from app.ui.code_dialog import edit_code
 from app.ui.drop import install_file_drop
 from app.ui.file_actions import FileActions
@@ -54,6 +54,9 @@ from app.ui.welcome import install_welcome
 from ugpcl_engine import __version__, headless_commands
 
 APP_NAME = "ugpcl-studio"
+START_HINT = (
+    "Open an image, a DICOM folder or a project (File › Open), or the sample (File › Open sample)."
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +87,7 @@ class MainWindow(QMainWindow):
             self, self.ws, self.label_panel, self.menus["Edit"], self.statusBar().showMessage
         )
         self.fill_between = install_fill_between(self)  # Tools › Fill between slices (I)
-        self.readout = QLabel(
-            "Open an image, a DICOM folder or a project (File › Open), or "
-            "the sample (File › Open sample)."
-        )
+        self.readout = QLabel(START_HINT)
         self.statusBar().addWidget(self.readout, 1)
         self.centre = install_welcome(self, self.ws, self.files)  # before _connect: see there
         install_file_drop(self, self.files)
@@ -144,7 +144,10 @@ class MainWindow(QMainWindow):
     # -- state -> widgets --------------------------------------------------------------------
     def _document_replaced(self) -> None:
         doc = self.ws.doc
-        if doc is None:
+        if doc is None:  # closed: the start panel takes the views' place
+            self.setWindowTitle(APP_NAME)
+            self.readout.setText(START_HINT)
+            self._fill_volumes()
             return
         doc.table_changed.connect(lambda _: self.sync_panels())
         if self.ws.editor is not None:
@@ -274,6 +277,17 @@ class MainWindow(QMainWindow):
         if self.ws.editor is not None:
             self.ws.editor.set_mark(axis, self.ws.view.slice_index(axis), labeled)
             self._update_title()
+
+    def close_document(self) -> None:
+        """File › Close: ask about a running training and unsaved edits, then show none."""
+        if self.ws.doc is None:
+            return
+        assist = getattr(self, "assist", None)
+        running = assist is not None and assist.training.quit_needs_consent()
+        if running and not ask_stop_training(self):
+            return
+        if self.files.confirm_discard():
+            self.ws.close_document()
 
     def undo(self) -> None:
         """Edit › Undo."""

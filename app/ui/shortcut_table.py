@@ -77,6 +77,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Drop files or a folder on the window", "Open them (as Ctrl+O)", "Drop", NONE, "Drop"),
     Shortcut("Ctrl+S / Ctrl+Shift+S", "Save project / save as", "Ctrl+S", NONE, "Ctrl+S"),
     Shortcut("Ctrl+E", "Export segmentation"),
+    Shortcut("Ctrl+W", "Close the document (asks about unsaved changes; back to the start panel)"),
     Shortcut("Ctrl+Q", "Quit (asks about unsaved changes)"),
     Shortcut("Ctrl+Z", "Undo", "Z (Segment Editor)", "Ctrl+Z", NONE),
     Shortcut("Ctrl+Shift+Z, Ctrl+Y", "Redo", "Y (Segment Editor)", NONE, NONE),

@@ -122,13 +122,31 @@ def test_welcome_panel_buttons_and_recent_files(
     assert window.ws.doc.title.startswith("small")
 
 
-def test_welcome_panel_comes_back_when_no_document_is_open(
-    qtbot, window, small_image: Path
+def test_file_close_asks_then_brings_the_welcome_panel_back(
+    qtbot, window, small_image: Path, dialogs_log, monkeypatch
 ) -> None:
+    """File › Close (Ctrl+W): Cancel keeps the document; Discard drops its edits and their
+    autosave, and the start panel takes the views' place; opening again works."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.ui import dialogs
+
     window.files.open_paths([small_image])
     qtbot.waitUntil(lambda: window.ws.doc is not None, timeout=10000)
-    assert not window.centre.panel.isVisible()
-    assert window.views["z"].isVisible()
-    window.ws.doc = None  # what closing the document will do (no Close command yet)
-    window.ws.document_replaced.emit(None)
-    assert window.centre.panel.isVisible()
+    assert not window.centre.panel.isVisible() and window.views["z"].isVisible()
+    window.ws.editor.dab("z", 3, (12.0, 12.0))
+    journal = window.ws.journal.path
+    close = {a.text(): a for a in window.menuBar().actions()[0].menu().actions()}["Close"]
+    assert close.shortcut().toString() == "Ctrl+W"
+    monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Cancel)
+    close.trigger()
+    assert window.ws.doc is not None and window.ws.doc.modified and journal.exists()
+    monkeypatch.setattr(dialogs, "ask_unsaved", lambda *_: QMessageBox.StandardButton.Discard)
+    close.trigger()
+    assert window.ws.doc is None and window.ws.editor is None and not journal.exists()
+    assert window.centre.panel.isVisible() and not window.views["z"].isVisible()
+    assert window.windowTitle() == "ugpcl-studio" and len(window.ws.undo) == 0
+    close.trigger()  # nothing open: nothing asked, nothing happens
+    window.files.open_paths([small_image])
+    qtbot.waitUntil(lambda: window.ws.doc is not None, timeout=10000)
+    assert not window.centre.panel.isVisible() and window.ws.editor is not None

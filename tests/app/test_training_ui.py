@@ -185,6 +185,24 @@ def test_quit_during_training_asks_then_stops(qtbot, assist, window, monkeypatch
     assert not assist.supervisor.running and pid is not None
 
 
+def test_closing_the_document_during_training_asks_then_discards_the_run(
+    qtbot, assist, window, monkeypatch
+) -> None:
+    from app.ui import main_window as main_window_module
+
+    answers = [False, True]
+    monkeypatch.setattr(main_window_module, "ask_stop_training", lambda _p: answers.pop(0))
+    script(assist, "sleep")
+    assist.training.start("quick", "cpu")
+    window.ws.doc.modified = False
+    window.close_document()  # asked, the user said no
+    assert window.ws.doc is not None and assist.supervisor.running
+    window.close_document()
+    assert window.ws.doc is None
+    qtbot.waitUntil(lambda: not assist.supervisor.running, timeout=10000)
+    assert assist.session.versions == [] and not answers
+
+
 def test_long_suggestions_wrap_in_a_narrow_panel(qtbot) -> None:
     from app.ui.training_panel import TrainingPanel
 
