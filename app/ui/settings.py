@@ -90,7 +90,12 @@ def read_bytes(store: QSettings, key: str) -> QByteArray | None:
 def dialog_folder() -> str:
     """Where a file dialog opens: the folder last used in one, if it still exists, else ""."""
     value = settings_store().value("files/last_folder", "")
-    return value if isinstance(value, str) and value and Path(value).is_dir() else ""
+    if not isinstance(value, str) or not value:
+        return ""
+    try:
+        return value if Path(value).is_dir() else ""
+    except OSError:  # a name too long, a folder behind one the user may not enter
+        return ""
 
 
 def remember_folder(path: str | Path) -> None:

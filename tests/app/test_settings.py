@@ -138,3 +138,29 @@ def test_the_recent_files_list_follows_the_settings_folder(
     assert store.store == tmp_path / "elsewhere" / "recent.json"
     store.add([str(tmp_path / "a.nii.gz")])
     assert recent_store().paths() == [[str(tmp_path / "a.nii.gz")]]
+
+
+@pytest.mark.parametrize(
+    "odd", ["/" + "x" * 5000, "/" + "/".join(["y" * 200] * 30)], ids=["long name", "deep path"]
+)
+def test_a_last_folder_that_cannot_be_looked_at_opens_the_dialogs_anywhere(odd: str) -> None:
+    """A remembered folder the system refuses to look at (a name too long, a folder behind
+    one the user may not enter) must not make every File › Open raise: the dialog opens in
+    its default folder."""
+    store = settings.settings_store()
+    store.setValue("files/last_folder", odd)
+    store.sync()
+    assert settings.dialog_folder() == ""
+
+
+def test_a_last_folder_behind_a_closed_door_opens_the_dialogs_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    store = settings.settings_store()
+    store.setValue("files/last_folder", str(tmp_path))
+    store.sync()
+    monkeypatch.setattr(Path, "is_dir", refused)
+    assert settings.dialog_folder() == ""
