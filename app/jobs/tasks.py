@@ -92,6 +92,7 @@ class Task(QRunnable):
         self.setAutoDelete(False)  # the runner keeps the Python object (and its signals)
         self.signals = TaskSignals()
         self._cancel = threading.Event()
+        self._done = threading.Event()
         self._last_emit = 0.0
 
     def cancel(self) -> None:
@@ -102,6 +103,11 @@ class Task(QRunnable):
     def is_cancelled(self) -> bool:
         """True once ``cancel()`` was called."""
         return self._cancel.is_set()
+
+    def wait_done(self, timeout: float | None = None) -> bool:
+        """Block until ``work`` has returned or raised (its final signal may still be queued
+        to the GUI thread); True when it has, False on timeout."""
+        return self._done.wait(timeout)
 
     def report_progress(self, done: int, total: int) -> None:
         """Emit ``progress`` at most every ``PROGRESS_INTERVAL_S`` (and always at the end)."""
@@ -124,6 +130,8 @@ class Task(QRunnable):
             self.signals.failed.emit(unexpected_failure(self.kind, err, self.reassurance))
         else:
             self.signals.finished.emit(result)
+        finally:
+            self._done.set()
 
     def work(self) -> Any:
         """The blocking work (pool thread); raises ``CancelledError`` when cancelled."""

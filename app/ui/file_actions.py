@@ -47,6 +47,8 @@ IMAGE_FILTER = (
 )
 EXPORT_FILTER = "Segmentation (*.seg.nrrd *.nii.gz *.nii *.nrrd *.mha);;DICOM-SEG (*.dcm)"
 
+SAVE_WAIT_S = 60.0  # how long a synchronous save waits for a background one to end
+
 log = logging.getLogger(__name__)
 
 
@@ -408,7 +410,7 @@ class FileActions(QObject):
             return None
         if answer == QMessageBox.StandardButton.Save:
             path = doc.project_path or self._ask_path()
-            if path is None:
+            if path is None or not self._no_save_running():
                 return None
             try:
                 self.ws.saved(save_snapshot(path, snapshot(doc, path)))
@@ -417,6 +419,20 @@ class FileActions(QObject):
                 return None
             return "go"
         return "discard" if answer == QMessageBox.StandardButton.Discard else "go"
+
+    def _no_save_running(self) -> bool:
+        """Let a background save (Ctrl+S) end before a synchronous one: finishing later, it
+        would replace the newer file with its older snapshot. False (after a message) when it
+        is still writing after ``SAVE_WAIT_S``."""
+        running = self.tasks.current("save")
+        if running is None or running.wait_done(SAVE_WAIT_S):
+            return True
+        self._failed(
+            "Cannot save",
+            "The project is still being saved in the background. Wait until that save has "
+            "finished (or cancel it in the status bar), then try again.",
+        )
+        return False
 
     def _drop_edits(self) -> None:
         try:

@@ -294,3 +294,46 @@ def test_a_read_drops_its_result_after_a_late_cancel(qtbot, runner) -> None:
     with qtbot.waitSignal(task.signals.cancelled, timeout=5000):
         release.set()
     assert results == []
+
+
+def test_save_on_close_while_a_save_runs_keeps_the_newest_edits(
+    qtbot, window, tmp_path: Path, monkeypatch, dialogs_log
+) -> None:
+    """Ctrl+S on a slow save, one more edit, then close and answer Save: the file must end
+    with that edit. The background save (an older snapshot) used to finish after the
+    synchronous one and replace the file with what it held (the edit lost from the file and,
+    as the synchronous save had emptied it, from the journal)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    window.ws.set_document(two_volumes())
+    path = tmp_path / "p.ugpcl"
+    with qtbot.waitSignal(window.files.saved, timeout=20000):
+        window.files.save(path)
+    window.ws.editor.set_mark("z", 4, True)
+    real_save = files.save_snapshot
+    background_started, asked, answered_save_written = (threading.Event() for _ in range(3))
+
+    def save(target, snap, cancelled=None):
+        if cancelled is None:  # the synchronous save of the unsaved-changes question
+            written = real_save(target, snap)
+            answered_save_written.set()
+            return written
+        background_started.set()
+        asked.wait(WAIT)
+        answered_save_written.wait(1.0)  # it is slower than the answer's save
+        return real_save(target, snap, cancelled)
+
+    def answer_save(_parent: object, _title: str) -> QMessageBox.StandardButton:
+        asked.set()
+        return QMessageBox.StandardButton.Save
+
+    monkeypatch.setattr(file_actions, "save_snapshot", save)
+    monkeypatch.setattr(file_actions.dialogs, "ask_unsaved", answer_save)
+    window.files.save()  # Ctrl+S: the edit of slice 4
+    assert background_started.wait(WAIT)
+    window.ws.editor.set_mark("z", 1, True)  # one more edit while it is written
+    assert window.files.confirm_discard()  # closing: Save
+    assert window.tasks.wait(20000)
+    marks = load_project(path).volumes[0].labeled_slices["z"]
+    assert marks[4] and marks[1]
+    assert dialogs_log["errors"] == []
