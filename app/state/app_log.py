@@ -44,6 +44,34 @@ class _LastError(logging.Handler):
         self.text = self.format(record)
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The rotating log file, made again (folder too) when it was deleted while the app runs
+    (a cleaner emptied the log folder): the file the error dialog names keeps getting the
+    records. When it cannot be made again, records are dropped and stderr says so once
+    (not a "Logging error" traceback per record)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+        self._said = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not os.path.exists(self.baseFilename):
+            try:
+                Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+                if self.stream is not None:
+                    self.stream.close()
+                self.stream = self._open()
+            except OSError as err:
+                if not self._said:
+                    self._said = True
+                    sys.stderr.write(  # the log itself is what cannot be written
+                        f"Cannot write the log file {self.baseFilename} "
+                        f"({err.strerror or err}); log records are dropped.\n"
+                    )
+                return
+        super().emit(record)
+
+
 _lock = threading.Lock()
 _handlers: list[logging.Handler] = []
 _last = _LastError()
@@ -82,9 +110,7 @@ def configure_logging(
         problem = ""
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
-            )
+            handler = _LogFile(path)
             _path = path
         except OSError as err:
             handler = logging.StreamHandler(stream or sys.stderr)

@@ -95,3 +95,40 @@ def test_reset_restores_the_root_level(tmp_path: Path) -> None:
     assert root.level == logging.DEBUG
     app_log.reset_logging()
     assert root.level == before and app_log.log_file() is None
+
+
+def test_a_log_folder_deleted_while_running_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cleaner deletes the log folder while the app runs: the next records go to a new file
+    at the path the error dialog names (they went to the deleted file, and after the first
+    rotation every record printed a 'Logging error' traceback on stderr)."""
+    import shutil
+
+    monkeypatch.setattr(app_log, "MAX_BYTES", 2000)
+    path = app_log.configure_logging(tmp_path / "logs" / "deep")
+    assert path is not None
+    shutil.rmtree(tmp_path / "logs")
+    for i in range(60):
+        logging.getLogger("app.ui.file_actions").warning("saved %d.ugpcl after the cleanup", i)
+    _our_file_handler().flush()
+    assert path.exists()
+    assert "saved 59.ugpcl after the cleanup" in path.read_text(encoding="utf-8")
+    assert "Logging error" not in capsys.readouterr().err
+
+
+def test_a_log_folder_that_cannot_be_made_again_stays_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deleted and blocked by a file of the same name: records are dropped without a
+    traceback per record (the app goes on)."""
+    import shutil
+
+    monkeypatch.setattr(app_log, "MAX_BYTES", 2000)
+    path = app_log.configure_logging(tmp_path / "logs")
+    assert path is not None
+    shutil.rmtree(tmp_path / "logs")
+    (tmp_path / "logs").write_text("a file where the folder was")
+    for i in range(60):
+        logging.getLogger("app").warning("record %d of a session that goes on", i)
+    assert "Logging error" not in capsys.readouterr().err
