@@ -97,21 +97,24 @@ class ModelMenu(QObject):
     def export(self, checkpoint: Path, out: Path) -> ExportTask:
         """Export ``checkpoint`` to ``out`` in a child process (with the parity check)."""
         grid = None
-        if self.window.ws.doc is not None:
-            geometry = self.window.ws.doc.item.volume.geometry
+        doc = self.window.ws.doc
+        if doc is not None:
+            geometry = doc.item.volume.geometry
             grid = TrainingGrid(geometry.shape_zyx, geometry.spacing_zyx)
         task = ExportTask(checkpoint, out, training_grid=grid)
-        task.signals.finished.connect(lambda report: self._exported(checkpoint, report, task))
+        task.signals.finished.connect(lambda report: self._exported(checkpoint, report, task, doc))
         task.signals.failed.connect(self._fail)
         self.tasks.start(task)
         self._status(f"Exporting {out.name}…")
         return task
 
-    def _exported(self, checkpoint: Path, report: ExportReport, task: ExportTask) -> None:
+    def _exported(
+        self, checkpoint: Path, report: ExportReport, task: ExportTask, doc: Document | None
+    ) -> None:
         self.last_model = Path(report.path)
         self.exports[Path(checkpoint)] = self.last_model
-        doc = self.window.ws.doc
-        if doc is not None:
+        # recorded in the document it was exported from only (not one opened meanwhile)
+        if doc is not None and self.window.ws.doc is doc:
             version = report.model_version
             record_export(doc.records, Path(checkpoint), self.last_model, task.sha256, version)
             doc.modified = True

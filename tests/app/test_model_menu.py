@@ -98,3 +98,49 @@ def test_uncertainty_path_keeps_folder_and_format() -> None:
 
     assert uncertainty_path(Path("/a/liver_seg.nii.gz")) == Path("/a/liver_seg_uncertainty.nii.gz")
     assert uncertainty_path(Path("b.mha")) == Path("b_uncertainty.mha")
+
+
+def test_an_export_that_ends_after_another_document_opened_is_not_recorded_in_it(
+    qtbot, window, tmp_path: Path, monkeypatch
+) -> None:
+    """Model › Export ONNX… on one document, File › Open of another while the child exports:
+    the export record (its checkpoint belongs to the first document's runs) must not land in
+    the new document, nor mark it modified (a 'Save changes?' on a document never edited)."""
+    import sys
+    import threading
+    from types import SimpleNamespace
+
+    from app.jobs.tasks import Task
+    from app.ui import model_menu
+    from app.ui.model_menu import install_model_menu
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_volume_switching import two_volumes
+
+    release = threading.Event()
+
+    class SlowExport(Task):
+        kind = "export"
+
+        def __init__(self, checkpoint: Path, out: Path, training_grid=None) -> None:
+            super().__init__()
+            self.out, self.sha256 = out, "0" * 64
+
+        def work(self) -> SimpleNamespace:
+            release.wait(10.0)
+            return SimpleNamespace(
+                path=str(self.out), model_version="v1", summary=lambda: "exported"
+            )
+
+    monkeypatch.setattr(model_menu, "ExportTask", SlowExport)
+    menu = install_model_menu(window, quiet=True)
+    window.ws.set_document(two_volumes())
+    first = window.ws.doc
+    menu.export(tmp_path / "model.pt", tmp_path / "model.onnx")
+    window.ws.set_document(two_volumes())  # another document opened meanwhile
+    second = window.ws.doc
+    with qtbot.waitSignal(menu.exported, timeout=10000):
+        release.set()
+    assert second.records["models"] == [] and not second.modified
+    assert first is not second
+    assert menu.last_model == tmp_path / "model.onnx"  # the file is there all the same

@@ -205,7 +205,7 @@ def test_an_onnx_export_is_recorded_with_its_run_and_saved(
         sha256 = file_sha256(tiny_onnx)
 
     doc.modified = False
-    menu._exported(version.checkpoint, report, Finished())
+    menu._exported(version.checkpoint, report, Finished(), doc)
     assert menu.exports[version.checkpoint] == tiny_onnx and doc.modified
 
     project = tmp_path / "exported.ugpcl"
