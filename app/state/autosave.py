@@ -190,13 +190,17 @@ class JournalKeeper:
         into the autosave folder from its first edit.
 
         Raises:
-            InputError: the journal beside the project cannot be created.
+            InputError: the journal beside the project cannot be created; the journal in use
+                is kept as it was.
         """
+        journal = None
+        if beside and doc.project_path is not None:
+            journal = EditJournal(journal_path_for(doc.project_path))  # may fail: keep ours
         self.close()
         self.volumes = len(doc.items)
         self._base = None
-        if beside and doc.project_path is not None:
-            self.journal = EditJournal(journal_path_for(doc.project_path))
+        if journal is not None:
+            self.journal = journal
         elif doc.origin is not None:
             self._base = _base_of(doc.origin, doc.title, len(doc.items))
 

@@ -77,16 +77,19 @@ class Workspace:
             recovery: a pending journal found at start that applies to ``doc``.
 
         Raises:
-            InputError: the journal beside the project cannot be created.
+            InputError: the journal beside the project cannot be created; nothing changed
+                (the document shown keeps its history and its journal).
         """
+        pending = recovery
+        if recovery is None and doc.project_path is not None:
+            pending = pending_for_project(doc.project_path)
+        # first, as it may fail: the document shown, its history and journal stay as they are
+        self.keeper.start(doc, beside=pending is None)
         self.doc = doc
         self.undo.clear()
         self._histories = [self.undo] + [UndoStack(self.undo_bytes) for _ in doc.items[1:]]
         self.undo = self._histories[doc.current]
-        self.pending = recovery
-        if recovery is None and doc.project_path is not None:
-            self.pending = pending_for_project(doc.project_path)
-        self.keeper.start(doc, beside=self.pending is None)
+        self.pending = pending
         self.editor = LabelEditor(doc, self.tools, self.undo, self.keeper)
         self._reset_view()
         self.document_replaced.emit(None)
