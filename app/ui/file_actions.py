@@ -30,6 +30,7 @@ from app.state.files import (
     load_origin,
     load_paths,
     load_sample,
+    project_file,
     save_snapshot,
     snapshot,
 )
@@ -88,6 +89,7 @@ class FileActions(QObject):
         self.window = parent
         self.tasks = tasks
         self.recent = recent_store()
+        self._saving: Path | None = None  # the file of the last save started
         self.dicom = DicomOpener(parent, tasks, self.open_files, self.message.emit, self._failed)
         self.segmentations = SegmentationOpener(workspace, parent, tasks, self.message.emit)
 
@@ -316,6 +318,18 @@ class FileActions(QObject):
         path = path or doc.project_path or self._ask_path()
         if path is None:
             return
+        running = self._saving
+        target = project_file(path).absolute()
+        if self.tasks.busy("save") and running is not None and running != target:
+            # a newer save replaces a running one of the same file; one of another file
+            # (File › Save as…) would be cancelled without a word, its file never written
+            self._failed(
+                "Cannot save yet",
+                f"{running.name} is still being saved. Wait until that save has finished (the "
+                "status bar shows it), then save again.",
+            )
+            return
+        self._saving = target
         snap = snapshot(doc, path)
         point = self.ws.save_point()  # edits made while the file is written stay unsaved
         self.message.emit(f"Saving {path.name}…")

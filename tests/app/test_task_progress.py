@@ -337,3 +337,35 @@ def test_save_on_close_while_a_save_runs_keeps_the_newest_edits(
     marks = load_project(path).volumes[0].labeled_slices["z"]
     assert marks[4] and marks[1]
     assert dialogs_log["errors"] == []
+
+
+def test_a_save_as_still_running_is_not_dropped_by_a_save_elsewhere(
+    qtbot, window, tmp_path: Path, monkeypatch, dialogs_log
+) -> None:
+    """File › Save as… a big project to a new file, then Ctrl+S (to the project's own path)
+    before it ends: the new save used to cancel the Save as silently (a stale task reports
+    nothing), so the new file the user asked for never appeared. Now the Ctrl+S says that a
+    save is running and the Save as completes."""
+    window.ws.set_document(two_volumes())
+    first = tmp_path / "first.ugpcl"
+    with qtbot.waitSignal(window.files.saved, timeout=20000):
+        window.files.save(first)
+    window.ws.editor.set_mark("z", 4, True)
+    real_save = files.save_snapshot
+    started, release = threading.Event(), threading.Event()
+
+    def slow_save(target, snap, cancelled):
+        started.set()
+        release.wait(WAIT)
+        return real_save(target, snap, cancelled)
+
+    monkeypatch.setattr(file_actions, "save_snapshot", slow_save)
+    copy = tmp_path / "copy.ugpcl"
+    window.files.save(copy)  # Save as…
+    assert started.wait(WAIT)
+    window.files.save()  # Ctrl+S: the project's own path, first.ugpcl
+    assert len(dialogs_log["errors"]) == 1 and "copy.ugpcl" in dialogs_log["errors"][0]
+    with qtbot.waitSignal(window.files.saved, timeout=20000):
+        release.set()
+    assert copy.is_file() and window.ws.doc.project_path == copy
+    assert load_project(copy).volumes[0].labeled_slices["z"][4]
