@@ -131,3 +131,24 @@ def test_preload_never_imports_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_cuda_that_did_not_start_says_what_to_check_not_a_log_it_silenced(
+    gpu_build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session is created with onnxruntime's own logging silenced (its loud fallback
+    error), so its message is in no log: the reason used to send the user to the log file for
+    it. It names the CUDA version the build needs instead, and what to check."""
+    monkeypatch.setattr(ort_providers, "_driver_missing", lambda: None)
+    monkeypatch.setattr(ort, "preload_dlls", lambda: None, raising=False)
+    monkeypatch.setattr(ort_providers, "_cuda_built_for", lambda: "12.4")
+    reason = cpu_reason("cuda")
+    assert "log" not in reason
+    assert "CUDA 12.4" in reason and "nvidia-smi" in reason
+    monkeypatch.setattr(ort_providers, "_preloaded", ["libcudnn.so.9"])
+    assert "built for (CUDA 12.4, cuDNN 9)" in cpu_reason("cuda")  # for missing ones too
+
+
+def test_the_cuda_version_of_the_build_is_read_when_there_is_one() -> None:
+    version = ort_providers._cuda_built_for()
+    assert version is None or version[0].isdigit()

@@ -107,6 +107,16 @@ def _driver_missing() -> str | None:
     return None
 
 
+def _cuda_built_for() -> str | None:
+    """The CUDA version the installed onnxruntime-gpu was built for (``"12.4"``), or None."""
+    try:
+        from onnxruntime.capi import build_and_package_info as info
+    except ImportError:
+        return None
+    version = getattr(info, "cuda_version", None)
+    return str(version) if version else None
+
+
 def cpu_reason(device: str, missing: list[str] | None = None) -> str:
     """Why a session asked for ``device`` runs on the CPU (a user-facing sentence).
 
@@ -128,15 +138,21 @@ def cpu_reason(device: str, missing: list[str] | None = None) -> str:
     if driver is not None:
         return f"no NVIDIA GPU driver was found ({driver} cannot be loaded)"
     missing = preload_cuda_libraries() if missing is None else missing
+    cuda = _cuda_built_for()
+    built = f" (built for CUDA {cuda})" if cuda else ""
     if missing:
         return (
             f"onnxruntime-gpu could not load {', '.join(missing)}; install the CUDA and cuDNN "
-            "libraries it was built for (the nvidia-* pip wheels of a matching CUDA build of "
-            "torch, or the CUDA toolkit and cuDNN 9) and restart"
+            f"libraries it was built for{f' (CUDA {cuda}, cuDNN 9)' if cuda else ''} (the "
+            "nvidia-* pip wheels of a matching CUDA build of torch, or the CUDA toolkit and "
+            "cuDNN 9) and restart"
         )
+    # onnxruntime's own message is silenced while the session is made (ort_segmenter), so
+    # say what to check rather than point to a log that does not have it
     return (
-        "onnxruntime-gpu could not start CUDA (no usable GPU, or the CUDA/cuDNN libraries do "
-        "not match the onnxruntime-gpu build); see the log file for onnxruntime's message"
+        f"onnxruntime-gpu {ort.__version__}{built} could not start CUDA: check that "
+        "'nvidia-smi' lists a GPU, and that the CUDA and cuDNN libraries installed are the "
+        f"ones the build needs{f' (CUDA {cuda}, cuDNN 9)' if cuda else ''}, then restart"
     )
 
 
