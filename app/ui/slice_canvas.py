@@ -106,10 +106,11 @@ class SliceCanvas(pg.ViewBox):
             self.drag_finished.emit()
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph override
-        if ev.button() != Qt.MouseButton.LeftButton or self.image_target is None:
-            ev.accept()
-            return
         ev.accept()
+        if ev.button() != Qt.MouseButton.LeftButton or self.image_target is None:
+            return
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier or self._pan_held():
+            return  # a window/level or pan gesture that did not move: no dab, no fill
         if ev.double():
             self.double_clicked.emit(*self._pixel(ev.scenePos()))
         else:

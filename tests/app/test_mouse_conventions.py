@@ -135,3 +135,34 @@ def test_window_level_tool_left_drag_changes_window_and_level(
     QTest.keyClick(window, Qt.Key.Key_B)  # back to the brush: a left drag paints again
     mouse_drag(view, Qt.MouseButton.LeftButton, [(5, 0), (15, 0)])
     assert window.ws.doc.labels_zyx.any()
+
+
+def mouse_click(view, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    """Press and release the left button at the view's centre without moving."""
+    port = view.graphics.viewport()
+    at = QPoint(port.width() // 2, port.height() // 2)
+    left = Qt.MouseButton.LeftButton
+    send(port, QEvent.Type.MouseMove, at, NO, modifiers=modifiers)
+    send(port, QEvent.Type.MouseButtonPress, at, left, left, modifiers)
+    send(port, QEvent.Type.MouseButtonRelease, at, NO, left, modifiers)
+    QApplication.processEvents()
+
+
+def test_a_click_that_starts_a_window_or_pan_gesture_does_not_paint(
+    qtbot, window, small_image: Path
+) -> None:
+    """Ctrl+left and Space+left are window/level and pan: pressing and releasing without
+    moving (a drag that had not started yet) used to paint a brush dab, an edit the user did
+    not ask for. A plain click still paints."""
+    open_small(qtbot, window, small_image)
+    assert window.ws.tools.tool is Tool.BRUSH
+    view = window.views["z"]
+    mouse_click(view, Qt.KeyboardModifier.ControlModifier)
+    assert not window.ws.doc.labels_zyx.any()
+    window.pan_held = True  # Space held
+    mouse_click(view)
+    window.pan_held = False
+    assert not window.ws.doc.labels_zyx.any()
+    assert not window.ws.undo.can_undo()
+    mouse_click(view)
+    assert window.ws.doc.labels_zyx.any()
