@@ -354,6 +354,8 @@ class SpacePan(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         kind = event.type()
+        if kind == QEvent.Type.ApplicationDeactivate:  # Space's release goes to another app
+            self.window.pan_held = False
         if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and isinstance(event, QKeyEvent):
             focus = QApplication.focusWidget()
             typing = isinstance(focus, QLineEdit | QAbstractSpinBox)

@@ -166,3 +166,24 @@ def test_a_click_that_starts_a_window_or_pan_gesture_does_not_paint(
     assert not window.ws.undo.can_undo()
     mouse_click(view)
     assert window.ws.doc.labels_zyx.any()
+
+
+def test_space_held_while_the_app_loses_focus_does_not_stick(
+    qtbot, window, small_image: Path
+) -> None:
+    """Space down, Alt+Tab to another program (its release goes there): left drags used to
+    pan and clicks do nothing until Space was pressed again. Leaving the app lets go of it."""
+    from app.ui.main_window import SpacePan
+
+    open_small(qtbot, window, small_image)
+    space = SpacePan(window)
+    QApplication.instance().installEventFilter(space)
+    try:
+        QTest.keyPress(window, Qt.Key.Key_Space)
+        assert window.pan_held
+        QApplication.sendEvent(QApplication.instance(), QEvent(QEvent.Type.ApplicationDeactivate))
+        assert not window.pan_held
+        mouse_click(window.views["z"])  # paints again without pressing Space
+        assert window.ws.doc.labels_zyx.any()
+    finally:
+        QApplication.instance().removeEventFilter(space)
