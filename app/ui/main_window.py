@@ -436,17 +436,24 @@ def _print_error(errors: list[str], title: str, message: str) -> None:
 def _unexpected_error_dialog(window: MainWindow):
     """An excepthook that shows programming errors in a dialog instead of dying silently."""
     previous = sys.excepthook
+    showing = [False]  # a dialog of this hook is open (its event loop runs timers, redraws)
 
     def hook(kind, value, tb) -> None:
         previous(kind, value, tb)
         log.error("unexpected error", exc_info=(kind, value, tb))
-        dialogs.show_error(
-            window,
-            "Unexpected error",
-            f"{kind.__name__}: {value}\n\nThe action was not completed. Save your "
-            "project under a new name and report this error.",
-            details="".join(traceback.format_exception(kind, value, tb)),
-        )
+        if showing[0]:  # the same error again, from inside the open dialog: logged only
+            return
+        showing[0] = True
+        try:
+            dialogs.show_error(
+                window,
+                "Unexpected error",
+                f"{kind.__name__}: {value}\n\nThe action was not completed. Save your "
+                "project under a new name and report this error.",
+                details="".join(traceback.format_exception(kind, value, tb)),
+            )
+        finally:
+            showing[0] = False
 
     return hook
 

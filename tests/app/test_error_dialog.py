@@ -116,3 +116,37 @@ def test_unexpected_error_hook_logs_and_shows_the_traceback(
     for handler in logging.getLogger().handlers:
         handler.flush()
     assert "ERROR   app.ui.main_window [MainThread] unexpected error" in logging_to.read_text()
+
+
+def test_an_error_repeating_while_its_dialog_is_open_is_logged_not_stacked(
+    window, logging_to: Path, monkeypatch
+) -> None:
+    """The dialog runs its own event loop: an error in a timer or a redraw fires again while
+    it is open, and each one opened another modal dialog inside the last (dozens stacked,
+    and the recursion grew until Python gave up). While one is open, later ones are logged."""
+    from app.ui.main_window import _unexpected_error_dialog
+
+    monkeypatch.setattr(sys, "excepthook", lambda *_: None)
+    shown: list[str] = []
+
+    def show_error(_p, title, message, details=None) -> None:  # a redraw fails again meanwhile
+        shown.append(message)
+        if len(shown) < 5:
+            fail(len(shown))
+
+    def fail(n: int) -> None:
+        try:
+            raise ValueError(f"redraw {n}")
+        except ValueError as err:
+            hook(ValueError, err, err.__traceback__)
+
+    monkeypatch.setattr(dialogs, "show_error", show_error)
+    hook = _unexpected_error_dialog(window)
+    fail(0)
+    assert len(shown) == 1 and shown[0].startswith("ValueError: redraw 0")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = logging_to.read_text()
+    assert "ValueError: redraw 0" in text and "ValueError: redraw 1" in text
+    fail(2)  # once the dialog is closed, the next error shows again
+    assert len(shown) == 2
