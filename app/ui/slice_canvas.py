@@ -15,6 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 
 ZOOM_PER_PIXEL = 1.01  # view range factor per screen pixel of a right drag (down = out)
+MAX_ZOOM_IN = 64.0  # a right drag shows no less than the image's size / this
+MAX_ZOOM_OUT = 10.0  # and no more than the image's size × this
 PAINT, PAN, ZOOM, WINDOW = "paint", "pan", "zoom", "window"
 
 
@@ -96,6 +98,16 @@ class SliceCanvas(pg.ViewBox):
         dy = float((ev.screenPos() - ev.lastScreenPos()).y())
         centre = self.mapToView(ev.buttonDownPos(Qt.MouseButton.RightButton))
         factor = ZOOM_PER_PIXEL**dy
+        if self.image_target is not None:  # within bounds: no zoom to nothing or to a dot
+            rect = self.itemBoundingRect(self.image_target)
+            size = max(rect.width(), rect.height())
+            (x0, x1), (y0, y1) = self.viewRange()
+            small, large = sorted((x1 - x0, y1 - y0))
+            if size > 0 and small > 0:  # never the other way (Ctrl+wheel may be past them)
+                if factor < 1.0:
+                    factor = min(1.0, max(factor, size / MAX_ZOOM_IN / small))
+                else:
+                    factor = max(1.0, min(factor, size * MAX_ZOOM_OUT / large))
         self.scaleBy((factor, factor), center=centre)
 
     def _paint_step(self, ev) -> None:

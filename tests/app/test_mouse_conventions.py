@@ -187,3 +187,23 @@ def test_space_held_while_the_app_loses_focus_does_not_stick(
         assert window.ws.doc.labels_zyx.any()
     finally:
         QApplication.instance().removeEventFilter(space)
+
+
+def test_right_drag_zoom_stays_within_sensible_bounds(qtbot, window, small_image: Path) -> None:
+    """A long right drag used to zoom without end: in to a ten-trillionth of a voxel (where
+    the view stops responding) or out until the image is a dot far smaller than a pixel. It
+    stops at MAX_ZOOM_IN times the fitted size in and MAX_ZOOM_OUT times out."""
+    from app.ui.slice_canvas import MAX_ZOOM_IN, MAX_ZOOM_OUT
+
+    open_small(qtbot, window, small_image)
+    view = window.views["z"]
+    right = Qt.MouseButton.RightButton
+    rect = view.canvas.itemBoundingRect(view.image_item)
+    size = max(rect.width(), rect.height())
+    for _ in range(3):
+        mouse_drag(view, right, [(0, -300 * i) for i in range(1, 4)])
+    assert view_width(view) >= size / MAX_ZOOM_IN * 0.99
+    assert view_width(view) < size / 10  # it did zoom in a long way
+    for _ in range(6):
+        mouse_drag(view, right, [(0, 300 * i) for i in range(1, 4)])
+    assert size * 2 < view_width(view) <= size * MAX_ZOOM_OUT * 1.01
