@@ -63,6 +63,15 @@ def recent_store() -> RecentFiles:
     return RecentFiles(Path(folder or Path.home() / ".config" / "ugpcl-studio") / "recent.json")
 
 
+def _is_folder(path: Path) -> bool:
+    """True for a folder; False also when the system will not say (a recent file behind a
+    folder the user may no longer enter: the read then says what is wrong)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 class FileActions(QObject):
     """Open, save and export for one main window.
 
@@ -100,7 +109,7 @@ class FileActions(QObject):
         One folder is scanned first (``DicomOpener``): a dataset opens as a dataset, a single
         DICOM series opens, several offer the series browser.
         """
-        if len(paths) == 1 and Path(paths[0]).is_dir():
+        if len(paths) == 1 and _is_folder(Path(paths[0])):
             self.dicom.open_folder(Path(paths[0]).absolute(), always_ask=False, remember=remember)
             return
         self.open_files(paths, remember)

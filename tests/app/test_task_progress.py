@@ -369,3 +369,24 @@ def test_a_save_as_still_running_is_not_dropped_by_a_save_elsewhere(
         release.set()
     assert copy.is_file() and window.ws.doc.project_path == copy
     assert load_project(copy).volumes[0].labeled_slices["z"][4]
+
+
+def test_a_recent_file_behind_a_closed_folder_gives_the_open_message(
+    qtbot, window, tmp_path: Path, monkeypatch, dialogs_log
+) -> None:
+    """Opening a path the system will not look at (a recent file on a share that now refuses
+    the user) raised PermissionError out of File › Open (the unexpected-error dialog); it now
+    goes to the read, which says it cannot open the file."""
+    target = tmp_path / "share" / "scan.nii.gz"
+    real_is_dir = Path.is_dir
+
+    def is_dir(self: Path) -> bool:
+        if str(self).startswith(str(tmp_path / "share")):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_is_dir(self)
+
+    monkeypatch.setattr(Path, "is_dir", is_dir)
+    window.files.open_paths([target])
+    qtbot.waitUntil(lambda: bool(dialogs_log["errors"]), timeout=10000)
+    assert "scan.nii.gz" in dialogs_log["errors"][0]
+    assert window.ws.doc is None
