@@ -54,6 +54,8 @@ from app.ui.welcome import install_welcome
 from ugpcl_engine import __version__, headless_commands
 
 APP_NAME = "ugpcl-studio"
+# loaded only when a file needs them (DICOM scans, DICOM-SEG, .seg.nrrd, fill between slices)
+HEAVY_MODULES = ("torch", "pydicom", "highdicom", "slicerio", "itk")
 START_HINT = (
     "Open an image, a DICOM folder or a project (File › Open), or the sample (File › Open sample)."
 )
@@ -423,6 +425,8 @@ def main(args: list[str]) -> int:
     code = app.exec()
     if options.report_imports:
         print(f"torch-imported={'torch' in sys.modules}")
+        heavy = [name for name in HEAVY_MODULES if name in sys.modules]
+        print(f"heavy-imported={','.join(heavy)}")
     return 2 if errors else int(code)
 
 

@@ -17,11 +17,12 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pydicom
-from pydicom.errors import InvalidDicomError
+from typing import TYPE_CHECKING
 
 from ugpcl_engine.errors import CancelledError, InputError
+
+if TYPE_CHECKING:
+    import pydicom
 
 # the header fields a scan reads (pydicom stops parsing after the last one it needs)
 SCAN_TAGS = (
@@ -143,7 +144,11 @@ def _text(ds: pydicom.Dataset, keyword: str) -> str:
 
 def _read_header(path: Path) -> Header | None:
     """The scan fields of an image file's header as text, or None when it holds no readable
-    image. The values are converted here, inside the warning filter (pydicom converts lazily)."""
+    image. The values are converted here, inside the warning filter (pydicom converts lazily).
+    pydicom is imported here, on the first scan: opening the app does not pay for it."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     try:
         with warnings.catch_warnings():  # odd but readable headers are not the user's concern
             warnings.simplefilter("ignore")
