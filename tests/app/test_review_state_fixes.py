@@ -45,3 +45,35 @@ def test_the_label_check_follows_a_new_training_axis(
         assert summaries[-1].endswith(", ".join(str(i) for i in slices[:8]))
     finally:
         assist.supervisor.shutdown(2)
+
+
+def test_importing_a_label_table_keeps_the_dicom_codes_of_labels_it_does_not_rename(
+    tmp_path: Path,
+) -> None:
+    """A file of names and colours carries no DICOM codes: a label the file only recolours
+    (or lists as it is) keeps the code the user gave it; a renamed one goes back to the
+    default from its new name. The recovered table is the same."""
+    from test_label_ops import recovered, workspace
+
+    from app.state.label_ops import import_label_table
+    from ugpcl_engine import Concept, SegmentCode
+
+    ws, path = workspace(tmp_path)
+    assert ws.editor is not None and ws.doc is not None
+    liver = SegmentCode(
+        Concept("SCT", "91723000", "Anatomical Structure"), Concept("SCT", "10200004", "Liver")
+    )
+    spleen = SegmentCode(
+        Concept("SCT", "91723000", "Anatomical Structure"), Concept("SCT", "78961009", "Spleen")
+    )
+    ws.editor.set_code(1, liver)
+    ws.editor.set_code(2, spleen)
+    table_file = tmp_path / "label_description.txt"
+    table_file.write_text('1 255 0 0 1 1 1 "liver"\n2 0 0 255 1 1 1 "Tumour"\n')
+    result = import_label_table(ws.editor, table_file)
+    table = ws.doc.table
+    assert table.classes[1].color_rgb == (255, 0, 0) and table.classes[1].code == liver
+    assert table.classes[2].name == "Tumour" and table.classes[2].code is None
+    assert result.changed == (1, 2)
+    again = recovered(ws, path)
+    assert again.doc is not None and again.doc.table == table
