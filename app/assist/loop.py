@@ -86,6 +86,7 @@ class AssistLoop(QObject):
         # version numbers go on after the runs the project recorded
         self.session.reset(1 if doc is None else next_run_number(doc.records))
         self.session.set_axis(default_axis(doc))  # where the user painted most
+        self.holdout.document_replaced()  # its numbers were the document left's
         self.review.document_replaced()
         if doc is not None:
             doc.labels_changed.connect(self.review.labels_changed)

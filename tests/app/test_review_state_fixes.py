@@ -77,3 +77,27 @@ def test_importing_a_label_table_keeps_the_dicom_codes_of_labels_it_does_not_ren
     assert result.changed == (1, 2)
     again = recovered(ws, path)
     assert again.doc is not None and again.doc.table == table
+
+
+def test_another_document_clears_the_held_out_comparison(
+    window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The held-out numbers belong to a run on the document left: opening another one (or
+    closing it) must not keep showing them, nor take a late fill result of the old run."""
+    assist = open_assist(window, tmp_path / "runs", monkeypatch, box_document((2, 5, 8)), False)
+    try:
+        comparison = assist.loop.holdout.comparison
+        comparison.begin(5)
+        comparison.set_model(5, 0.91)
+        comparison.set_fill(5, 0.84)
+        assert assist.panel.holdout.text().startswith("Held-out slice 5: model 0.91")
+        window.ws.set_document(box_document((2, 5, 8)))
+        assert assist.panel.holdout.text() == ""
+        comparison.set_fill(5, 0.5)  # the old run's fill between slices, late
+        assert assist.panel.holdout.text() == "" and comparison.fill_dice is None
+        comparison.begin(5)
+        comparison.set_model(5, 0.7)
+        window.ws.close_document()
+        assert assist.panel.holdout.text() == ""
+    finally:
+        assist.supervisor.shutdown(2)
