@@ -101,3 +101,32 @@ def test_another_document_clears_the_held_out_comparison(
         assert assist.panel.holdout.text() == ""
     finally:
         assist.supervisor.shutdown(2)
+
+
+def test_a_label_table_imported_into_a_document_opened_meanwhile(
+    qtbot, window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file dialog runs an event loop: an open that finishes while it is up replaces the
+    document. The table goes to the document on screen, never to the one left (whose step
+    would land in the new document's undo history and crash journal)."""
+    from test_label_actions_gui import document
+
+    from app.ui import label_actions
+
+    window.ws.set_document(document())
+    old = window.ws.doc
+    newer = document()
+    table_file = tmp_path / "label_description.txt"
+    table_file.write_text('1 255 0 0 1 1 1 "Liver"\n')
+
+    def opened_meanwhile(_parent: object) -> str:
+        window.ws.set_document(newer)
+        return str(table_file)
+
+    monkeypatch.setattr(label_actions, "ask_table_file", opened_meanwhile)
+    [action] = [a for a in window.menus["Edit"].actions() if a.text() == "Import label table…"]
+    action.trigger()
+    assert newer.table.names[1] == "Liver" and old.table.names[1] == "liver"
+    window.ws.editor.undo()
+    assert newer.table.names[1] == "liver"
+    newer.modified = False
