@@ -130,3 +130,32 @@ def test_a_label_table_imported_into_a_document_opened_meanwhile(
     window.ws.editor.undo()
     assert newer.table.names[1] == "liver"
     newer.modified = False
+
+
+def test_a_document_never_opens_with_a_deleted_label_active(tmp_path: Path) -> None:
+    """Label 1 deleted and saved: reopening it (the active label is 1 at start) or showing a
+    volume where the active label is a deleted one makes a label in use active, so the first
+    stroke paints a label the user has, not a grey '(deleted)' one no Delete can clear."""
+    from test_label_ops import workspace
+
+    from app.state.files import load_project_document, save_snapshot, snapshot
+    from app.state.label_ops import delete_label, is_free
+    from app.state.workspace import Workspace
+
+    ws, path = workspace(tmp_path, volumes=2)
+    assert ws.editor is not None and ws.doc is not None
+    delete_label(ws.editor, 1)  # volume 0's liver
+    ws.tools.update(label=3)
+    ws.set_current(1)
+    delete_label(ws.editor, 3)  # volume 1's kidney: active label moves to 1
+    assert ws.tools.label == 1
+    ws.set_current(0)  # label 1 is deleted in volume 0
+    assert not is_free(ws.doc.table, ws.tools.label) and ws.tools.label == 2
+    save_snapshot(path, snapshot(ws.doc, path))
+    ws.keeper.close()
+
+    again = Workspace()
+    again.tools.update(label=1)
+    again.set_document(load_project_document(path))
+    assert again.doc is not None and again.tools.label == 2
+    again.keeper.close()
