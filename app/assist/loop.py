@@ -68,7 +68,7 @@ class AssistLoop(QObject):
     def set_training_axis(self, axis: str) -> bool:
         """Train and suggest along ``axis`` from the next run (refused while a run is going:
         its snapshot, preview and held-out slice are along the old one). The shown version's
-        suggestions are ranked again along the new axis."""
+        suggestions are ranked again along the new axis, and the label check is checked again."""
         if self.training.supervisor.running or axis == self.session.axis:
             return False
         self.training.refiner.end("The training axis changed: refining stopped.")
@@ -76,6 +76,7 @@ class AssistLoop(QObject):
         version = self.session.shown_version
         if version is not None:
             self.review.rank(version)
+        self.review.refresh_check()  # the user's paint is the slices marked along the axis
         return True
 
     def document_replaced(self) -> None:
@@ -85,6 +86,7 @@ class AssistLoop(QObject):
         # version numbers go on after the runs the project recorded
         self.session.reset(1 if doc is None else next_run_number(doc.records))
         self.session.set_axis(default_axis(doc))  # where the user painted most
+        self.holdout.document_replaced()  # its numbers were the document left's
         self.review.document_replaced()
         if doc is not None:
             doc.labels_changed.connect(self.review.labels_changed)

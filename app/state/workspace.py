@@ -20,6 +20,7 @@ from app.state.autosave import (
 )
 from app.state.document import Document, DocumentOrigin, VolumeItem
 from app.state.editor import LabelEditor
+from app.state.label_ops import is_free, step_label
 from app.state.observable import Signal
 from app.state.undo import DEFAULT_MAX_BYTES, UndoStack
 from app.state.view_state import ToolState, ViewState
@@ -159,7 +160,7 @@ class Workspace:
 
     def _reset_view(self) -> None:
         """Crosshair in the middle (on a labeled axial slice when there is one), a window for
-        the volume shown, an active label its table has."""
+        the volume shown, an active label its table has (one in use, not a deleted one)."""
         doc = self.doc
         if doc is None:
             return
@@ -169,7 +170,10 @@ class Workspace:
         if labeled.size:
             self.view.cursor_zyx[0] = int(labeled[len(labeled) // 2])
         self.view.window = initial_window(volume)  # the header's window when it has one
-        self.tools.label = min(self.tools.label, doc.table.num_classes - 1) or 1
+        label = min(self.tools.label, doc.table.num_classes - 1) or 1
+        if is_free(doc.table, label):  # a deleted label: paint would go to a grey free entry
+            label = step_label(doc.table, label, 1)
+        self.tools.label = label
 
     @property
     def journal(self) -> EditJournal | None:
