@@ -21,6 +21,7 @@ from app.assist.training import TrainingController
 from app.assist.versions import VersionController
 from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import TrainingSupervisor
+from app.state.observable import WiredOnce
 from app.state.overlay_layers import OverlayLayers
 from app.state.training_runs import next_run_number
 from app.state.training_session import TrainingSession
@@ -56,6 +57,7 @@ class AssistLoop(QObject):
         self.ws = workspace
         self.session = TrainingSession(AXIS)
         self.layers = OverlayLayers()
+        self._wired = WiredOnce()
         self.review = ReviewController(workspace, self.session, tasks, self.layers, self)
         self.versions = VersionController(workspace, self.session, self.review, self)
         self.training = TrainingController(
@@ -89,15 +91,17 @@ class AssistLoop(QObject):
         self.holdout.document_replaced()  # its numbers were the document left's
         self.review.document_replaced()
         if doc is not None:
-            doc.labels_changed.connect(self.review.labels_changed)
-            # refining must not train on a stale snapshot: an edit of the labels ends it
-            doc.labels_changed.connect(lambda _: self.training.labels_edited())
-            doc.marks_changed.connect(
-                lambda axis: self.training.labels_edited() if axis == self.session.axis else None
-            )
-            doc.predictions_changed.connect(self.review.predictions_changed)
-            doc.saving.disconnect(self.versions.saving)  # recovery replaces the same document
-            doc.saving.connect(self.versions.saving)
+            if self._wired.first_time(doc):  # a recovery announces the same document again
+                doc.labels_changed.connect(self.review.labels_changed)
+                # refining must not train on a stale snapshot: an edit of the labels ends it
+                doc.labels_changed.connect(lambda _: self.training.labels_edited())
+                doc.marks_changed.connect(
+                    lambda axis: (
+                        self.training.labels_edited() if axis == self.session.axis else None
+                    )
+                )
+                doc.predictions_changed.connect(self.review.predictions_changed)
+                doc.saving.connect(self.versions.saving)
             self.versions.restore()  # a project may bring model versions
             self.review.show_version()  # and stored results of other models
         self.layers.notify()
