@@ -89,6 +89,7 @@ class Workspace:
             self.pending = pending_for_project(doc.project_path)
         self.keeper.start(doc, beside=self.pending is None)
         self.editor = LabelEditor(doc, self.tools, self.undo, self.keeper)
+        doc.table_changed.connect(lambda _: self._keep_label_usable())
         self._reset_view()
         self.document_replaced.emit(None)
 
@@ -157,6 +158,13 @@ class Workspace:
         doc.modified = True
         self.set_current(first)
         return first
+
+    def _keep_label_usable(self) -> None:
+        """After any change of the table (a redone delete or merge, an import): a deleted
+        active label moves on to one in use, or the brush would paint a grey free entry."""
+        doc = self.doc
+        if doc is not None and is_free(doc.table, self.tools.label):
+            self.tools.update(label=step_label(doc.table, self.tools.label, 1))
 
     def _reset_view(self) -> None:
         """Crosshair in the middle (on a labeled axial slice when there is one), a window for
