@@ -258,3 +258,25 @@ def test_cropped_seg_nrrd_is_put_back_at_its_place(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="size 3 × 3 × 2 voxels"):
         open_segmentation(tmp_path / "h.seg.nrrd", GRID, NAMED)
+
+
+def _one_segment_seg(tmp_path: Path, make_dicom_series: DicomFactory) -> tuple[Path, Volume]:
+    """A DICOM-SEG of one segment (its SegmentIdentificationSequence is shared by the frames)."""
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros(grid.shape_zyx), grid)
+    source = read_volume(tmp_path / "src")
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[1, 1:3, 2] = 1
+    table = LabelTable(NAMED.classes[:2])
+    out = write_dicom_seg(LabelMap(labels, source.geometry, table), files, tmp_path / "one.dcm")
+    return out, source
+
+
+def test_one_segment_dicom_seg_opens_without_its_sources(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    out, source = _one_segment_seg(tmp_path, make_dicom_series)
+    opened = open_segmentation(out, source.geometry, LabelTable.default(2))
+    assert int((opened.labels.labels_zyx == 1).sum()) == 2
+    assert opened.labels.labels_zyx[1, 1, 2] == 1 and opened.labels.table.names[1] == "liver"
+

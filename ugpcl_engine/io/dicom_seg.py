@@ -251,6 +251,12 @@ class SegFrames:
     table: LabelTable
 
 
+def _group(frame: pydicom.Dataset, shared: pydicom.Dataset, name: str) -> pydicom.Dataset:
+    """A functional group's item for one frame: its own, else the shared one (a SEG with one
+    segment shares its SegmentIdentificationSequence among all frames)."""
+    return (frame if name in frame else shared)[name][0]
+
+
 def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
     """Read a DICOM-SEG's frames and their positions, without its source images.
 
@@ -275,9 +281,13 @@ def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
         positions, numbers = [], []
         for group in seg.PerFrameFunctionalGroupsSequence:
             positions.append(
-                [float(v) for v in group.PlanePositionSequence[0].ImagePositionPatient]
+                [
+                    float(v)
+                    for v in _group(group, shared, "PlanePositionSequence").ImagePositionPatient
+                ]
             )
-            numbers.append(int(group.SegmentIdentificationSequence[0].ReferencedSegmentNumber))
+            identification = _group(group, shared, "SegmentIdentificationSequence")
+            numbers.append(int(identification.ReferencedSegmentNumber))
     except (AttributeError, IndexError, KeyError, ValueError) as err:
         raise InputError(
             f"{name} has frames without a plane position or orientation ({str(err)[:80]}); open "
