@@ -280,3 +280,18 @@ def test_one_segment_dicom_seg_opens_without_its_sources(
     assert int((opened.labels.labels_zyx == 1).sum()) == 2
     assert opened.labels.labels_zyx[1, 1, 2] == 1 and opened.labels.table.names[1] == "liver"
 
+
+def test_dicom_seg_segment_number_beyond_255_is_refused(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    import pydicom
+
+    out, source = _one_segment_seg(tmp_path, make_dicom_series)
+    ds = pydicom.dcmread(out)
+    ds.SegmentSequence[0].SegmentNumber = 300
+    ds.SharedFunctionalGroupsSequence[0].SegmentIdentificationSequence[
+        0
+    ].ReferencedSegmentNumber = 300
+    ds.save_as(tmp_path / "crafted.dcm")
+    with pytest.raises(InputError, match=r"segment number\(s\) \[300\] outside 1..255"):
+        open_segmentation(tmp_path / "crafted.dcm", source.geometry, LabelTable.default(2))

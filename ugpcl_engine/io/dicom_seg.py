@@ -293,6 +293,13 @@ def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
             f"{name} has frames without a plane position or orientation ({str(err)[:80]}); open "
             "the image series it was made on from its DICOM folder and try again."
         ) from None
+    bad = sorted({n for n in numbers if not 1 <= n <= label_tables.MAX_LABEL_VALUE})
+    if bad:
+        raise InputError(
+            f"{name} has segment number(s) {bad[:5]} outside 1..{label_tables.MAX_LABEL_VALUE}; "
+            "at most 255 segments are supported. Renumber its segments in the program that "
+            "made it, then open it again."
+        )
     frames = np.where(pixels > 0, np.asarray(numbers, np.uint8)[:, None, None], 0).astype(np.uint8)
     return SegFrames(
         frames,
