@@ -295,3 +295,24 @@ def test_dicom_seg_segment_number_beyond_255_is_refused(
     ds.save_as(tmp_path / "crafted.dcm")
     with pytest.raises(InputError, match=r"segment number\(s\) \[300\] outside 1..255"):
         open_segmentation(tmp_path / "crafted.dcm", source.geometry, LabelTable.default(2))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [(256, "label value 256"), (-1, "negative values"), (1.5, "non-integer")]
+)
+def test_seg_nrrd_values_that_are_not_labels_are_refused(
+    tmp_path: Path, value: float, message: str
+) -> None:
+    import slicerio
+
+    from ugpcl_engine.io.seg_nrrd import _ijk_to_lps
+
+    voxels = np.zeros(GRID.shape_zyx, np.float32 if value % 1 else np.int16)
+    voxels[1, 1, 1], voxels[2, 2, 2] = value, 1  # a crafted file: 256 would wrap to 0 as uint8
+    segment = {"id": "Segment_1", "name": "a", "color": [1, 0, 0], "labelValue": 1, "layer": 0}
+    slicerio.write_segmentation(
+        str(tmp_path / "v.seg.nrrd"),
+        {"voxels": voxels.transpose(2, 1, 0), "ijkToLPS": _ijk_to_lps(GRID), "segments": [segment]},
+    )
+    with pytest.raises(InputError, match=message):
+        open_segmentation(tmp_path / "v.seg.nrrd", GRID, LabelTable.default(2))
