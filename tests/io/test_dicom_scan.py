@@ -138,3 +138,16 @@ def test_project_keeps_the_header_window(tmp_path: Path) -> None:
     save_project(tmp_path / "p.ugpcl", Project(volumes))
     loaded = load_project(tmp_path / "p.ugpcl")
     assert [v.volume.header_window for v in loaded.volumes] == [(50.0, 350.0), None]
+
+
+def test_a_damaged_header_is_skipped_not_raised(tmp_path: Path) -> None:
+    files = write_series(tmp_path / "s", ramp(5, (3, 8, 8)), SeriesSpec())
+    data = files[0].read_bytes()
+    tag = b"\x02\x00\x10\x00UI"  # TransferSyntaxUID with an unknown VR: pydicom raises
+    assert tag in data  # NotImplementedError, not InvalidDicomError
+    (tmp_path / "s" / "damaged.dcm").write_bytes(data.replace(tag, b"\x02\x00\x10\x00UY", 1))
+    scan = scan_dicom_folder(tmp_path)
+    assert len(scan.series) == 1 and scan.series[0].slices == 3 and scan.unreadable == 1
+    same = series_files_of(files[1])
+    assert same is not None and len(same) == 3
+    assert series_files_of(tmp_path / "s" / "damaged.dcm") is None

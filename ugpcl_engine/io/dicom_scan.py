@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
-from pydicom.errors import InvalidDicomError
 
 from ugpcl_engine.errors import CancelledError, InputError
 
@@ -149,8 +148,8 @@ def _read_header(path: Path) -> Header | None:
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(SCAN_TAGS))
             header = {keyword: _text(ds, keyword) for keyword in SCAN_TAGS}
-    except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError, AttributeError):
-        return None
+    except Exception:  # a damaged header raises many types (NotImplementedError for an unknown
+        return None  # VR, struct.error, BytesLengthException...): skip the file, never the scan
     if not header["SeriesInstanceUID"] or not header["Rows"]:
         return None
     return header
