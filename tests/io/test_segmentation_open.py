@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -316,3 +317,70 @@ def test_seg_nrrd_values_that_are_not_labels_are_refused(
     )
     with pytest.raises(InputError, match=message):
         open_segmentation(tmp_path / "v.seg.nrrd", GRID, LabelTable.default(2))
+
+
+def _craft_colour_two_values(ds: Any) -> None:
+    ds.SegmentSequence[0].RecommendedDisplayCIELabValue = [1, 2]
+
+
+def _craft_colour_out_of_gamut(ds: Any) -> None:
+    ds.SegmentSequence[0].RecommendedDisplayCIELabValue = [65535, 65535, 65535]
+
+
+def _craft_nan_position(ds: Any) -> None:
+    plane = ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0]
+    plane.ImagePositionPatient = ["nan", "0", "0"]
+
+
+def _craft_no_pixel_data(ds: Any) -> None:
+    del ds.PixelData
+
+
+def _craft_five_orientation_values(ds: Any) -> None:
+    plane = ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0]
+    plane.ImageOrientationPatient = [1, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("craft", "refused"),
+    [
+        (_craft_colour_two_values, None),  # an unreadable colour is left out, the file opens
+        (_craft_colour_out_of_gamut, None),  # clipped into RGB
+        (_craft_nan_position, "Cannot read crafted.dcm as a DICOM-SEG"),
+        (_craft_no_pixel_data, "Cannot read the frames of crafted.dcm"),
+        (_craft_five_orientation_values, "Cannot read crafted.dcm as a DICOM-SEG"),
+    ],
+)
+def test_crafted_dicom_seg_opens_or_is_refused_with_a_message(
+    tmp_path: Path,
+    make_dicom_series: DicomFactory,
+    craft: Callable[[Any], None],
+    refused: str | None,
+) -> None:
+    import warnings
+
+    import pydicom
+
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros(grid.shape_zyx), grid)
+    source = read_volume(tmp_path / "src")
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[1, 1, 1], labels[2, 2, 2] = 1, 2
+    out = write_dicom_seg(LabelMap(labels, source.geometry, NAMED), files, tmp_path / "seg.dcm")
+    ds = pydicom.dcmread(out)
+    with warnings.catch_warnings():  # pydicom warns about the invalid values written
+        warnings.simplefilter("ignore")
+        craft(ds)
+        ds.save_as(tmp_path / "crafted.dcm")
+    for sources in (None, files):
+        if refused is None:
+            opened = open_segmentation(
+                tmp_path / "crafted.dcm", source.geometry, NAMED, source_dicom_files=sources
+            )
+            assert np.array_equal(opened.labels.labels_zyx, labels)
+            assert opened.labels.table.names == NAMED.names
+        else:
+            with pytest.raises(InputError, match=refused):
+                open_segmentation(
+                    tmp_path / "crafted.dcm", source.geometry, NAMED, source_dicom_files=sources
+                )

@@ -93,9 +93,14 @@ def segment_entries(
         description = seg.get_segment_description(number)
         rgb: tuple[int, int, int] = (255, 0, 0)
         if "RecommendedDisplayCIELabValue" in description:
-            lab = hd.color.CIELabColor.from_dicom_value(description.RecommendedDisplayCIELabValue)
-            r, g, b = lab.to_rgb()
-            rgb = (int(r), int(g), int(b))
+            try:  # a colour slightly outside RGB is clipped; an unreadable one is left out
+                lab = hd.color.CIELabColor.from_dicom_value(
+                    description.RecommendedDisplayCIELabValue
+                )
+                r, g, b = lab.to_rgb(clip=True)
+                rgb = (int(r), int(g), int(b))
+            except (ValueError, TypeError):
+                pass
         entries[int(number)] = (str(description.segment_label), rgb, _code_of(description))
     return entries
 
@@ -188,10 +193,7 @@ def read_dicom_seg(
     Raises:
         InputError: not a SEG, or it references other images.
     """
-    try:
-        seg = hd.seg.segread(str(seg_path))
-    except (OSError, ValueError, AttributeError, pydicom.errors.InvalidDicomError) as err:
-        raise InputError(f"Cannot read {seg_path} as a DICOM-SEG: {str(err)[:160]}.") from None
+    seg = read_segmentation_file(seg_path)
     datasets = _read_sources(source_dicom_files)
     indices = _slice_indices(datasets, geometry)
     uids = [str(ds.SOPInstanceUID) for ds in datasets]
@@ -201,6 +203,8 @@ def read_dicom_seg(
         raise InputError(
             f"{Path(seg_path).name} does not fit these source images: {err}."
         ) from None
+    except Exception as err:  # highdicom/pydicom: RuntimeError, AttributeError... on a bad SEG
+        raise InputError(_damaged(Path(seg_path).name, err)) from None
     labels = np.zeros(geometry.shape_zyx, dtype=np.uint8)
     for frame, k in zip(frames, indices, strict=True):
         labels[k] = frame
@@ -226,10 +230,18 @@ def read_segmentation_file(seg_path: str | Path) -> hd.seg.Segmentation:
     """
     try:
         return hd.seg.segread(str(seg_path))
-    except (OSError, ValueError, AttributeError, pydicom.errors.InvalidDicomError) as err:
+    except Exception as err:  # a damaged or crafted SEG: OSError, ValueError, IndexError, and
+        # sqlite3 errors from highdicom's frame table (a NaN position or spacing) among others
         raise InputError(
-            f"Cannot read {Path(seg_path).name} as a DICOM-SEG: {str(err)[:160]}."
+            f"Cannot read {Path(seg_path).name} as a DICOM-SEG: {str(err)[:160].rstrip('.')}."
         ) from None
+
+
+def _damaged(name: str, err: Exception) -> str:
+    return (
+        f"Cannot read the frames of {name} ({str(err)[:120]}); check that it is a complete "
+        "DICOM-SEG file, or export it again."
+    )
 
 
 @dataclass(frozen=True)
@@ -277,7 +289,6 @@ def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
             float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient
         )
         spacing = shared.PixelMeasuresSequence[0].PixelSpacing
-        pixels = np.asarray(seg.pixel_array).reshape(-1, int(seg.Rows), int(seg.Columns))
         positions, numbers = [], []
         for group in seg.PerFrameFunctionalGroupsSequence:
             positions.append(
@@ -293,6 +304,12 @@ def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
             f"{name} has frames without a plane position or orientation ({str(err)[:80]}); open "
             "the image series it was made on from its DICOM folder and try again."
         ) from None
+    try:
+        pixels = np.asarray(seg.pixel_array).reshape(-1, int(seg.Rows), int(seg.Columns))
+        if pixels.shape[0] != len(numbers):
+            raise ValueError(f"{pixels.shape[0]} frames of pixels for {len(numbers)} frames")
+    except Exception as err:  # pydicom's decoders raise many types for bad pixel data
+        raise InputError(_damaged(name, err)) from None
     bad = sorted({n for n in numbers if not 1 <= n <= label_tables.MAX_LABEL_VALUE})
     if bad:
         raise InputError(
