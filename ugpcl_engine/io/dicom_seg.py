@@ -266,7 +266,8 @@ class SegFrames:
 def _group(frame: pydicom.Dataset, shared: pydicom.Dataset, name: str) -> pydicom.Dataset:
     """A functional group's item for one frame: its own, else the shared one (a SEG with one
     segment shares its SegmentIdentificationSequence among all frames)."""
-    return (frame if name in frame else shared)[name][0]
+    item: pydicom.Dataset = (frame if name in frame else shared)[name][0]
+    return item
 
 
 def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
