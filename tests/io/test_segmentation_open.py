@@ -384,3 +384,19 @@ def test_crafted_dicom_seg_opens_or_is_refused_with_a_message(
                 open_segmentation(
                     tmp_path / "crafted.dcm", source.geometry, NAMED, source_dicom_files=sources
                 )
+
+
+def test_dicom_seg_keeps_class_names_in_any_script(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros(grid.shape_zyx), grid)
+    source = read_volume(tmp_path / "src")
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[1, 1, 1], labels[2, 2, 2] = 1, 2
+    names = ("background", "Lunge β", "肝臓")  # not Latin-1: written as '?' before
+    table = LabelTable(tuple(replace(c, name=n) for c, n in zip(NAMED.classes, names, strict=True)))
+    out = write_dicom_seg(LabelMap(labels, source.geometry, table), files, tmp_path / "seg.dcm")
+    for sources in (None, files):
+        opened = open_segmentation(out, source.geometry, NAMED, source_dicom_files=sources)
+        assert opened.labels.table.names == names

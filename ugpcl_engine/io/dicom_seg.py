@@ -166,6 +166,7 @@ def write_dicom_seg(
             software_versions="0.1.0",
             device_serial_number="0",
             series_description="UGPCL segmentation",
+            specific_character_set="ISO_IR 192",  # UTF-8: class names in any script
         )
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
