@@ -400,3 +400,14 @@ def test_dicom_seg_keeps_class_names_in_any_script(
     for sources in (None, files):
         opened = open_segmentation(out, source.geometry, NAMED, source_dicom_files=sources)
         assert opened.labels.table.names == names
+
+
+def test_seg_nrrd_keeps_class_names_in_any_script(tmp_path: Path) -> None:
+    names = ("background", "Läsion", "肝臓 & &#x41;")  # pynrrd writes ASCII only
+    table = LabelTable(tuple(replace(c, name=n) for c, n in zip(NAMED.classes, names, strict=True)))
+    path = tmp_path / "names.seg.nrrd"
+    write_label_map(path, LabelMap(_labels(), GRID, table))
+    assert "Segment0_Name:=Läsion\n".encode() in path.read_bytes()  # UTF-8, as Slicer writes
+    opened = open_segmentation(path, GRID, LabelTable.default(2))
+    assert opened.labels.table.names == names
+    assert np.array_equal(opened.labels.labels_zyx, _labels())
