@@ -411,3 +411,17 @@ def test_seg_nrrd_keeps_class_names_in_any_script(tmp_path: Path) -> None:
     opened = open_segmentation(path, GRID, LabelTable.default(2))
     assert opened.labels.table.names == names
     assert np.array_equal(opened.labels.labels_zyx, _labels())
+
+
+def test_dicom_seg_class_name_with_a_backslash_stays_one_name(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros(grid.shape_zyx), grid)
+    source = read_volume(tmp_path / "src")
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[1, 1, 1] = 1
+    table = LabelTable((NAMED.classes[0], replace(NAMED.classes[1], name="liver\\left")))
+    out = write_dicom_seg(LabelMap(labels, source.geometry, table), files, tmp_path / "seg.dcm")
+    opened = open_segmentation(out, source.geometry, NAMED)
+    assert opened.labels.table.names[1] == "liver/left"  # was "['liver', 'left']"

@@ -115,7 +115,7 @@ def _descriptions(label_map: LabelMap) -> list[hd.seg.SegmentDescription]:
         out.append(
             hd.seg.SegmentDescription(
                 segment_number=cls.value,
-                segment_label=cls.name[:64],
+                segment_label=cls.name.replace("\\", "/")[:64],  # '\\' splits DICOM values
                 segmented_property_category=_hd_code(code.category),
                 segmented_property_type=_hd_code(code.type),
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
