@@ -425,3 +425,17 @@ def test_dicom_seg_class_name_with_a_backslash_stays_one_name(
     out = write_dicom_seg(LabelMap(labels, source.geometry, table), files, tmp_path / "seg.dcm")
     opened = open_segmentation(out, source.geometry, NAMED)
     assert opened.labels.table.names[1] == "liver/left"  # was "['liver', 'left']"
+
+
+def test_seg_nrrd_declaring_more_than_memory_is_refused_before_reading(tmp_path: Path) -> None:
+    import gzip
+
+    header = (
+        b"NRRD0004\ntype: uint8\ndimension: 3\nspace: left-posterior-superior\n"
+        b"sizes: 100000 100000 100000\nspace directions: (1,0,0) (0,1,0) (0,0,1)\n"
+        b"kinds: domain domain domain\nencoding: gzip\nspace origin: (0,0,0)\n"
+        b"Segment0_ID:=Segment_1\nSegment0_Name:=a\nSegment0_LabelValue:=1\n\n"
+    )
+    (tmp_path / "bomb.seg.nrrd").write_bytes(header + gzip.compress(bytes(100)))
+    with pytest.raises(InputError, match=r"declares 100000 × 100000 × 100000 voxels"):
+        open_segmentation(tmp_path / "bomb.seg.nrrd", GRID, NAMED)

@@ -150,6 +150,10 @@ def _read(path: Path, skip_voxels: bool) -> dict[str, Any]:
         raise InputError(f"File not found: {path}. Check the path and try again.")
     import slicerio  # here, not at import: the GUI start needs no .seg.nrrd reader
 
+    if not skip_voxels:  # pynrrd would inflate a gzip bomb to the declared size
+        from ugpcl_engine.io.declared_size import check_declared_size
+
+        check_declared_size(path)
     try:
         return dict(slicerio.read_segmentation(str(path), skip_voxels=skip_voxels))
     except Exception as err:  # slicerio/pynrrd raise many types for a bad file
