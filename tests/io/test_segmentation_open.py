@@ -439,3 +439,23 @@ def test_seg_nrrd_declaring_more_than_memory_is_refused_before_reading(tmp_path:
     (tmp_path / "bomb.seg.nrrd").write_bytes(header + gzip.compress(bytes(100)))
     with pytest.raises(InputError, match=r"declares 100000 × 100000 × 100000 voxels"):
         open_segmentation(tmp_path / "bomb.seg.nrrd", GRID, NAMED)
+
+
+@pytest.mark.parametrize("where", [(0, 0), (1, 3)])  # a spacing, an origin
+def test_seg_nrrd_with_a_nan_grid_is_refused_as_damaged(
+    tmp_path: Path, where: tuple[int, int]
+) -> None:
+    import slicerio
+
+    from ugpcl_engine.io.seg_nrrd import _ijk_to_lps
+
+    matrix = _ijk_to_lps(GRID)
+    matrix[where] = np.nan
+    voxels = np.zeros(GRID.shape_zyx[::-1], np.uint8)
+    segment = {"id": "Segment_1", "name": "a", "color": [1, 0, 0], "labelValue": 1, "layer": 0}
+    path = tmp_path / "nan.seg.nrrd"
+    slicerio.write_segmentation(
+        str(path), {"voxels": voxels, "ijkToLPS": matrix, "segments": [segment]}
+    )
+    with pytest.raises(InputError, match="not a number"):  # not "resample it onto the image"
+        open_segmentation(path, GRID, NAMED)

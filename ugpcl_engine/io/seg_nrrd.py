@@ -101,6 +101,11 @@ def segment_extents(labels_zyx: np.ndarray, table: LabelTable) -> dict[int, str]
 
 def _geometry(ijk_to_lps: np.ndarray, shape_xyz: tuple[int, ...]) -> VolumeGeometry:
     matrix = np.asarray(ijk_to_lps, dtype=float)[:3, :3]
+    if not np.all(np.isfinite(np.asarray(ijk_to_lps, dtype=float)[:3])):
+        raise InputError(
+            "The .seg.nrrd has a voxel size, direction or origin that is not a number (NaN or "
+            "infinite); its header is damaged: re-save it in Slicer."
+        )
     spacing_xyz = np.linalg.norm(matrix, axis=0)
     if np.any(spacing_xyz <= 0):
         raise InputError("The .seg.nrrd has a zero voxel size; re-save it in Slicer.")
