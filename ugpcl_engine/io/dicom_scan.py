@@ -125,6 +125,8 @@ class DicomScan:
 
 def _is_dicom_file(path: Path) -> bool:
     try:
+        if not path.is_file():  # a FIFO or device would block open() or never end
+            return False
         with path.open("rb") as f:
             f.seek(_PREAMBLE)
             return f.read(4) == b"DICM"
