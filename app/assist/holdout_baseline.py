@@ -57,6 +57,13 @@ class HoldoutBaseline(QObject):
         training.run_started.connect(self._run_started)
         session.validated.connect(self._validated)
 
+    def document_replaced(self) -> None:
+        """Another document (or none): the latest run's numbers go, its fill is stopped."""
+        task = self.tasks.current(HOLDOUT_KIND)
+        if task is not None:
+            task.cancel()
+        self.comparison.begin(None)
+
     def _validated(self, event: Validation) -> None:
         self.comparison.set_model(event.slice_index, event.dice)
 

@@ -21,6 +21,7 @@ from app.assist.training import TrainingController
 from app.assist.versions import VersionController
 from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import TrainingSupervisor
+from app.state.observable import WiredOnce
 from app.state.overlay_layers import OverlayLayers
 from app.state.training_runs import next_run_number
 from app.state.training_session import TrainingSession
@@ -56,6 +57,7 @@ class AssistLoop(QObject):
         self.ws = workspace
         self.session = TrainingSession(AXIS)
         self.layers = OverlayLayers()
+        self._wired = WiredOnce()
         self.review = ReviewController(workspace, self.session, tasks, self.layers, self)
         self.versions = VersionController(workspace, self.session, self.review, self)
         self.training = TrainingController(
@@ -68,7 +70,7 @@ class AssistLoop(QObject):
     def set_training_axis(self, axis: str) -> bool:
         """Train and suggest along ``axis`` from the next run (refused while a run is going:
         its snapshot, preview and held-out slice are along the old one). The shown version's
-        suggestions are ranked again along the new axis."""
+        suggestions are ranked again along the new axis, and the label check is checked again."""
         if self.training.supervisor.running or axis == self.session.axis:
             return False
         self.training.refiner.end("The training axis changed: refining stopped.")
@@ -76,6 +78,7 @@ class AssistLoop(QObject):
         version = self.session.shown_version
         if version is not None:
             self.review.rank(version)
+        self.review.refresh_check()  # the user's paint is the slices marked along the axis
         return True
 
     def document_replaced(self) -> None:
@@ -85,17 +88,20 @@ class AssistLoop(QObject):
         # version numbers go on after the runs the project recorded
         self.session.reset(1 if doc is None else next_run_number(doc.records))
         self.session.set_axis(default_axis(doc))  # where the user painted most
+        self.holdout.document_replaced()  # its numbers were the document left's
         self.review.document_replaced()
         if doc is not None:
-            doc.labels_changed.connect(self.review.labels_changed)
-            # refining must not train on a stale snapshot: an edit of the labels ends it
-            doc.labels_changed.connect(lambda _: self.training.labels_edited())
-            doc.marks_changed.connect(
-                lambda axis: self.training.labels_edited() if axis == self.session.axis else None
-            )
-            doc.predictions_changed.connect(self.review.predictions_changed)
-            doc.saving.disconnect(self.versions.saving)  # recovery replaces the same document
-            doc.saving.connect(self.versions.saving)
+            if self._wired.first_time(doc):  # a recovery announces the same document again
+                doc.labels_changed.connect(self.review.labels_changed)
+                # refining must not train on a stale snapshot: an edit of the labels ends it
+                doc.labels_changed.connect(lambda _: self.training.labels_edited())
+                doc.marks_changed.connect(
+                    lambda axis: (
+                        self.training.labels_edited() if axis == self.session.axis else None
+                    )
+                )
+                doc.predictions_changed.connect(self.review.predictions_changed)
+                doc.saving.connect(self.versions.saving)
             self.versions.restore()  # a project may bring model versions
             self.review.show_version()  # and stored results of other models
         self.layers.notify()

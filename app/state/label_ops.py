@@ -22,7 +22,7 @@ another volume could be undone from this one over that volume's later edits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +210,8 @@ def import_label_table(editor: LabelEditor, path: str | Path) -> TableImport:
 
     The values the file lists take its names and colours (values above the table extend it);
     labels the file does not list, painted or not, keep their names and colours; background
-    keeps its entry; no voxel changes. One undo step.
+    keeps its entry; no voxel changes. A file carries no DICOM codes: a label whose name the
+    file keeps keeps its code, a renamed one gets the default of its new name. One undo step.
 
     Args:
         editor: the document's editor.
@@ -226,7 +227,7 @@ def import_label_table(editor: LabelEditor, path: str | Path) -> TableImport:
     doc = editor.doc
     entries = read_label_entries(path)
     old = doc.table
-    new = table_with_entries(old, entries)
+    new = _with_codes_kept(old, table_with_entries(old, entries))
     changed = tuple(
         v for v in range(1, old.num_classes) if v in entries and new.classes[v] != old.classes[v]
     )
@@ -238,3 +239,16 @@ def import_label_table(editor: LabelEditor, path: str | Path) -> TableImport:
     edit.apply(doc, forward=True)
     editor.push_step(edit)
     return TableImport(changed, added, kept, edit)
+
+
+def _with_codes_kept(old: LabelTable, new: LabelTable) -> LabelTable:
+    """``new`` with the DICOM code of every class of ``old`` whose name it kept."""
+    classes = [
+        replace(cls, code=old.classes[cls.value].code)
+        if cls.value < old.num_classes
+        and cls.code is None
+        and cls.name == old.classes[cls.value].name
+        else cls
+        for cls in new.classes
+    ]
+    return LabelTable(tuple(classes))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -30,3 +31,23 @@ class Signal(Generic[T]):
         """Call every connected slot with ``value``, in connection order."""
         for slot in list(self._slots):
             slot(value)
+
+
+class WiredOnce:
+    """Tells a listener whether it has already connected its handlers to an object.
+
+    ``Workspace.document_replaced`` is announced again for the same document after a
+    recovery replays its journal; a listener that connects to the document's signals on each
+    announcement would then handle every change twice. The object is held weakly, so a closed
+    document is not kept alive by its listeners.
+    """
+
+    def __init__(self) -> None:
+        self._ref: weakref.ref[Any] | None = None
+
+    def first_time(self, obj: object) -> bool:
+        """True (and remember ``obj``) unless ``obj`` is the object wired last time."""
+        if self._ref is not None and self._ref() is obj:
+            return False
+        self._ref = weakref.ref(obj)
+        return True

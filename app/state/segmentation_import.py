@@ -22,6 +22,7 @@ from app.state.document import AXIS_NAMES, Region
 from app.state.editor import LabelEditor
 from app.state.undo import CompoundEdit, LabelDelta, TableEdit
 from ugpcl_engine import (
+    InputError,
     LabelMap,
     LabelTable,
     OpenedSegmentation,
@@ -51,7 +52,10 @@ def read_segmentation(
     """
     files = None
     if source_path is not None and source_path.is_dir():
-        series = list_dicom_series(source_path)
+        try:
+            series = list_dicom_series(source_path)
+        except InputError:  # the folder holds no series any more: the file may not need it
+            series = []
         files = list(series[0].files) if len(series) == 1 else None
     return open_segmentation(path, geometry, table, source_dicom_files=files)
 

@@ -20,6 +20,7 @@ from app.state.autosave import (
 )
 from app.state.document import Document, DocumentOrigin, VolumeItem
 from app.state.editor import LabelEditor
+from app.state.label_ops import is_free, step_label
 from app.state.observable import Signal
 from app.state.undo import DEFAULT_MAX_BYTES, UndoStack
 from app.state.view_state import ToolState, ViewState
@@ -91,6 +92,7 @@ class Workspace:
         self.undo = self._histories[doc.current]
         self.pending = pending
         self.editor = LabelEditor(doc, self.tools, self.undo, self.keeper)
+        doc.table_changed.connect(lambda _: self._keep_label_usable())
         self._reset_view()
         self.document_replaced.emit(None)
 
@@ -160,9 +162,16 @@ class Workspace:
         self.set_current(first)
         return first
 
+    def _keep_label_usable(self) -> None:
+        """After any change of the table (a redone delete or merge, an import): a deleted
+        active label moves on to one in use, or the brush would paint a grey free entry."""
+        doc = self.doc
+        if doc is not None and is_free(doc.table, self.tools.label):
+            self.tools.update(label=step_label(doc.table, self.tools.label, 1))
+
     def _reset_view(self) -> None:
         """Crosshair in the middle (on a labeled axial slice when there is one), a window for
-        the volume shown, an active label its table has."""
+        the volume shown, an active label its table has (one in use, not a deleted one)."""
         doc = self.doc
         if doc is None:
             return
@@ -172,7 +181,10 @@ class Workspace:
         if labeled.size:
             self.view.cursor_zyx[0] = int(labeled[len(labeled) // 2])
         self.view.window = initial_window(volume)  # the header's window when it has one
-        self.tools.label = min(self.tools.label, doc.table.num_classes - 1) or 1
+        label = min(self.tools.label, doc.table.num_classes - 1) or 1
+        if is_free(doc.table, label):  # a deleted label: paint would go to a grey free entry
+            label = step_label(doc.table, label, 1)
+        self.tools.label = label
 
     @property
     def journal(self) -> EditJournal | None:

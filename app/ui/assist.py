@@ -21,6 +21,7 @@ from app.assist.loop import AssistLoop
 from app.assist.run_plan import AXIS_WORDS, ready_text
 from app.jobs.tasks import TaskRunner
 from app.jobs.training_supervisor import ChildTarget, TrainingSupervisor
+from app.state.observable import WiredOnce
 from app.state.prediction_edits import AcceptOptions
 from app.ui import dialogs
 from app.ui.fill_between import show_holdout
@@ -73,6 +74,7 @@ class AssistView(QObject):
             self.loop.versions,
         )
         self.session, self.layers = self.loop.session, self.loop.layers
+        self._wired = WiredOnce()
         self.panel = TrainingPanel()
         self.panel.loss_source = lambda: self.session.losses
         self.panel.dice_source = lambda: self.session.holdout_dice
@@ -215,9 +217,10 @@ class AssistView(QObject):
         if doc is None:
             return
         self._volume_changed()
-        doc.marks_changed.connect(lambda _: self.overlays.paint_strips())
-        doc.marks_changed.connect(lambda _: self._update_can_start())
-        doc.marks_changed.connect(lambda _: self._say_ready())  # before the first run
+        if self._wired.first_time(doc):  # a recovery announces the same document again
+            doc.marks_changed.connect(lambda _: self.overlays.paint_strips())
+            doc.marks_changed.connect(lambda _: self._update_can_start())
+            doc.marks_changed.connect(lambda _: self._say_ready())  # before the first run
         self._say_ready()
 
     def _say_ready(self) -> None:

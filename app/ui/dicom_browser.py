@@ -200,10 +200,20 @@ class DicomOpener(QObject):
         task = DicomScanTask(folder, datasets_too=not always_ask)
         self._show_progress(task)
         signals = task.signals
-        signals.progress.connect(self._progressed)
-        signals.finished.connect(lambda scan: self._scanned(folder, scan, always_ask, remember))
-        signals.failed.connect(lambda msg: self._done() or self._failed("Cannot scan folder", msg))
-        signals.cancelled.connect(lambda: self._done() or self._message("DICOM scan cancelled."))
+
+        def fresh() -> bool:  # a scan replaced by a newer one must not touch the newer's dialog
+            return self.tasks.current(task.kind) is task
+
+        signals.progress.connect(lambda done, total: fresh() and self._progressed(done, total))
+        signals.finished.connect(
+            lambda scan: fresh() and self._scanned(folder, scan, always_ask, remember)
+        )
+        signals.failed.connect(
+            lambda msg: fresh() and (self._done() or self._failed("Cannot scan folder", msg))
+        )
+        signals.cancelled.connect(
+            lambda: fresh() and (self._done() or self._message("DICOM scan cancelled."))
+        )
         self._message(f"Reading DICOM headers under {folder}…")
         self.tasks.start(task)
         return task

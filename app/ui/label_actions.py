@@ -93,12 +93,12 @@ class LabelActions:
 
     def import_table(self) -> None:
         """Edit › Import label table…: names and colours from an ITK-SNAP or Slicer file."""
-        editor = self.ws.editor
-        if editor is None:
+        if self.ws.editor is None:
             dialogs.show_error(self.window, "Labels", "Open an image first, then import its table.")
             return
         path = ask_table_file(self.window)
-        if path is None:
+        editor = self.ws.editor  # the dialog's event loop may have replaced the document
+        if path is None or editor is None:
             return
         result = []
         if self._run(lambda: result.append(import_label_table(editor, path))):

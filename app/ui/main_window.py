@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.jobs.tasks import TaskRunner
 from app.state import files
 from app.state.app_log import configure_logging
+from app.state.observable import WiredOnce
 from app.state.view_geometry import voxel_to_mm
 from app.state.view_state import CT_PRESETS, VIEW_AXES
 from app.state.window_presets import preset_names, preset_window
@@ -54,6 +55,8 @@ from app.ui.welcome import install_welcome
 from ugpcl_engine import __version__, headless_commands
 
 APP_NAME = "ugpcl-studio"
+# loaded only when a file needs them (DICOM scans, DICOM-SEG, .seg.nrrd, fill between slices)
+HEAVY_MODULES = ("torch", "pydicom", "highdicom", "slicerio", "itk")
 START_HINT = (
     "Open an image, a DICOM folder or a project (File › Open), or the sample (File › Open sample)."
 )
@@ -71,6 +74,7 @@ class MainWindow(QMainWindow):
     def __init__(self, workspace: Workspace | None = None) -> None:
         super().__init__()
         self.ws = workspace or Workspace()
+        self._wired_doc, self._wired_editor = WiredOnce(), WiredOnce()
         self.pan_held = False
         self.setWindowTitle(APP_NAME)
         self.views = {axis: SliceView(axis, lambda: self.pan_held) for axis in VIEW_AXES}
@@ -149,12 +153,14 @@ class MainWindow(QMainWindow):
             self.readout.setText(START_HINT)
             self._fill_volumes()
             return
-        doc.table_changed.connect(lambda _: self.sync_panels())
-        if self.ws.editor is not None:
-            self.ws.editor.journal_failed.connect(
+        if self._wired_doc.first_time(doc):  # a recovery announces the same document again
+            doc.table_changed.connect(lambda _: self.sync_panels())
+            doc.modified_changed.connect(lambda _: self._update_title())
+        editor = self.ws.editor
+        if editor is not None and self._wired_editor.first_time(editor):
+            editor.journal_failed.connect(
                 lambda msg: dialogs.show_error(self, "Autosave stopped", msg)
             )
-        doc.modified_changed.connect(lambda _: self._update_title())
         self.readout.setText("")  # the "Open an image…" hint is done; hovering fills it again
         self.controller.document_replaced()
         self.sync_panels()
@@ -425,6 +431,8 @@ def main(args: list[str]) -> int:
     code = app.exec()
     if options.report_imports:
         print(f"torch-imported={'torch' in sys.modules}")
+        heavy = [name for name in HEAVY_MODULES if name in sys.modules]
+        print(f"heavy-imported={','.join(heavy)}")
     return 2 if errors else int(code)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.state.document import Region, slice_of
+from app.state.observable import WiredOnce
 from app.state.view_geometry import slice_caption, slice_layout
 from app.state.view_state import VIEW_AXES, Tool
 from app.state.workspace import Workspace
@@ -36,6 +37,7 @@ class ViewController(QObject):
         super().__init__()
         self.ws = workspace
         self.views = views
+        self._wired = WiredOnce()
         self.active_axis = "z"
         self._polygon: list[tuple[float, float]] = []
         self._polygon_axis = "z"
@@ -68,9 +70,10 @@ class ViewController(QObject):
         doc = self.ws.doc
         if doc is None:
             return
-        doc.labels_changed.connect(self._labels_changed)
-        doc.marks_changed.connect(self._marks_changed)
-        doc.table_changed.connect(lambda _: self.restyle())
+        if self._wired.first_time(doc):  # a recovery announces the same document again
+            doc.labels_changed.connect(self._labels_changed)
+            doc.marks_changed.connect(self._marks_changed)
+            doc.table_changed.connect(lambda _: self.restyle())
         self.show_volume()
 
     def show_volume(self) -> None:

@@ -230,3 +230,33 @@ def test_dicom_seg_export_of_a_series_opened_by_one_file(tmp_path: Path) -> None
         for r in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence
     }
     assert referenced == {str(pydicom.dcmread(f).SOPInstanceUID) for f in files}
+
+
+def test_a_second_scan_keeps_its_progress_when_the_first_is_replaced(
+    qtbot, window, tree, monkeypatch
+) -> None:
+    from app.jobs import dicom_scan
+
+    def slow_scan(folder, *, progress, is_cancelled):
+        progress(3, 10)
+        while not is_cancelled():
+            threading.Event().wait(0.01)
+        raise CancelledError("cancelled")
+
+    monkeypatch.setattr(dicom_scan, "scan_dicom_folder", slow_scan)
+    messages: list[str] = []
+    window.files.message.connect(messages.append)
+    opener = window.files.dicom
+    first = opener.open_folder(tree, always_ask=True)
+    replaced: list[bool] = []
+    first.signals.cancelled.connect(lambda: replaced.append(True))
+    opener.open_folder(tree / "study_mr", always_ask=True)  # a folder dropped meanwhile
+    second_progress = opener.progress
+    # the opener's slots were connected first: they have run when this one runs
+    qtbot.waitUntil(lambda: bool(replaced), timeout=10000)
+    # the replaced scan neither closed the second's dialog nor said "cancelled"
+    assert opener.progress is second_progress and second_progress is not None
+    assert "DICOM scan cancelled." not in messages
+    qtbot.mouseClick(second_progress.findChild(QPushButton), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "DICOM scan cancelled." in messages, timeout=10000)
+    assert opener.progress is None and window.ws.doc is None

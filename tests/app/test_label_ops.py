@@ -268,3 +268,17 @@ def test_accepting_an_older_models_prediction_never_writes_a_deleted_label(
     accept_prediction(ws.editor, pred, entropy, "z", [4], AcceptOptions(False, 0.1, False))
     assert (doc.labels_zyx[4, 2:6, 2:6] == 1).all()
     assert not (doc.labels_zyx == 2).any()
+
+
+def test_redo_of_a_delete_never_leaves_the_deleted_label_active(tmp_path: Path) -> None:
+    """Delete label 2, undo, pick 2 again, redo: the active label moves on to one in use (the
+    brush would otherwise paint the grey "(deleted)" entry)."""
+    ws, _path = workspace(tmp_path)
+    assert ws.editor is not None and ws.doc is not None
+    ws.tools.update(label=2)
+    delete_label(ws.editor, 2)
+    assert ws.tools.label == 3
+    assert ws.editor.undo()
+    ws.tools.update(label=2)
+    assert ws.editor.redo()
+    assert is_free(ws.doc.table, 2) and ws.tools.label == 3

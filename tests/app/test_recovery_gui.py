@@ -208,3 +208,35 @@ def test_discard_then_a_failed_open_keeps_the_edits_journaled(
     open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
     assert len(dialogs_log["unsaved"]) == 2
     assert not journal.exists() or not journal_has_records(journal)
+
+
+def test_recovery_does_not_wire_the_window_to_the_document_twice(
+    qtbot, window, small_image: Path, dialogs_log
+) -> None:
+    """Recovering replays the journal into the document already shown and announces it again:
+    the window, the views and the assist loop must not connect their handlers a second time
+    (each stroke was handled twice; a failing journal showed two "Autosave stopped" boxes)."""
+    from app.ui.assist import install_assist
+
+    open_and_wait(qtbot, window, lambda: window.files.open_paths([small_image]))
+    window.ws.editor.dab("z", 3, (12.0, 12.0))
+    crash(window)
+
+    def slots(win) -> dict[str, int]:
+        doc = win.ws.doc
+        signals = ("labels_changed", "marks_changed", "table_changed", "modified_changed")
+        counts = {name: len(getattr(doc, name)._slots) for name in signals}
+        counts["journal_failed"] = len(win.ws.editor.journal_failed._slots)
+        return counts
+
+    plain = second_window(qtbot)
+    install_assist(plain, runs_root=Path(small_image).parent / "runs-a")
+    open_and_wait(qtbot, plain, lambda: plain.files.open_files([small_image]))
+    recovered = second_window(qtbot)
+    install_assist(recovered, runs_root=Path(small_image).parent / "runs-b")
+    open_and_wait(qtbot, recovered, recovered.files.reopen_crashed_project)
+    assert recovered.ws.doc.modified  # the stroke came back
+    assert slots(recovered) == slots(plain)
+    for win in (plain, recovered):
+        win.ws.doc.modified = False
+        win.assist.supervisor.shutdown(2)

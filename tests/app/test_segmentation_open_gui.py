@@ -219,3 +219,16 @@ def test_opened_segmentation_is_recovered_after_a_crash(
     assert second.ws.doc.table.names == ("background", "label 1", "label 2")
     assert second.ws.doc.is_labeled("z", 6) and second.ws.doc.modified
     second.ws.doc.modified = False
+
+
+def test_a_plain_segmentation_opens_when_the_image_folder_holds_no_dicom_any_more(
+    tmp_path: Path,
+) -> None:
+    from app.state.segmentation_import import read_segmentation
+
+    labels = np.zeros(GRID.shape_zyx, np.uint8)
+    labels[3, 5:9, 5:9] = 2
+    write_array(tmp_path / "seg.nii.gz", labels, GRID)
+    (tmp_path / "moved_away").mkdir()  # the DICOM folder the image was opened from, emptied
+    opened = read_segmentation(tmp_path / "seg.nii.gz", GRID, TABLE, tmp_path / "moved_away")
+    assert np.array_equal(opened.labels.labels_zyx, labels)

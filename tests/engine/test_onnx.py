@@ -293,5 +293,32 @@ def test_onnxruntime_gets_cuda(exported: tuple[Checkpoint, Path, ExportReport]) 
         pytest.skip("no CUDA device")
     seg = OrtSegmenter(exported[1], device="cuda")
     assert seg.provider == CUDA
+    assert seg.provider_report.uses_cuda and seg.provider_report.reason == ""
     labels, _ = seg.segment(phantom())
     assert labels.shape == phantom().shape
+
+
+@pytest.mark.gpu
+def test_onnxruntime_reaches_cuda_in_a_process_without_torch(
+    exported: tuple[Checkpoint, Path, ExportReport],
+) -> None:
+    """The GUI process never imports torch, so nothing has loaded the CUDA libraries before
+    the session: onnxruntime must find them itself (``preload_cuda_libraries``)."""
+    import subprocess
+    import sys
+
+    if not (torch.cuda.is_available() or Path("/dev/nvidia0").exists()):
+        pytest.skip("no CUDA device")
+    code = (
+        "import sys\n"
+        "from ugpcl_engine.inference.ort_segmenter import OrtSegmenter\n"
+        f"seg = OrtSegmenter({str(exported[1])!r}, device='cuda')\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print(seg.provider_report.summary())\n"
+    )
+    root = Path(__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == CUDA, done.stdout

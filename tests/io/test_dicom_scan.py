@@ -3,7 +3,9 @@ series, and the display window from the DICOM header."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from dicom_tree import SeriesSpec, make_tree, ramp, series_uid_of, write_series
 
 from ugpcl_engine.errors import CancelledError, InputError
-from ugpcl_engine.io.dicom_scan import scan_dicom_folder, series_files_of
+from ugpcl_engine.io.dicom_scan import DicomScan, scan_dicom_folder, series_files_of
 from ugpcl_engine.io.volume_files import read_volume
 
 
@@ -138,3 +140,30 @@ def test_project_keeps_the_header_window(tmp_path: Path) -> None:
     save_project(tmp_path / "p.ugpcl", Project(volumes))
     loaded = load_project(tmp_path / "p.ugpcl")
     assert [v.volume.header_window for v in loaded.volumes] == [(50.0, 350.0), None]
+
+
+def test_a_damaged_header_is_skipped_not_raised(tmp_path: Path) -> None:
+    files = write_series(tmp_path / "s", ramp(5, (3, 8, 8)), SeriesSpec())
+    data = files[0].read_bytes()
+    tag = b"\x02\x00\x10\x00UI"  # TransferSyntaxUID with an unknown VR: pydicom raises
+    assert tag in data  # NotImplementedError, not InvalidDicomError
+    (tmp_path / "s" / "damaged.dcm").write_bytes(data.replace(tag, b"\x02\x00\x10\x00UY", 1))
+    scan = scan_dicom_folder(tmp_path)
+    assert len(scan.series) == 1 and scan.series[0].slices == 3 and scan.unreadable == 1
+    same = series_files_of(files[1])
+    assert same is not None and len(same) == 3
+    assert series_files_of(tmp_path / "s" / "damaged.dcm") is None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_in_the_folder_does_not_block_the_scan(tmp_path: Path) -> None:
+    write_series(tmp_path / "s", ramp(5, (2, 8, 8)), SeriesSpec())
+    os.mkfifo(tmp_path / "s" / "pipe.dcm")  # open() on it would wait for a writer forever
+    found: list[object] = []
+    scan = threading.Thread(target=lambda: found.append(scan_dicom_folder(tmp_path)), daemon=True)
+    scan.start()
+    scan.join(60)  # not a speed check: without the fix the scan never returns
+    assert found, "the scan blocked on the named pipe"
+    result = found[0]
+    assert isinstance(result, DicomScan)
+    assert len(result.series) == 1 and result.not_dicom == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -258,3 +259,203 @@ def test_cropped_seg_nrrd_is_put_back_at_its_place(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="size 3 × 3 × 2 voxels"):
         open_segmentation(tmp_path / "h.seg.nrrd", GRID, NAMED)
+
+
+def _one_segment_seg(tmp_path: Path, make_dicom_series: DicomFactory) -> tuple[Path, Volume]:
+    """A DICOM-SEG of one segment (its SegmentIdentificationSequence is shared by the frames)."""
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros(grid.shape_zyx), grid)
+    source = read_volume(tmp_path / "src")
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[1, 1:3, 2] = 1
+    table = LabelTable(NAMED.classes[:2])
+    out = write_dicom_seg(LabelMap(labels, source.geometry, table), files, tmp_path / "one.dcm")
+    return out, source
+
+
+def test_one_segment_dicom_seg_opens_without_its_sources(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    out, source = _one_segment_seg(tmp_path, make_dicom_series)
+    opened = open_segmentation(out, source.geometry, LabelTable.default(2))
+    assert int((opened.labels.labels_zyx == 1).sum()) == 2
+    assert opened.labels.labels_zyx[1, 1, 2] == 1 and opened.labels.table.names[1] == "liver"
+
+
+def test_dicom_seg_segment_number_beyond_255_is_refused(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    import pydicom
+
+    out, source = _one_segment_seg(tmp_path, make_dicom_series)
+    ds = pydicom.dcmread(out)
+    ds.SegmentSequence[0].SegmentNumber = 300
+    ds.SharedFunctionalGroupsSequence[0].SegmentIdentificationSequence[
+        0
+    ].ReferencedSegmentNumber = 300
+    ds.save_as(tmp_path / "crafted.dcm")
+    with pytest.raises(InputError, match=r"segment number\(s\) \[300\] outside 1..255"):
+        open_segmentation(tmp_path / "crafted.dcm", source.geometry, LabelTable.default(2))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [(256, "label value 256"), (-1, "negative values"), (1.5, "non-integer")]
+)
+def test_seg_nrrd_values_that_are_not_labels_are_refused(
+    tmp_path: Path, value: float, message: str
+) -> None:
+    import slicerio
+
+    from ugpcl_engine.io.seg_nrrd import _ijk_to_lps
+
+    voxels = np.zeros(GRID.shape_zyx, np.float32 if value % 1 else np.int16)
+    voxels[1, 1, 1], voxels[2, 2, 2] = value, 1  # a crafted file: 256 would wrap to 0 as uint8
+    segment = {"id": "Segment_1", "name": "a", "color": [1, 0, 0], "labelValue": 1, "layer": 0}
+    slicerio.write_segmentation(
+        str(tmp_path / "v.seg.nrrd"),
+        {"voxels": voxels.transpose(2, 1, 0), "ijkToLPS": _ijk_to_lps(GRID), "segments": [segment]},
+    )
+    with pytest.raises(InputError, match=message):
+        open_segmentation(tmp_path / "v.seg.nrrd", GRID, LabelTable.default(2))
+
+
+def _craft_colour_two_values(ds: Any) -> None:
+    ds.SegmentSequence[0].RecommendedDisplayCIELabValue = [1, 2]
+
+
+def _craft_colour_out_of_gamut(ds: Any) -> None:
+    ds.SegmentSequence[0].RecommendedDisplayCIELabValue = [65535, 65535, 65535]
+
+
+def _craft_nan_position(ds: Any) -> None:
+    plane = ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0]
+    plane.ImagePositionPatient = ["nan", "0", "0"]
+
+
+def _craft_no_pixel_data(ds: Any) -> None:
+    del ds.PixelData
+
+
+def _craft_five_orientation_values(ds: Any) -> None:
+    plane = ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0]
+    plane.ImageOrientationPatient = [1, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("craft", "refused"),
+    [
+        (_craft_colour_two_values, None),  # an unreadable colour is left out, the file opens
+        (_craft_colour_out_of_gamut, None),  # clipped into RGB
+        (_craft_nan_position, "Cannot read crafted.dcm as a DICOM-SEG"),
+        (_craft_no_pixel_data, "Cannot read the frames of crafted.dcm"),
+        (_craft_five_orientation_values, "Cannot read crafted.dcm as a DICOM-SEG"),
+    ],
+)
+def test_crafted_dicom_seg_opens_or_is_refused_with_a_message(
+    tmp_path: Path,
+    make_dicom_series: DicomFactory,
+    craft: Callable[[Any], None],
+    refused: str | None,
+) -> None:
+    import warnings
+
+    import pydicom
+
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros(grid.shape_zyx), grid)
+    source = read_volume(tmp_path / "src")
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[1, 1, 1], labels[2, 2, 2] = 1, 2
+    out = write_dicom_seg(LabelMap(labels, source.geometry, NAMED), files, tmp_path / "seg.dcm")
+    ds = pydicom.dcmread(out)
+    with warnings.catch_warnings():  # pydicom warns about the invalid values written
+        warnings.simplefilter("ignore")
+        craft(ds)
+        ds.save_as(tmp_path / "crafted.dcm")
+    for sources in (None, files):
+        if refused is None:
+            opened = open_segmentation(
+                tmp_path / "crafted.dcm", source.geometry, NAMED, source_dicom_files=sources
+            )
+            assert np.array_equal(opened.labels.labels_zyx, labels)
+            assert opened.labels.table.names == NAMED.names
+        else:
+            with pytest.raises(InputError, match=refused):
+                open_segmentation(
+                    tmp_path / "crafted.dcm", source.geometry, NAMED, source_dicom_files=sources
+                )
+
+
+def test_dicom_seg_keeps_class_names_in_any_script(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros(grid.shape_zyx), grid)
+    source = read_volume(tmp_path / "src")
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[1, 1, 1], labels[2, 2, 2] = 1, 2
+    names = ("background", "Lunge β", "肝臓")  # not Latin-1: written as '?' before
+    table = LabelTable(tuple(replace(c, name=n) for c, n in zip(NAMED.classes, names, strict=True)))
+    out = write_dicom_seg(LabelMap(labels, source.geometry, table), files, tmp_path / "seg.dcm")
+    for sources in (None, files):
+        opened = open_segmentation(out, source.geometry, NAMED, source_dicom_files=sources)
+        assert opened.labels.table.names == names
+
+
+def test_seg_nrrd_keeps_class_names_in_any_script(tmp_path: Path) -> None:
+    names = ("background", "Läsion", "肝臓 & &#x41;")  # pynrrd writes ASCII only
+    table = LabelTable(tuple(replace(c, name=n) for c, n in zip(NAMED.classes, names, strict=True)))
+    path = tmp_path / "names.seg.nrrd"
+    write_label_map(path, LabelMap(_labels(), GRID, table))
+    assert "Segment0_Name:=Läsion\n".encode() in path.read_bytes()  # UTF-8, as Slicer writes
+    opened = open_segmentation(path, GRID, LabelTable.default(2))
+    assert opened.labels.table.names == names
+    assert np.array_equal(opened.labels.labels_zyx, _labels())
+
+
+def test_dicom_seg_class_name_with_a_backslash_stays_one_name(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros(grid.shape_zyx), grid)
+    source = read_volume(tmp_path / "src")
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[1, 1, 1] = 1
+    table = LabelTable((NAMED.classes[0], replace(NAMED.classes[1], name="liver\\left")))
+    out = write_dicom_seg(LabelMap(labels, source.geometry, table), files, tmp_path / "seg.dcm")
+    opened = open_segmentation(out, source.geometry, NAMED)
+    assert opened.labels.table.names[1] == "liver/left"  # was "['liver', 'left']"
+
+
+def test_seg_nrrd_declaring_more_than_memory_is_refused_before_reading(tmp_path: Path) -> None:
+    import gzip
+
+    header = (
+        b"NRRD0004\ntype: uint8\ndimension: 3\nspace: left-posterior-superior\n"
+        b"sizes: 100000 100000 100000\nspace directions: (1,0,0) (0,1,0) (0,0,1)\n"
+        b"kinds: domain domain domain\nencoding: gzip\nspace origin: (0,0,0)\n"
+        b"Segment0_ID:=Segment_1\nSegment0_Name:=a\nSegment0_LabelValue:=1\n\n"
+    )
+    (tmp_path / "bomb.seg.nrrd").write_bytes(header + gzip.compress(bytes(100)))
+    with pytest.raises(InputError, match=r"declares 100000 × 100000 × 100000 voxels"):
+        open_segmentation(tmp_path / "bomb.seg.nrrd", GRID, NAMED)
+
+
+@pytest.mark.parametrize("where", [(0, 0), (1, 3)])  # a spacing, an origin
+def test_seg_nrrd_with_a_nan_grid_is_refused_as_damaged(
+    tmp_path: Path, where: tuple[int, int]
+) -> None:
+    import slicerio
+
+    from ugpcl_engine.io.seg_nrrd import _ijk_to_lps
+
+    matrix = _ijk_to_lps(GRID)
+    matrix[where] = np.nan
+    voxels = np.zeros(GRID.shape_zyx[::-1], np.uint8)
+    segment = {"id": "Segment_1", "name": "a", "color": [1, 0, 0], "labelValue": 1, "layer": 0}
+    path = tmp_path / "nan.seg.nrrd"
+    slicerio.write_segmentation(
+        str(path), {"voxels": voxels, "ijkToLPS": matrix, "segments": [segment]}
+    )
+    with pytest.raises(InputError, match="not a number"):  # not "resample it onto the image"
+        open_segmentation(path, GRID, NAMED)

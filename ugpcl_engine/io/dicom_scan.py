@@ -17,11 +17,12 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pydicom
-from pydicom.errors import InvalidDicomError
+from typing import TYPE_CHECKING
 
 from ugpcl_engine.errors import CancelledError, InputError
+
+if TYPE_CHECKING:
+    import pydicom
 
 # the header fields a scan reads (pydicom stops parsing after the last one it needs)
 SCAN_TAGS = (
@@ -126,6 +127,8 @@ class DicomScan:
 
 def _is_dicom_file(path: Path) -> bool:
     try:
+        if not path.is_file():  # a FIFO or device would block open() or never end
+            return False
         with path.open("rb") as f:
             f.seek(_PREAMBLE)
             return f.read(4) == b"DICM"
@@ -143,14 +146,17 @@ def _text(ds: pydicom.Dataset, keyword: str) -> str:
 
 def _read_header(path: Path) -> Header | None:
     """The scan fields of an image file's header as text, or None when it holds no readable
-    image. The values are converted here, inside the warning filter (pydicom converts lazily)."""
+    image. The values are converted here, inside the warning filter (pydicom converts lazily).
+    pydicom is imported here, on the first scan: opening the app does not pay for it."""
+    import pydicom
+
     try:
         with warnings.catch_warnings():  # odd but readable headers are not the user's concern
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(SCAN_TAGS))
             header = {keyword: _text(ds, keyword) for keyword in SCAN_TAGS}
-    except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError, AttributeError):
-        return None
+    except Exception:  # a damaged header raises many types (NotImplementedError for an unknown
+        return None  # VR, struct.error, BytesLengthException...): skip the file, never the scan
     if not header["SeriesInstanceUID"] or not header["Rows"]:
         return None
     return header

@@ -93,9 +93,14 @@ def segment_entries(
         description = seg.get_segment_description(number)
         rgb: tuple[int, int, int] = (255, 0, 0)
         if "RecommendedDisplayCIELabValue" in description:
-            lab = hd.color.CIELabColor.from_dicom_value(description.RecommendedDisplayCIELabValue)
-            r, g, b = lab.to_rgb()
-            rgb = (int(r), int(g), int(b))
+            try:  # a colour slightly outside RGB is clipped; an unreadable one is left out
+                lab = hd.color.CIELabColor.from_dicom_value(
+                    description.RecommendedDisplayCIELabValue
+                )
+                r, g, b = lab.to_rgb(clip=True)
+                rgb = (int(r), int(g), int(b))
+            except (ValueError, TypeError):
+                pass
         entries[int(number)] = (str(description.segment_label), rgb, _code_of(description))
     return entries
 
@@ -110,7 +115,7 @@ def _descriptions(label_map: LabelMap) -> list[hd.seg.SegmentDescription]:
         out.append(
             hd.seg.SegmentDescription(
                 segment_number=cls.value,
-                segment_label=cls.name[:64],
+                segment_label=cls.name.replace("\\", "/")[:64],  # '\\' splits DICOM values
                 segmented_property_category=_hd_code(code.category),
                 segmented_property_type=_hd_code(code.type),
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
@@ -161,6 +166,7 @@ def write_dicom_seg(
             software_versions="0.1.0",
             device_serial_number="0",
             series_description="UGPCL segmentation",
+            specific_character_set="ISO_IR 192",  # UTF-8: class names in any script
         )
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,10 +194,7 @@ def read_dicom_seg(
     Raises:
         InputError: not a SEG, or it references other images.
     """
-    try:
-        seg = hd.seg.segread(str(seg_path))
-    except (OSError, ValueError, AttributeError, pydicom.errors.InvalidDicomError) as err:
-        raise InputError(f"Cannot read {seg_path} as a DICOM-SEG: {str(err)[:160]}.") from None
+    seg = read_segmentation_file(seg_path)
     datasets = _read_sources(source_dicom_files)
     indices = _slice_indices(datasets, geometry)
     uids = [str(ds.SOPInstanceUID) for ds in datasets]
@@ -201,6 +204,8 @@ def read_dicom_seg(
         raise InputError(
             f"{Path(seg_path).name} does not fit these source images: {err}."
         ) from None
+    except Exception as err:  # highdicom/pydicom: RuntimeError, AttributeError... on a bad SEG
+        raise InputError(_damaged(Path(seg_path).name, err)) from None
     labels = np.zeros(geometry.shape_zyx, dtype=np.uint8)
     for frame, k in zip(frames, indices, strict=True):
         labels[k] = frame
@@ -226,10 +231,18 @@ def read_segmentation_file(seg_path: str | Path) -> hd.seg.Segmentation:
     """
     try:
         return hd.seg.segread(str(seg_path))
-    except (OSError, ValueError, AttributeError, pydicom.errors.InvalidDicomError) as err:
+    except Exception as err:  # a damaged or crafted SEG: OSError, ValueError, IndexError, and
+        # sqlite3 errors from highdicom's frame table (a NaN position or spacing) among others
         raise InputError(
-            f"Cannot read {Path(seg_path).name} as a DICOM-SEG: {str(err)[:160]}."
+            f"Cannot read {Path(seg_path).name} as a DICOM-SEG: {str(err)[:160].rstrip('.')}."
         ) from None
+
+
+def _damaged(name: str, err: Exception) -> str:
+    return (
+        f"Cannot read the frames of {name} ({str(err)[:120]}); check that it is a complete "
+        "DICOM-SEG file, or export it again."
+    )
 
 
 @dataclass(frozen=True)
@@ -249,6 +262,13 @@ class SegFrames:
     orientation: tuple[float, ...]
     pixel_spacing: tuple[float, float]
     table: LabelTable
+
+
+def _group(frame: pydicom.Dataset, shared: pydicom.Dataset, name: str) -> pydicom.Dataset:
+    """A functional group's item for one frame: its own, else the shared one (a SEG with one
+    segment shares its SegmentIdentificationSequence among all frames)."""
+    item: pydicom.Dataset = (frame if name in frame else shared)[name][0]
+    return item
 
 
 def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
@@ -271,18 +291,34 @@ def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
             float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient
         )
         spacing = shared.PixelMeasuresSequence[0].PixelSpacing
-        pixels = np.asarray(seg.pixel_array).reshape(-1, int(seg.Rows), int(seg.Columns))
         positions, numbers = [], []
         for group in seg.PerFrameFunctionalGroupsSequence:
             positions.append(
-                [float(v) for v in group.PlanePositionSequence[0].ImagePositionPatient]
+                [
+                    float(v)
+                    for v in _group(group, shared, "PlanePositionSequence").ImagePositionPatient
+                ]
             )
-            numbers.append(int(group.SegmentIdentificationSequence[0].ReferencedSegmentNumber))
+            identification = _group(group, shared, "SegmentIdentificationSequence")
+            numbers.append(int(identification.ReferencedSegmentNumber))
     except (AttributeError, IndexError, KeyError, ValueError) as err:
         raise InputError(
             f"{name} has frames without a plane position or orientation ({str(err)[:80]}); open "
             "the image series it was made on from its DICOM folder and try again."
         ) from None
+    try:
+        pixels = np.asarray(seg.pixel_array).reshape(-1, int(seg.Rows), int(seg.Columns))
+        if pixels.shape[0] != len(numbers):
+            raise ValueError(f"{pixels.shape[0]} frames of pixels for {len(numbers)} frames")
+    except Exception as err:  # pydicom's decoders raise many types for bad pixel data
+        raise InputError(_damaged(name, err)) from None
+    bad = sorted({n for n in numbers if not 1 <= n <= label_tables.MAX_LABEL_VALUE})
+    if bad:
+        raise InputError(
+            f"{name} has segment number(s) {bad[:5]} outside 1..{label_tables.MAX_LABEL_VALUE}; "
+            "at most 255 segments are supported. Renumber its segments in the program that "
+            "made it, then open it again."
+        )
     frames = np.where(pixels > 0, np.asarray(numbers, np.uint8)[:, None, None], 0).astype(np.uint8)
     return SegFrames(
         frames,

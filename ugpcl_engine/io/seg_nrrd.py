@@ -4,10 +4,15 @@
 extents, terminology codes); this module only turns its IJK arrays and ``ijkToLPS`` matrix into
 our ``*_zyx`` arrays and ``VolumeGeometry`` and back. A multi-layer (overlapping) file comes
 back as ``layers_zyxl`` (one layer per last index), as ``label_tables.flatten_layers`` takes it.
+
+Segment names are UTF-8 in the header, as Slicer writes them ("Läsion", "肝臓"); ``pynrrd``
+only writes ASCII and drops other bytes when it reads, so names are escaped for it on writing
+and un-escaped in the written header, and read back from the header's bytes on reading.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,36 @@ from ugpcl_engine.segment_codes import Concept, SegmentCode, code_for, default_c
 from ugpcl_engine.volume import LabelTable, VolumeGeometry
 
 _CONTEXT = "Segmentation category and type - DICOM master list"
+_HEADER_BYTES = 1 << 20  # a segment header is a few kB; its names are looked for in this much
+_NAME_LINE = re.compile(rb"^Segment(\d+)_(ID|Name):=(.*)$", re.MULTILINE)
+_ESCAPED = re.compile(r"&#x([0-9a-f]+);")
+
+
+def _escape(text: str) -> str:
+    """ASCII text for pynrrd: ``&`` and every non-ASCII character as ``&#x..;``."""
+    return "".join(c if c.isascii() and c != "&" else f"&#x{ord(c):x};" for c in text)
+
+
+def _unescape_header(path: str | Path) -> None:
+    """Turn ``_escape``'s escapes in a written file's header back into UTF-8 text."""
+    data = Path(path).read_bytes()
+    end = data.find(b"\n\n")
+    if end < 0 or b"&#x" not in data[:end]:
+        return
+    header = _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), data[:end].decode("ascii"))
+    Path(path).write_bytes(header.encode("utf-8") + data[end:])
+
+
+def _utf8_names(path: Path) -> dict[str, str]:
+    """``segment ID -> name`` read as UTF-8 from the header's bytes (pynrrd drops non-ASCII)."""
+    with path.open("rb") as f:
+        head = f.read(_HEADER_BYTES)
+    end = head.find(b"\n\n")
+    fields: dict[str, dict[bytes, str]] = {}
+    for index, key, value in _NAME_LINE.findall(head if end < 0 else head[:end]):
+        text = value.rstrip(b"\r").decode("utf-8", errors="replace")
+        fields.setdefault(index.decode(), {})[key] = text
+    return {f[b"ID"]: f[b"Name"] for f in fields.values() if b"ID" in f and b"Name" in f}
 
 
 @dataclass(frozen=True)
@@ -66,6 +101,11 @@ def segment_extents(labels_zyx: np.ndarray, table: LabelTable) -> dict[int, str]
 
 def _geometry(ijk_to_lps: np.ndarray, shape_xyz: tuple[int, ...]) -> VolumeGeometry:
     matrix = np.asarray(ijk_to_lps, dtype=float)[:3, :3]
+    if not np.all(np.isfinite(np.asarray(ijk_to_lps, dtype=float)[:3])):
+        raise InputError(
+            "The .seg.nrrd has a voxel size, direction or origin that is not a number (NaN or "
+            "infinite); its header is damaged: re-save it in Slicer."
+        )
     spacing_xyz = np.linalg.norm(matrix, axis=0)
     if np.any(spacing_xyz <= 0):
         raise InputError("The .seg.nrrd has a zero voxel size; re-save it in Slicer.")
@@ -94,10 +134,11 @@ def _code(terminology: Any) -> SegmentCode | None:
         return None
 
 
-def _segment(index: int, info: dict[str, Any]) -> Segment:
+def _segment(index: int, info: dict[str, Any], names: dict[str, str]) -> Segment:
     color = info.get("color", [1.0, 0.0, 0.0])
     rgb = tuple(round(min(max(float(c), 0.0), 1.0) * 255) for c in list(color)[:3])
     name = str(info.get("name", f"segment {index + 1}")).strip()
+    name = names.get(str(info.get("id")), name).strip() or name
     code = _code(info.get("terminology"))
     return Segment(
         name=name,
@@ -114,6 +155,10 @@ def _read(path: Path, skip_voxels: bool) -> dict[str, Any]:
         raise InputError(f"File not found: {path}. Check the path and try again.")
     import slicerio  # here, not at import: the GUI start needs no .seg.nrrd reader
 
+    if not skip_voxels:  # pynrrd would inflate a gzip bomb to the declared size
+        from ugpcl_engine.io.declared_size import check_declared_size
+
+        check_declared_size(path)
     try:
         return dict(slicerio.read_segmentation(str(path), skip_voxels=skip_voxels))
     except Exception as err:  # slicerio/pynrrd raise many types for a bad file
@@ -131,7 +176,9 @@ def read_seg_nrrd_segments(path: str | Path) -> list[Segment]:
     """
     path = Path(path)
     try:
-        return [_segment(i, s) for i, s in enumerate(_read(path, True).get("segments", []))]
+        data = _read(path, True)
+        names = _utf8_names(path)
+        return [_segment(i, s, names) for i, s in enumerate(data.get("segments", []))]
     except (ValueError, TypeError):
         raise InputError(f"{path.name} has an unreadable segment entry; re-save it.") from None
 
@@ -161,7 +208,8 @@ def read_seg_nrrd(path: str | Path) -> tuple[np.ndarray, VolumeGeometry, list[Se
     else:
         raise InputError(f"{path.name} is {voxels.ndim}-D; a 3-D segmentation is needed.")
     try:
-        segments = [_segment(i, s) for i, s in enumerate(data.get("segments", []))]
+        names = _utf8_names(path)
+        segments = [_segment(i, s, names) for i, s in enumerate(data.get("segments", []))]
     except (ValueError, TypeError):
         raise InputError(f"{path.name} has an unreadable segment entry; re-save it.") from None
     return array, _geometry(data["ijkToLPS"], shape_xyz), segments
@@ -184,7 +232,7 @@ def write_seg_nrrd(
         segments.append(
             {
                 "id": f"Segment_{cls.value}",
-                "name": cls.name,
+                "name": _escape(cls.name),
                 "nameAutoGenerated": False,
                 "color": [round(c / 255.0, 6) for c in cls.color_rgb],
                 "colorAutoGenerated": False,
@@ -193,8 +241,8 @@ def write_seg_nrrd(
                 "extent": [int(v) for v in extents[cls.value].split()],
                 "terminology": {
                     "contextName": _CONTEXT,
-                    "category": code.category.as_list(),
-                    "type": code.type.as_list(),
+                    "category": [_escape(t) for t in code.category.as_list()],
+                    "type": [_escape(t) for t in code.type.as_list()],
                 },
             }
         )
@@ -208,5 +256,6 @@ def write_seg_nrrd(
 
     try:
         slicerio.write_segmentation(str(path), segmentation, compression_level=1)
+        _unescape_header(path)
     except OSError as err:
         raise InputError(f"Cannot write {path}: {err.strerror or err}.") from None

@@ -224,6 +224,7 @@ def read_seg_nrrd_labels(
     """
     array, geometry, segments = read_seg_nrrd(path)
     if array.ndim == 3:
+        _check_label_values(array, path)  # before any uint8 cast: 256 must not become 0
         return array, geometry, label_tables.table_from_segments(segments) if segments else None, []
     layers = array.shape[3]
     if not flatten_layers:
