@@ -14,6 +14,7 @@ does not offer (or delete) the journal of a session that is still running.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import uuid
@@ -35,6 +36,8 @@ from ugpcl_engine import (
     journal_path_for,
     read_journal,
 )
+
+log = logging.getLogger(__name__)
 
 AUTOSAVE_ENV = "UGPCL_STUDIO_AUTOSAVE_DIR"
 _SUFFIX = ".journal"
@@ -185,9 +188,16 @@ class JournalKeeper:
         """Sequence number of the last journaled edit (0 before the first)."""
         return self.journal.last_seq if self.journal is not None else 0
 
-    def start(self, doc: Document, beside: bool) -> None:
+    def start(self, doc: Document, beside: bool, discard_previous: bool = False) -> None:
         """Journal a newly opened document: beside its project (``beside``, created now), or
         into the autosave folder from its first edit.
+
+        Args:
+            doc: the document.
+            beside: journal beside its project.
+            discard_previous: the user dropped the edits of the document shown until now: its
+                journal is discarded, once the new journal exists (not before: a failed open
+                keeps the document shown, and its edits, journaled).
 
         Raises:
             InputError: the journal beside the project cannot be created; the journal in use
@@ -196,6 +206,11 @@ class JournalKeeper:
         journal = None
         if beside and doc.project_path is not None:
             journal = EditJournal(journal_path_for(doc.project_path))  # may fail: keep ours
+        if discard_previous:
+            try:
+                self.discard()
+            except InputError as err:  # the next start offers those edits again: harmless
+                log.warning("The dropped edits' journal could not be emptied: %s", err)
         self.close()
         self.volumes = len(doc.items)
         self._base = None

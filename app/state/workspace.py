@@ -65,7 +65,12 @@ class Workspace:
         self.document_replaced: Signal[None] = Signal()
         self.volume_changed: Signal[int] = Signal()
 
-    def set_document(self, doc: Document, recovery: PendingRecovery | None = None) -> None:
+    def set_document(
+        self,
+        doc: Document,
+        recovery: PendingRecovery | None = None,
+        discard_previous: bool = False,
+    ) -> None:
         """Show a new document: clear history, centre the crosshair, pick a window.
 
         A journal of edits the document's last session left unsaved becomes ``pending``
@@ -76,6 +81,8 @@ class Workspace:
         Args:
             doc: a fully loaded document (loading failed before this point otherwise).
             recovery: a pending journal found at start that applies to ``doc``.
+            discard_previous: the user dropped the shown document's edits (Discard): its
+                journal goes once the new document's journal exists.
 
         Raises:
             InputError: the journal beside the project cannot be created; nothing changed
@@ -85,7 +92,7 @@ class Workspace:
         if recovery is None and doc.project_path is not None:
             pending = pending_for_project(doc.project_path)
         # first, as it may fail: the document shown, its history and journal stay as they are
-        self.keeper.start(doc, beside=pending is None)
+        self.keeper.start(doc, beside=pending is None, discard_previous=discard_previous)
         self.doc = doc
         self.undo.clear()
         self._histories = [self.undo] + [UndoStack(self.undo_bytes) for _ in doc.items[1:]]

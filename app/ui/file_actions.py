@@ -158,10 +158,8 @@ class FileActions(QObject):
         recovery: PendingRecovery | None,
         discard: bool = False,
     ) -> None:
-        if discard:  # the user's answer before the read: the old edits go now
-            self._drop_edits()
-        try:
-            self.ws.set_document(doc, recovery)
+        try:  # Discard (asked before the read): the old edits go once the new one is shown
+            self.ws.set_document(doc, recovery, discard_previous=discard)
         except InputError as err:  # e.g. the journal beside the project cannot be created
             self._failed("Cannot open", str(err))
             return
