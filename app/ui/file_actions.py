@@ -317,8 +317,8 @@ class FileActions(QObject):
         )
 
     # -- saving ------------------------------------------------------------------------------
-    def save(self, path: Path | None = None, then: Callable[[], None] | None = None) -> None:
-        """Save the project (asking for a path when it has none); ``then`` runs on success."""
+    def save(self, path: Path | None = None) -> None:
+        """Save the project (asking for a path when it has none)."""
         doc = self.ws.doc
         if doc is None:
             return
@@ -344,7 +344,7 @@ class FileActions(QObject):
         self.tasks.submit_checked(  # Cancel stops before the new file replaces the old one
             "save",
             lambda task: save_snapshot(path, snap, task.is_cancelled),
-            lambda written: self._saved(doc, written, then, point),
+            lambda written: self._saved(doc, written, point),
             lambda msg: self._failed("Cannot save", msg),
             lambda: self._note(f"Saving cancelled; {path.name} was not changed."),
         )
@@ -363,9 +363,7 @@ class FileActions(QObject):
             remember_folder(name)
         return Path(name) if name else None
 
-    def _saved(
-        self, doc: Document, path: Path, then: Callable[[], None] | None, point: SavePoint
-    ) -> None:
+    def _saved(self, doc: Document, path: Path, point: SavePoint) -> None:
         try:
             if self.ws.doc is doc:  # not a document opened while this one was written
                 self.ws.saved(path, point)
@@ -376,8 +374,6 @@ class FileActions(QObject):
         self.message.emit(f"Saved {path}")
         log.info("saved %s", path)
         self.saved.emit(str(path))
-        if then is not None:
-            then()
 
     def export(self, path: Path | None = None) -> None:
         """File › Export segmentation (labels of the shown volume, with names and colours)."""
