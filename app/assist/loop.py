@@ -93,6 +93,7 @@ class AssistLoop(QObject):
         if doc is not None:
             if self._wired.first_time(doc):  # a recovery announces the same document again
                 doc.labels_changed.connect(self.review.labels_changed)
+                doc.marks_changed.connect(self.review.marks_changed)  # the check's paint
                 # refining must not train on a stale snapshot: an edit of the labels ends it
                 doc.labels_changed.connect(lambda _: self.training.labels_edited())
                 doc.marks_changed.connect(

@@ -78,6 +78,8 @@ class ReviewController(QObject):
     ) -> None:
         super().__init__(parent)
         self.ws, self.session, self.tasks, self.layers = workspace, session, tasks, layers
+        # the training axis's marks the label check on the layers was computed with
+        self._check_marks: np.ndarray | None = None
 
     def max_nats(self) -> float:
         """Top of the uncertainty scale for the open document (ln C)."""
@@ -124,6 +126,7 @@ class ReviewController(QObject):
         """Another document: no result, no label check on the layers."""
         self.layers.set_result(None, None, None, frozenset(), 1.0)
         self.layers.set_check(None)
+        self._check_marks = None
 
     def volume_changed(self) -> None:
         """Another volume is shown: its result and label check.
@@ -279,24 +282,65 @@ class ReviewController(QObject):
         """Compute the label check of the result shown (when it is on)."""
         doc, shown = self.ws.doc, self.shown_result()
         if not self.layers.visible["check"] or doc is None or shown is None:
+            self._check_marks = None
             self.layers.set_check(None)
             self.check_summary.emit("")
             return
+        marks = doc.item.labeled[self.session.axis]
         mask = label_check(
             doc.labels_zyx,
-            doc.item.labeled[self.session.axis],
+            marks,
             shown.prediction_zyx,
             shown.uncertainty_zyx,
             self.session.axis,
             CHECK_THRESHOLD,
         )
+        self._check_marks = marks.copy()
         self.layers.set_check(mask)
+        self._summarize_check(mask)
+        self.layers.notify()
+
+    def _summarize_check(self, mask: np.ndarray) -> None:
         others = tuple(d for d in range(3) if d != axis_index(self.session.axis))
         slices = np.flatnonzero(mask.any(axis=others))
         self.check_summary.emit(
             f"{int(mask.sum())} voxels on {len(slices)} slice(s) disagree confidently"
             + (f": {', '.join(str(i) for i in slices[:8])}" if len(slices) else "")
         )
+
+    def marks_changed(self, axis: str) -> None:
+        """Keep the label check current when slices along the training axis are marked or
+        unmarked (``Document.marks_changed``): every voxel of a marked slice is the user's
+        paint. Only the slices whose mark differs from the marks the check was computed with
+        are checked again; the summary line follows."""
+        doc, mask, before = self.ws.doc, self.layers.check_zyx, self._check_marks
+        if axis != self.session.axis or doc is None or mask is None:
+            return
+        shown = self.shown_result() if self.layers.visible["check"] else None
+        if shown is None:
+            return
+        marks = doc.item.labeled[axis]
+        if before is None or before.shape != marks.shape:
+            self.refresh_check()
+            return
+        changed = np.flatnonzero(before != marks)
+        if not changed.size:
+            return
+        a = axis_index(axis)
+        for index in changed:
+            box = tuple(
+                slice(int(index), int(index) + 1) if d == a else slice(None) for d in range(3)
+            )
+            mask[box] = label_check(
+                doc.labels_zyx[box],
+                marks[int(index) : int(index) + 1],
+                shown.prediction_zyx[box],
+                shown.uncertainty_zyx[box],
+                axis,
+                CHECK_THRESHOLD,
+            )
+        self._check_marks = marks.copy()
+        self._summarize_check(mask)
         self.layers.notify()
 
     def labels_changed(self, region: Region) -> None:
