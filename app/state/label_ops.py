@@ -30,6 +30,7 @@ import numpy as np
 from app.state.document import Region
 from app.state.editor import LabelEditor
 from app.state.undo import CompoundEdit, LabelDelta, TableEdit
+from app.state.view_state import PaintOver
 from ugpcl_engine import InputError, LabelClass, LabelTable, read_label_entries, table_with_entries
 
 FREE_NAME = "(deleted)"
@@ -113,17 +114,31 @@ def _extent(mask_zyx: np.ndarray, axis: int) -> tuple[int, int]:
 
 
 def _label_step(editor: LabelEditor, source: int, target: int, description: str) -> CompoundEdit:
+    """Move ``source``'s voxels to ``target`` and free its entry, as one undo step. The active
+    label and a "Paint over: only label" rule on ``source`` follow a merge to ``target``; after
+    a delete the active label moves on to the next in use and the rule goes back to Everything.
+    (Both are taken before the table changes: the workspace moves them off a free entry on
+    any table change, which would hide where a merge went.)"""
     editor.end_stroke()
-    doc = editor.doc
+    doc, tools = editor.doc, editor.tools
+    was_active = tools.label == source
+    painted_over = tools.paint_over is PaintOver.LABEL and tools.paint_over_label == source
     delta = _move_voxels(editor, source, target, description)
     edit = TableEdit(doc.current, doc.table, _freed(doc.table, source), description)
     edit.apply(doc, forward=True)
     step = CompoundEdit([delta, edit] if delta is not None else [edit], description)
     editor.push_step(step)
-    if editor.tools.label == source:
+    changes: dict[str, object] = {}
+    if was_active:
         chosen = target if target > 0 else step_label(doc.table, source, 1)
-        if chosen != source:
-            editor.tools.update(label=chosen)
+        if chosen != tools.label:
+            changes["label"] = chosen
+    if painted_over and target > 0:
+        changes.update(paint_over=PaintOver.LABEL, paint_over_label=target)
+    elif painted_over and tools.paint_over is not PaintOver.EVERYTHING:
+        changes["paint_over"] = PaintOver.EVERYTHING
+    if changes:
+        tools.update(**changes)
     return step
 
 

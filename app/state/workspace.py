@@ -23,9 +23,9 @@ from app.state.editor import LabelEditor
 from app.state.label_ops import is_free, step_label
 from app.state.observable import Signal
 from app.state.undo import DEFAULT_MAX_BYTES, UndoStack
-from app.state.view_state import ToolState, ViewState
+from app.state.view_state import PaintOver, ToolState, ViewState
 from app.state.window_presets import initial_window
-from ugpcl_engine import EditJournal, ReplayVolume, read_journal, replay
+from ugpcl_engine import EditJournal, LabelTable, ReplayVolume, read_journal, replay
 
 
 class Workspace:
@@ -170,11 +170,21 @@ class Workspace:
         return first
 
     def _keep_label_usable(self) -> None:
-        """After any change of the table (a redone delete or merge, an import): a deleted
-        active label moves on to one in use, or the brush would paint a grey free entry."""
+        """After any change of the table (a redone delete or merge, an import, an undone add):
+        a deleted active label moves on to one in use, or the brush would paint a grey free
+        entry; "Paint over: only label X" with X deleted or gone goes back to Everything, or
+        the brush would silently paint nothing (a merge made now takes both to the label
+        merged into: ``label_ops``)."""
         doc = self.doc
-        if doc is not None and is_free(doc.table, self.tools.label):
-            self.tools.update(label=step_label(doc.table, self.tools.label, 1))
+        if doc is None:
+            return
+        changes: dict[str, object] = {}
+        if is_free(doc.table, self.tools.label):
+            changes["label"] = step_label(doc.table, self.tools.label, 1)
+        if _paint_over_gone(self.tools, doc.table):
+            changes["paint_over"] = PaintOver.EVERYTHING
+        if changes:
+            self.tools.update(**changes)
 
     def _reset_view(self) -> None:
         """Crosshair in the middle (on a labeled axial slice when there is one), a window for
@@ -192,6 +202,8 @@ class Workspace:
         if is_free(doc.table, label):  # a deleted label: paint would go to a grey free entry
             label = step_label(doc.table, label, 1)
         self.tools.label = label
+        if _paint_over_gone(self.tools, doc.table):  # the volume's table freed the rule's label
+            self.tools.paint_over = PaintOver.EVERYTHING
 
     @property
     def journal(self) -> EditJournal | None:
@@ -298,6 +310,15 @@ class SavePoint:
     volumes: int
     revision: int
     journal_seq: int
+
+
+def _paint_over_gone(tools: ToolState, table: LabelTable) -> bool:
+    """True when "Paint over: only label X" names a label ``table`` no longer has (deleted,
+    merged away, or above it): such a rule lets the brush change nothing."""
+    value = tools.paint_over_label
+    if tools.paint_over is not PaintOver.LABEL or value == 0:  # 0: only background, fine
+        return False
+    return value >= table.num_classes or is_free(table, value)
 
 
 def pending_recovery(project_path: Path) -> bool:
