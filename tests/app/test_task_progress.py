@@ -284,11 +284,17 @@ def test_a_write_keeps_its_result_after_a_late_cancel_and_finishes_on_close(qtbo
 
 
 def test_a_read_drops_its_result_after_a_late_cancel(qtbot, runner) -> None:
-    release = threading.Event()
+    release, running = threading.Event(), threading.Event()
     results: list[object] = []
-    task = runner.submit_read(
-        "open", lambda _task: release.wait(WAIT), results.append, results.append
-    )
+
+    def read(_task: Task) -> bool:
+        running.set()
+        return release.wait(WAIT)
+
+    task = runner.submit_read("open", read, results.append, results.append)
+    # cancelled only once it runs: cancelled before its start it would report before
+    # waitSignal below connects, and a queued signal only reaches slots already connected
+    assert running.wait(WAIT)
     runner.cancel_all()
     assert task.is_cancelled()
     with qtbot.waitSignal(task.signals.cancelled, timeout=5000):
