@@ -20,7 +20,8 @@ it runs (the status bar's progress widget, ``app.ui.task_progress``, follows it 
 
 Cancelling a blocking call: ``submit(..., cancellable=True)`` lets the call run to its end and
 drops its result, so nothing changes; ``submit_read`` does the same and hands the call its task
-(to poll ``is_cancelled`` between files and ``report_progress``); ``submit_checked`` (writes)
+(to poll ``is_cancelled`` between files and ``report_progress``), and a read that fails after
+its cancel reports ``cancelled`` too (the error is logged, no dialog); ``submit_checked`` (writes)
 hands the call its task too and keeps the result: the call polls the check until it commits (a
 save stops before it replaces the old file) and ignores it after.
 """
@@ -170,7 +171,8 @@ class ControlledCallTask(Task):
         kind: task kind.
         call: called with the task; raises ``CancelledError`` to stop.
         keep_result: True (writes): a result returned is kept even when cancel came late (the
-            call committed); False (reads): it is dropped and the task reports ``cancelled``.
+            call committed); False (reads): it is dropped and the task reports ``cancelled``,
+            as it does (logging the error) when the read fails after the cancel.
     """
 
     reassurance = "Nothing was changed; please report this with the file that caused it."
@@ -181,7 +183,18 @@ class ControlledCallTask(Task):
         self.finish_on_close = keep_result  # a write the user asked for completes on closing
 
     def work(self) -> Any:
-        result = self._call(self)
+        try:
+            result = self._call(self)
+        except CancelledError:
+            raise
+        except Exception:
+            if self.is_cancelled() and not self._keep:  # the user gave up on this read and
+                # was told nothing changed: the failure goes to the log, not to a dialog
+                log.warning(
+                    "task %s failed after its cancel:\n%s", self.kind, traceback.format_exc()
+                )
+                raise CancelledError("cancelled while it ran") from None
+            raise
         if self.is_cancelled() and not self._keep:
             raise CancelledError("cancelled while it ran")
         return result

@@ -97,18 +97,27 @@ class SliceCanvas(pg.ViewBox):
         """Zoom about the press point: up zooms in, down zooms out (Slicer, ITK-SNAP)."""
         dy = float((ev.screenPos() - ev.lastScreenPos()).y())
         centre = self.mapToView(ev.buttonDownPos(Qt.MouseButton.RightButton))
-        factor = ZOOM_PER_PIXEL**dy
-        if self.image_target is not None:  # within bounds: no zoom to nothing or to a dot
-            rect = self.itemBoundingRect(self.image_target)
-            size = max(rect.width(), rect.height())
-            (x0, x1), (y0, y1) = self.viewRange()
-            small, large = sorted((x1 - x0, y1 - y0))
-            if size > 0 and small > 0:  # never the other way (Ctrl+wheel may be past them)
-                if factor < 1.0:
-                    factor = min(1.0, max(factor, size / MAX_ZOOM_IN / small))
-                else:
-                    factor = max(1.0, min(factor, size * MAX_ZOOM_OUT / large))
+        factor = self._bounded_zoom(ZOOM_PER_PIXEL**dy)
         self.scaleBy((factor, factor), center=centre)
+
+    def _bounded_zoom(self, factor: float) -> float:
+        """The view range factor ``factor`` (< 1 zooms in) limited so that the view shows no
+        less than the image's size / ``MAX_ZOOM_IN`` and no more than its size ×
+        ``MAX_ZOOM_OUT`` (right drag and Ctrl+wheel alike); never the other way, so a view
+        already past a bound can still come back."""
+        if self.image_target is None:
+            return factor
+        # the whole image in view coordinates (itemBoundingRect is clipped to what is shown)
+        item = self.image_target
+        rect = item.mapRectToItem(self.childGroup, item.boundingRect())
+        size = max(rect.width(), rect.height())
+        (x0, x1), (y0, y1) = self.viewRange()
+        small, large = sorted((x1 - x0, y1 - y0))
+        if size <= 0 or small <= 0:
+            return factor
+        if factor < 1.0:
+            return min(1.0, max(factor, size / MAX_ZOOM_IN / small))
+        return max(1.0, min(factor, size * MAX_ZOOM_OUT / large))
 
     def _paint_step(self, ev) -> None:
         if ev.isStart():
@@ -130,12 +139,24 @@ class SliceCanvas(pg.ViewBox):
 
     def wheelEvent(self, ev, axis=None) -> None:  # noqa: N802 - pyqtgraph override
         if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            super().wheelEvent(ev, axis)
+            self._wheel_zoom(ev)
             return
         ev.accept()
         delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
         if delta:
             self.scrolled.emit(1 if delta > 0 else -1)
+
+    def _wheel_zoom(self, ev) -> None:
+        """Ctrl+wheel: pyqtgraph's wheel zoom about the mouse, within the right drag's bounds."""
+        ev.accept()
+        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
+        factor = self._bounded_zoom(1.02 ** (delta * self.state["wheelScaleFactor"]))
+        if factor == 1.0:
+            return
+        centre = self.mapToView(ev.pos())
+        self._resetTarget()
+        self.scaleBy((factor, factor), center=centre)
+        self.sigRangeChangedManually.emit(self.state["mouseEnabled"])
 
     def hoverEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph override
         if self.image_target is not None and not ev.isExit():

@@ -207,3 +207,48 @@ def test_right_drag_zoom_stays_within_sensible_bounds(qtbot, window, small_image
     for _ in range(6):
         mouse_drag(view, right, [(0, 300 * i) for i in range(1, 4)])
     assert size * 2 < view_width(view) <= size * MAX_ZOOM_OUT * 1.01
+
+
+def ctrl_wheel(view, steps: int, clicks: int = 1) -> None:
+    """Send ``steps`` Ctrl+wheel events of ``clicks`` notches each (positive: away from the
+    user, which zooms in) at the view's centre."""
+    from PySide6.QtGui import QWheelEvent
+
+    port = view.graphics.viewport()
+    pos = QPointF(port.width() / 2, port.height() / 2)
+    for _ in range(steps):
+        event = QWheelEvent(
+            pos,
+            QPointF(port.mapToGlobal(pos.toPoint())),
+            QPoint(0, 0),
+            QPoint(0, 120 * clicks),
+            NO,
+            Qt.KeyboardModifier.ControlModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
+        QApplication.sendEvent(port, event)
+    QApplication.processEvents()
+
+
+def test_ctrl_wheel_zoom_stays_within_the_right_drag_bounds(
+    qtbot, window, small_image: Path
+) -> None:
+    """Ctrl+wheel (pyqtgraph's wheel zoom) used to zoom without end; it stops at the same
+    MAX_ZOOM_IN / MAX_ZOOM_OUT bounds as a right drag, and still scrolls no slice."""
+    from app.ui.slice_canvas import MAX_ZOOM_IN, MAX_ZOOM_OUT
+
+    open_small(qtbot, window, small_image)
+    view = window.views["z"]
+    rect = view.canvas.itemBoundingRect(view.image_item)
+    size = max(rect.width(), rect.height())
+    slice_before = window.ws.view.slice_index("z")
+    width = view_width(view)
+    ctrl_wheel(view, 1)
+    assert view_width(view) < width  # one notch zooms in a little
+    ctrl_wheel(view, 40, clicks=3)
+    assert view_width(view) >= size / MAX_ZOOM_IN * 0.99
+    assert view_width(view) < size / 10  # it did zoom in a long way
+    ctrl_wheel(view, 60, clicks=-3)
+    assert size * 2 < view_width(view) <= size * MAX_ZOOM_OUT * 1.01
+    assert window.ws.view.slice_index("z") == slice_before

@@ -284,16 +284,75 @@ def test_a_write_keeps_its_result_after_a_late_cancel_and_finishes_on_close(qtbo
 
 
 def test_a_read_drops_its_result_after_a_late_cancel(qtbot, runner) -> None:
-    release = threading.Event()
+    release, running = threading.Event(), threading.Event()
     results: list[object] = []
-    task = runner.submit_read(
-        "open", lambda _task: release.wait(WAIT), results.append, results.append
-    )
+
+    def read(_task: Task) -> bool:
+        running.set()
+        return release.wait(WAIT)
+
+    task = runner.submit_read("open", read, results.append, results.append)
+    # cancelled only once it runs: cancelled before its start it would report before
+    # waitSignal below connects, and a queued signal only reaches slots already connected
+    assert running.wait(WAIT)
     runner.cancel_all()
     assert task.is_cancelled()
     with qtbot.waitSignal(task.signals.cancelled, timeout=5000):
         release.set()
     assert results == []
+
+
+def test_a_read_that_fails_after_a_cancel_reports_cancelled_and_logs(qtbot, runner, caplog) -> None:
+    """A read the user cancelled that then fails must not raise an error dialog: it reports
+    ``cancelled`` (only: exactly one final signal) and the failure goes to the log."""
+    release, running = threading.Event(), threading.Event()
+    done, errors, cancelled = [], [], []
+
+    def read(_task: Task) -> None:
+        running.set()
+        release.wait(WAIT)
+        raise OSError("the disk went away")
+
+    task = runner.submit_read(
+        "open", read, done.append, errors.append, lambda: cancelled.append(True)
+    )
+    failed: list[str] = []
+    task.signals.failed.connect(failed.append)
+    assert running.wait(WAIT)
+    task.cancel()
+    with qtbot.waitSignal(task.signals.cancelled, timeout=5000):
+        release.set()
+    assert runner.wait(5000)
+    qtbot.wait(20)  # anything else queued would arrive now
+    assert cancelled == [True] and errors == [] and failed == [] and done == []
+    assert "the disk went away" in caplog.text
+
+
+def test_an_open_cancelled_then_failing_shows_no_error(
+    qtbot, window, tmp_path: Path, monkeypatch, dialogs_log
+) -> None:
+    window.ws.set_document(two_volumes())
+    doc = window.ws.doc
+    release, running = threading.Event(), threading.Event()
+
+    def failing_load(entry, progress, cancelled):
+        running.set()
+        release.wait(WAIT)
+        raise OSError("Input/output error")
+
+    monkeypatch.setattr(file_actions, "load_paths", failing_load)
+    window.progress.delay_ms = 0
+    window.files.open_paths([tmp_path / "big.nii.gz"])
+    qtbot.waitUntil(lambda: window.progress.isVisible(), timeout=5000)
+    task = window.progress.shown
+    assert running.wait(WAIT)  # the read runs: Cancel cannot stop it before it fails
+    window.progress.cancel_button.click()
+    with qtbot.waitSignal(task.signals.cancelled, timeout=10000):
+        release.set()
+    qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=5000)
+    assert window.ws.doc is doc
+    assert window.statusBar().currentMessage() == "Opening cancelled; nothing was changed."
+    assert dialogs_log["errors"] == []
 
 
 def test_save_on_close_while_a_save_runs_keeps_the_newest_edits(

@@ -239,6 +239,59 @@ def test_overlapping_dicom_seg_segments_become_a_note(
     assert int((opened.labels.labels_zyx == 2).sum()) == 4
 
 
+def test_fractional_dicom_seg_is_thresholded_at_half_with_a_note(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    """A FRACTIONAL SEG (probabilities) used to be labelled wherever its value was above 0, so
+    a low-probability fringe swelled the segment. A voxel belongs to a segment where its
+    fraction is at least 50 %; where two reach it, the larger fraction wins (the later segment
+    on a tie, as for overlapping BINARY segments)."""
+    import highdicom as hd
+    import pydicom
+
+    from ugpcl_engine.io.dicom_seg import _descriptions
+
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros((3, 4, 4)), grid)
+    fractions = np.zeros((3, 4, 4, 2), np.float32)
+    liver, tumour = fractions[1, ..., 0], fractions[1, ..., 1]
+    liver[0, 0], liver[0, 1], liver[0, 2] = 0.9, 0.5, 0.2  # in, in (exactly half), fringe: out
+    liver[1, 1], liver[1, 2] = 0.8, 0.6
+    tumour[1, 1], tumour[1, 2] = 0.7, 0.6  # both pass: the liver's 0.8 wins; a tie: tumour
+    tumour[2, 2], tumour[2, 3] = 0.3, 1.0
+    seg = hd.seg.Segmentation(
+        source_images=[pydicom.dcmread(f) for f in files],
+        pixel_array=fractions,
+        segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
+        segment_descriptions=_descriptions(LabelMap(np.zeros((3, 4, 4), np.uint8), grid, NAMED)),
+        series_instance_uid=hd.UID(),
+        series_number=1,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="0",
+        device_serial_number="0",
+        max_fractional_value=100,
+    )
+    seg.save_as(str(tmp_path / "f.dcm"))
+    opened = open_segmentation(tmp_path / "f.dcm", grid, LabelTable.default(2))
+    expected = np.zeros((3, 4, 4), np.uint8)
+    expected[1, 0, 0:2] = 1
+    expected[1, 1, 1] = 1
+    expected[1, 1, 2] = 2
+    expected[1, 2, 3] = 2
+    assert np.array_equal(opened.labels.labels_zyx, expected)
+    assert opened.notes[0].startswith("f.dcm is a fractional DICOM-SEG")
+    assert "at least 50 %" in opened.notes[0]
+    assert opened.notes[1:] == (
+        "Segments 'liver' and 'tumour' both reach 50 % in 1 voxels; 'tumour' (the larger "
+        "fraction, or the later segment on a tie) was kept there.",
+        "Segments 'tumour' and 'liver' both reach 50 % in 1 voxels; 'liver' (the larger "
+        "fraction, or the later segment on a tie) was kept there.",
+    )
+
+
 def test_cropped_seg_nrrd_is_put_back_at_its_place(tmp_path: Path) -> None:
     from ugpcl_engine.io.seg_nrrd import write_seg_nrrd
 

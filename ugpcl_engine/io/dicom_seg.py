@@ -23,6 +23,8 @@ from ugpcl_engine.volume import LabelMap, LabelTable, VolumeGeometry
 
 # how far (in voxels) a source slice may sit from a label-map grid point
 POSITION_TOLERANCE = 0.05
+# a FRACTIONAL SEG (probability or occupancy) labels a voxel where its fraction is at least this
+FRACTION_THRESHOLD = 0.5
 
 
 def _read_sources(files: Sequence[str | Path]) -> list[pydicom.Dataset]:
@@ -255,6 +257,9 @@ class SegFrames:
         orientation: the six ImageOrientationPatient values (row then column direction).
         pixel_spacing: (between rows, between columns) in mm.
         table: the segments' label table.
+        fractions: float32 (F, rows, columns), each frame's fraction of its segment (0..1) for
+            a FRACTIONAL SEG, whose ``frames`` are set where it is at least
+            ``FRACTION_THRESHOLD``; None for a BINARY SEG.
     """
 
     frames: np.ndarray
@@ -262,6 +267,7 @@ class SegFrames:
     orientation: tuple[float, ...]
     pixel_spacing: tuple[float, float]
     table: LabelTable
+    fractions: np.ndarray | None = None
 
 
 def _group(frame: pydicom.Dataset, shared: pydicom.Dataset, name: str) -> pydicom.Dataset:
@@ -319,11 +325,25 @@ def read_dicom_seg_frames(seg_path: str | Path) -> SegFrames:
             "at most 255 segments are supported. Renumber its segments in the program that "
             "made it, then open it again."
         )
-    frames = np.where(pixels > 0, np.asarray(numbers, np.uint8)[:, None, None], 0).astype(np.uint8)
+    fractions = _fractions(seg, pixels)
+    labeled = pixels > 0 if fractions is None else fractions >= FRACTION_THRESHOLD
+    frames = np.where(labeled, np.asarray(numbers, np.uint8)[:, None, None], 0).astype(np.uint8)
     return SegFrames(
         frames,
         np.asarray(positions, float).reshape(-1, 3),
         orientation,
         (float(spacing[0]), float(spacing[1])),
         table_of_segments(seg),
+        fractions,
     )
+
+
+def _fractions(seg: pydicom.Dataset, pixels: np.ndarray) -> np.ndarray | None:
+    """A FRACTIONAL SEG's stored values as fractions 0..1 (float32), or None when BINARY."""
+    if str(seg.get("SegmentationType", "BINARY")).upper() != "FRACTIONAL":
+        return None
+    try:
+        top = float(seg.get("MaximumFractionalValue") or 255)
+    except (TypeError, ValueError):
+        top = 255.0  # the standard's usual value, when the file's is unreadable
+    return (pixels.astype(np.float32) / np.float32(top if top > 0 else 255.0)).astype(np.float32)

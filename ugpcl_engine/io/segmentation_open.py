@@ -4,7 +4,9 @@ Formats: NIfTI, NRRD, MHA/MHD, 3D Slicer ``.seg.nrrd`` (through ``slicerio``; ov
 layers become separate classes, with a note) and DICOM-SEG. The segmentation must lie on the
 volume's grid: nothing is resampled; a grid that differs is refused with a message naming the
 property (size, spacing, origin, direction) and what to do. A DICOM-SEG, which usually holds
-only the frames that have segments, is placed frame by frame at the slices its positions name.
+only the frames that have segments, is placed frame by frame at the slices its positions name;
+a FRACTIONAL one (probabilities) labels a voxel where a segment's fraction is at least 50 %
+(the larger fraction wins where two do), with a note.
 
 A ``.seg.nrrd`` that Slicer saved cropped to its segments (a block of the image grid: same
 spacing and direction, corner on a voxel) is put back at its place, voxel for voxel.
@@ -154,19 +156,50 @@ def _place_frames(
             "its frames lie between or beyond the image's slices (origin or slice spacing differ)",
         )
     out = np.zeros(geometry.shape_zyx, np.uint8)
+    # a FRACTIONAL SEG: the fraction of the segment kept at each voxel; a segment wins a voxel
+    # where its fraction is as large or larger (the later one on a tie, as the BINARY rule)
+    fractions = frames.fractions
+    best = None if fractions is None else np.zeros(geometry.shape_zyx, np.float32)
     lost: dict[tuple[int, int], int] = {}  # (covered, kept) segment numbers -> voxels
-    for frame, k in zip(frames.frames, slices, strict=True):
-        under = out[k][(frame > 0) & (out[k] > 0) & (out[k] != frame)]
-        for covered, count in zip(*np.unique(under, return_counts=True), strict=True):
-            key = (int(covered), int(frame.max()))
+    for i, (frame, k) in enumerate(zip(frames.frames, slices, strict=True)):
+        mask = frame > 0
+        wins = mask
+        if fractions is not None and best is not None:
+            wins = mask & (fractions[i] >= best[k])
+            best[k] = np.where(wins, fractions[i], best[k])
+        clash = mask & (out[k] > 0) & (out[k] != frame)
+        number = int(frame.max())
+        for covered, count in zip(
+            *np.unique(out[k][clash & wins], return_counts=True), strict=True
+        ):
+            key = (int(covered), number)
             lost[key] = lost.get(key, 0) + int(count)
-        out[k] = np.where(frame > 0, frame, out[k])  # the later segment wins where they overlap
+        for kept, count in zip(*np.unique(out[k][clash & ~wins], return_counts=True), strict=True):
+            key = (number, int(kept))
+            lost[key] = lost.get(key, 0) + int(count)
+        out[k] = np.where(wins, frame, out[k])  # BINARY: the later segment wins overlaps
     names = frames.table.names
-    notes = [
-        f"Segments '{names[a]}' and '{names[b]}' overlap in {n} voxels; '{names[b]}' (the later "
-        "segment) was kept there."
-        for (a, b), n in sorted(lost.items())
-    ]
+    from ugpcl_engine.io.dicom_seg import FRACTION_THRESHOLD  # loaded: it read the frames
+
+    percent = f"{FRACTION_THRESHOLD * 100:g}"
+    if fractions is None:
+        notes = [
+            f"Segments '{names[a]}' and '{names[b]}' overlap in {n} voxels; '{names[b]}' (the "
+            "later segment) was kept there."
+            for (a, b), n in sorted(lost.items())
+        ]
+    else:
+        notes = [
+            f"{path.name} is a fractional DICOM-SEG (probabilities or occupancy): a voxel was "
+            f"labelled with a segment where its value is at least {percent} % of the maximum "
+            "(MaximumFractionalValue); lower fractions were left unlabelled."
+        ]
+        notes += [
+            f"Segments '{names[a]}' and '{names[b]}' both reach {percent} % in {n} "
+            f"voxels; '{names[b]}' (the larger fraction, or the later segment on a tie) was "
+            "kept there."
+            for (a, b), n in sorted(lost.items())
+        ]
     return out, notes
 
 
