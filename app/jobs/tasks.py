@@ -223,8 +223,7 @@ class TaskRunner(QObject):
 
     def start(self, task: T) -> T:
         """Cancel the task of the same kind (if any) and start ``task``; return it."""
-        self._start(task, None, None)
-        return task
+        return self._start(task, None, None)
 
     def submit(
         self,
@@ -249,9 +248,7 @@ class TaskRunner(QObject):
         Returns:
             The task started.
         """
-        task = CallTask(kind, work, cancellable)
-        self._start(task, on_done, on_error, on_cancelled)
-        return task
+        return self._start(CallTask(kind, work, cancellable), on_done, on_error, on_cancelled)
 
     def submit_read(
         self,
@@ -265,8 +262,7 @@ class TaskRunner(QObject):
         ``task.is_cancelled()`` (raising ``CancelledError``) and call ``task.report_progress``;
         a result that comes back after a cancel is dropped, so nothing changes."""
         task = ControlledCallTask(kind, work, keep_result=False)
-        self._start(task, on_done, on_error, on_cancelled)
-        return task
+        return self._start(task, on_done, on_error, on_cancelled)
 
     def submit_checked(
         self,
@@ -281,16 +277,15 @@ class TaskRunner(QObject):
         (a save stops before it replaces the old file, which stays as it was); once it has
         committed its result is kept."""
         task = ControlledCallTask(kind, work, keep_result=True)
-        self._start(task, on_done, on_error, on_cancelled)
-        return task
+        return self._start(task, on_done, on_error, on_cancelled)
 
     def _start(
         self,
-        task: Task,
+        task: T,
         on_done: Callable[[Any], None] | None,
         on_error: Callable[[str], None] | None,
         on_cancelled: Callable[[], None] | None = None,
-    ) -> None:
+    ) -> T:
         stale = self._current.get(task.kind)
         if stale is not None:
             stale.cancel()
@@ -310,6 +305,7 @@ class TaskRunner(QObject):
             signals.cancelled.connect(lambda: self._fresh(task) and on_cancelled())
         self.started.emit(task)
         self._pool.start(task)
+        return task
 
     def _fresh(self, task: Task) -> bool:
         return self._current.get(task.kind) is task
