@@ -20,31 +20,28 @@ from app.launcher import APP_BENCHMARKS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_sample_screenshot_without_torch(tmp_path: Path) -> None:
-    shot = tmp_path / "window.png"
+def launch(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m app.launcher ARGS`` offscreen, in ``tmp_path``, with its own config folder."""
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
         "PYTHONPATH": str(ROOT),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
     }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "app.launcher",
-            "--sample",
-            "--screenshot",
-            str(shot),
-            "--report-imports",
-        ],
+    return subprocess.run(
+        [sys.executable, "-m", "app.launcher", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_sample_screenshot_without_torch(tmp_path: Path) -> None:
+    shot = tmp_path / "window.png"
+    done = launch(tmp_path, "--sample", "--screenshot", str(shot), "--report-imports")
     assert done.returncode == 0, done.stderr
     assert "torch-imported=False" in done.stdout, done.stdout + done.stderr
     image = QImage(str(shot))
@@ -56,32 +53,13 @@ def test_an_empty_start_loads_no_heavy_library(tmp_path: Path) -> None:
     """Starting the window without a file imports neither torch nor the libraries only some
     files need (pydicom for DICOM scans, highdicom, slicerio, ITK for fill between slices):
     pydicom alone cost 0.15 s and 34 MB at every start."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    shot = tmp_path / "empty.png"
-    done = subprocess.run(
-        [sys.executable, "-m", "app.launcher", "--screenshot", str(shot), "--report-imports"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = launch(tmp_path, "--screenshot", str(tmp_path / "empty.png"), "--report-imports")
     assert done.returncode == 0, done.stderr
     assert "heavy-imported=\n" in done.stdout, done.stdout + done.stderr
 
 
 def test_gui_refuses_unknown_option(tmp_path: Path) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "app.launcher", "--no-such-flag"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = launch(tmp_path, "--no-such-flag", timeout=60)
     assert done.returncode == 2 and "--no-such-flag" in done.stderr
 
 
@@ -95,21 +73,7 @@ def test_shortcuts_doc_matches_the_dialog() -> None:
 def test_screenshot_of_a_bad_file_reports_on_stderr(tmp_path: Path) -> None:
     bad = tmp_path / "bad.nii.gz"
     bad.write_bytes(b"garbage")
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "PYTHONPATH": str(ROOT),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "app.launcher", str(bad), "--screenshot", str(tmp_path / "s.png")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = launch(tmp_path, str(bad), "--screenshot", str(tmp_path / "s.png"))
     assert done.returncode == 2 and "bad.nii.gz" in done.stderr
     assert (tmp_path / "s.png").exists()
 
