@@ -202,24 +202,23 @@ def test_journal_table_records_keep_codes() -> None:
     assert damaged == 0 and entry.table == table  # type: ignore[union-attr]
 
 
-def test_overlapping_dicom_seg_segments_become_a_note(
-    tmp_path: Path, make_dicom_series: DicomFactory
+def _write_two_segment_seg(
+    path: Path, files: list[Path], grid: VolumeGeometry, pixels: np.ndarray, kind: str, **extra: Any
 ) -> None:
+    """Write a DICOM-SEG of ``NAMED``'s two segments ('liver', 'tumour') over ``files``
+    with highdicom (``kind``: ``BINARY`` or ``FRACTIONAL``)."""
     import highdicom as hd
     import pydicom
 
     from ugpcl_engine.io.dicom_seg import _descriptions
 
-    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
-    files = make_dicom_series(tmp_path / "src", np.zeros((3, 4, 4)), grid)
-    masks = np.zeros((3, 4, 4, 2), bool)
-    masks[1, 0:2, 0:2, 0] = True  # 'liver': 4 voxels
-    masks[1, 1:3, 1:3, 1] = True  # 'tumour': 4 voxels, 1 over the liver
     seg = hd.seg.Segmentation(
         source_images=[pydicom.dcmread(f) for f in files],
-        pixel_array=masks,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=_descriptions(LabelMap(np.zeros((3, 4, 4), np.uint8), grid, NAMED)),
+        pixel_array=pixels,
+        segmentation_type=hd.seg.SegmentationTypeValues[kind],
+        segment_descriptions=_descriptions(
+            LabelMap(np.zeros(grid.shape_zyx, np.uint8), grid, NAMED)
+        ),
         series_instance_uid=hd.UID(),
         series_number=1,
         sop_instance_uid=hd.UID(),
@@ -228,8 +227,20 @@ def test_overlapping_dicom_seg_segments_become_a_note(
         manufacturer_model_name="test",
         software_versions="0",
         device_serial_number="0",
+        **extra,
     )
-    seg.save_as(str(tmp_path / "o.dcm"))
+    seg.save_as(str(path))
+
+
+def test_overlapping_dicom_seg_segments_become_a_note(
+    tmp_path: Path, make_dicom_series: DicomFactory
+) -> None:
+    grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
+    files = make_dicom_series(tmp_path / "src", np.zeros((3, 4, 4)), grid)
+    masks = np.zeros((3, 4, 4, 2), bool)
+    masks[1, 0:2, 0:2, 0] = True  # 'liver': 4 voxels
+    masks[1, 1:3, 1:3, 1] = True  # 'tumour': 4 voxels, 1 over the liver
+    _write_two_segment_seg(tmp_path / "o.dcm", files, grid, masks, "BINARY")
     opened = open_segmentation(tmp_path / "o.dcm", grid, LabelTable.default(2))
     assert opened.notes == (
         "Segments 'liver' and 'tumour' overlap in 1 voxels; 'tumour' (the later segment) was "
@@ -246,11 +257,6 @@ def test_fractional_dicom_seg_is_thresholded_at_half_with_a_note(
     a low-probability fringe swelled the segment. A voxel belongs to a segment where its
     fraction is at least 50 %; where two reach it, the larger fraction wins (the later segment
     on a tie, as for overlapping BINARY segments)."""
-    import highdicom as hd
-    import pydicom
-
-    from ugpcl_engine.io.dicom_seg import _descriptions
-
     grid = VolumeGeometry((3, 4, 4), (2.0, 1.0, 1.0))
     files = make_dicom_series(tmp_path / "src", np.zeros((3, 4, 4)), grid)
     fractions = np.zeros((3, 4, 4, 2), np.float32)
@@ -259,22 +265,9 @@ def test_fractional_dicom_seg_is_thresholded_at_half_with_a_note(
     liver[1, 1], liver[1, 2] = 0.8, 0.6
     tumour[1, 1], tumour[1, 2] = 0.7, 0.6  # both pass: the liver's 0.8 wins; a tie: tumour
     tumour[2, 2], tumour[2, 3] = 0.3, 1.0
-    seg = hd.seg.Segmentation(
-        source_images=[pydicom.dcmread(f) for f in files],
-        pixel_array=fractions,
-        segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
-        segment_descriptions=_descriptions(LabelMap(np.zeros((3, 4, 4), np.uint8), grid, NAMED)),
-        series_instance_uid=hd.UID(),
-        series_number=1,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="test",
-        manufacturer_model_name="test",
-        software_versions="0",
-        device_serial_number="0",
-        max_fractional_value=100,
+    _write_two_segment_seg(
+        tmp_path / "f.dcm", files, grid, fractions, "FRACTIONAL", max_fractional_value=100
     )
-    seg.save_as(str(tmp_path / "f.dcm"))
     opened = open_segmentation(tmp_path / "f.dcm", grid, LabelTable.default(2))
     expected = np.zeros((3, 4, 4), np.uint8)
     expected[1, 0, 0:2] = 1
