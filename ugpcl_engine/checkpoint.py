@@ -21,7 +21,7 @@ from ugpcl_engine.data.normalisation import IntensityWindow, resolve_window
 from ugpcl_engine.errors import InputError
 from ugpcl_engine.model import UGPCLNet, build_model
 from ugpcl_engine.version import __version__
-from ugpcl_engine.volume import LabelClass, LabelTable
+from ugpcl_engine.volume import LabelTable
 
 FORMAT = "ugpcl-checkpoint"
 FORMAT_VERSION = 1
@@ -95,10 +95,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "spec": ckpt.spec.to_dict(),
         "state_dict": ckpt.state_dict,
         "bank_state": ckpt.bank_state,
-        "label_table": [
-            {"value": c.value, "name": c.name, "color_rgb": list(c.color_rgb)}
-            for c in ckpt.label_table.classes
-        ],
+        "label_table": ckpt.label_table.to_records(),
         "axis": ckpt.axis,
         "network_size": ckpt.network_size,
         "network_scale": ckpt.network_scale,
@@ -143,12 +140,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise InputError(f"{path.name} is not a ugpcl-studio checkpoint.")
     if int(data["format_version"]) > FORMAT_VERSION:
         raise InputError(f"{path.name} was written by a newer ugpcl-studio; update the app.")
-    table = LabelTable(
-        tuple(
-            LabelClass(int(c["value"]), str(c["name"]), tuple(c["color_rgb"]))
-            for c in data["label_table"]
-        )
-    )
+    table = LabelTable.from_records(data["label_table"])
     w = data["window"]
     grid = data.get("training_grid")
     scale = data.get("network_scale")

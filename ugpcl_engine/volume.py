@@ -8,6 +8,7 @@ follow ITK's ``xyz`` order (``origin_xyz``, ``direction_xyz``). SimpleITK conver
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -129,6 +130,22 @@ class LabelTable:
     def names(self) -> tuple[str, ...]:
         """Class names in value order."""
         return tuple(c.name for c in self.classes)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Plain-JSON form: ``[{"value", "name", "color_rgb"}, ...]`` (checkpoints, run
+        requests, ONNX metadata)."""
+        return [
+            {"value": c.value, "name": c.name, "color_rgb": list(c.color_rgb)} for c in self.classes
+        ]
+
+    @classmethod
+    def from_records(cls, records: list[dict[str, Any]]) -> LabelTable:
+        """Inverse of ``to_records``."""
+        return cls(
+            tuple(
+                LabelClass(int(c["value"]), str(c["name"]), tuple(c["color_rgb"])) for c in records
+            )
+        )
 
     @classmethod
     def default(cls, num_classes: int) -> LabelTable:

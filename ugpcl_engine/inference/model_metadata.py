@@ -128,10 +128,7 @@ class ModelMetadata:
 
     def to_props(self) -> dict[str, str]:
         """Encode as ONNX ``metadata_props`` (all values strings)."""
-        classes = [
-            {"value": c.value, "name": c.name, "color_rgb": list(c.color_rgb)}
-            for c in self.label_table.classes
-        ]
+        classes = self.label_table.to_records()
         norm = {
             "mode": self.window.mode,
             "low": self.window.low,

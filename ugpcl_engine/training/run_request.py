@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ugpcl_engine.config import RunSpec
-from ugpcl_engine.volume import LabelClass, LabelTable
+from ugpcl_engine.volume import LabelTable
 
 HANDBACK_SECONDS = 1.5
 """Seconds of a budget kept for the GUI to load the prediction and draw it (1 mm brain)."""
@@ -69,10 +69,7 @@ class RunRequest:
         """Plain-JSON form."""
         return {
             "spec": self.spec.to_dict(),
-            "label_table": [
-                {"value": c.value, "name": c.name, "color_rgb": list(c.color_rgb)}
-                for c in self.label_table.classes
-            ],
+            "label_table": self.label_table.to_records(),
             "axis": self.axis,
             "modality": self.modality,
             "init": self.init,
@@ -88,12 +85,7 @@ class RunRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRequest:
         """Inverse of ``to_dict``."""
-        table = LabelTable(
-            tuple(
-                LabelClass(int(c["value"]), str(c["name"]), tuple(c["color_rgb"]))
-                for c in data["label_table"]
-            )
-        )
+        table = LabelTable.from_records(data["label_table"])
         return cls(
             RunSpec.from_dict(data["spec"]),
             table,
