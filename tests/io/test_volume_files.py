@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from ugpcl_engine.io.sitk_images import geometry_from_sitk, read_header_fields, sitk_from_array
+from ugpcl_engine.io.sitk_images import geometry_from_sitk, sitk_from_array
 from ugpcl_engine.io.volume_files import (
     read_label_map,
     read_volume,
@@ -110,7 +110,10 @@ def test_seg_nrrd_written_is_read_by_slicerio(tmp_path: Path, chest_ct: SamplePa
     assert np.allclose(lung["color"], [22 / 255, 197 / 255, 71 / 255], atol=1e-4)
     z, y, x = np.nonzero(original.labels_zyx == 1)
     tight = f"{x.min()} {x.max()} {y.min()} {y.max()} {z.min()} {z.max()}"
-    assert read_header_fields(path)["Segment0_Extent"] == tight
+    header = sitk.ImageFileReader()
+    header.SetFileName(str(path))
+    header.ReadImageInformation()
+    assert header.GetMetaData("Segment0_Extent") == tight
     again = read_label_map(path)
     assert again.table == original.table
     assert np.array_equal(again.labels_zyx, original.labels_zyx)

@@ -9,13 +9,9 @@ anisotropic oblique grid. The lowest layer of the SimpleITK users: ``volume_file
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import SimpleITK as sitk
 
-from ugpcl_engine.errors import InputError
-from ugpcl_engine.io.itk_quiet import itk_warnings_off
 from ugpcl_engine.volume import VolumeGeometry
 
 
@@ -55,25 +51,3 @@ def sitk_from_array(array_zyx: np.ndarray, geometry: VolumeGeometry) -> sitk.Ima
     image.SetOrigin(geometry.origin_xyz)
     image.SetDirection(geometry.direction_xyz)
     return image
-
-
-def read_header_fields(path: str | Path) -> dict[str, str]:
-    """Return the key/value fields of an image header (e.g. a ``.seg.nrrd``'s ``Segment*``).
-
-    Args:
-        path: an image file.
-
-    Raises:
-        InputError: missing or unreadable file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"File not found: {path}. Check the path and try again.")
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
-    try:
-        with itk_warnings_off():
-            reader.ReadImageInformation()
-    except RuntimeError:
-        raise InputError(f"Cannot read the header of {path.name}; is it an image file?") from None
-    return {key: reader.GetMetaData(key) for key in reader.GetMetaDataKeys()}
